@@ -1,0 +1,27 @@
+# Two commands on a fresh machine (README): `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JARS   := .cache/jars/MANIFEST.json
+
+.PHONY: setup demo test test-fast bench clean
+setup: $(STAMP) $(JARS)
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(JARS): jars/pom.xml $(STAMP)
+	$(BIN)/python -m greenlink.jars fetch
+
+# Whole pipeline on the embedded default: local Spark, ./warehouse, a generated demo world.
+demo: setup
+	$(BIN)/greenlink run --all --demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf warehouse reports demo .pytest_cache

@@ -1,0 +1,58 @@
+"""`greenlink …`: one command line for every stage and the whole pipeline.
+
+Each stage lives in its own module exposing `configure(parser)` (its options) and
+`main(args) -> int`; the registry below maps command names to those modules, and
+`greenlink run` chains the pipeline stages in order. Errors a user can fix
+(`UserError`) print as one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from greenlink.errors import UserError
+
+# command -> (module, one-line help). Order of PIPELINE is the order `run --all` follows.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "generate": ("greenlink.generate.cli", "write a synthetic patent world (raw inputs + truth/)"),
+    "ingest": ("greenlink.ingest.cli", "raw dumps -> bronze Delta tables with rejects"),
+    "run": ("greenlink.pipeline", "run pipeline stages in order (--all for every stage)"),
+}
+PIPELINE: list[str] = ["ingest"]
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options every Spark stage shares."""
+    parser.add_argument("--profile", default="local",
+                        help="conf/profiles/<name>.yaml or a path to a profile (default: local)")
+    parser.add_argument("--warehouse", default=None,
+                        help="warehouse root (default: the profile's, ./warehouse for local)")
+    parser.add_argument("--reports", default=None,
+                        help="where tables and figures go (default: <warehouse>/../reports)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="greenlink", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        importlib.import_module(module).configure(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return int(importlib.import_module(args._module).main(args) or 0)
+    except UserError as exc:
+        print(f"greenlink {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"greenlink {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""`_meta.runs`: one record of every job run (inputs, row counts, status, timings).
+
+The table is an append-only event log (a `start` and an `end` row per run), so that
+concurrent jobs only ever append and never conflict; `runs_view` shows the latest state
+of each run. A run killed mid-way keeps its `start` row with status `running`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from types import TracebackType
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from greenlink import __version__, tables
+
+log = logging.getLogger("greenlink")
+if not log.handlers:
+    _h = logging.StreamHandler(sys.stderr)
+    _h.setFormatter(logging.Formatter("%(asctime)s greenlink %(message)s", "%H:%M:%S"))
+    log.addHandler(_h)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+RUNS = tables.TableSpec(
+    name="_meta.runs",
+    schema=T.StructType([
+        T.StructField("run_id", T.StringType()),
+        T.StructField("parent_run_id", T.StringType()),
+        T.StructField("job", T.StringType()),
+        T.StructField("event", T.StringType()),
+        T.StructField("status", T.StringType()),
+        T.StructField("at", T.TimestampType()),
+        T.StructField("duration_s", T.DoubleType()),
+        T.StructField("inputs", T.MapType(T.StringType(), T.StringType())),
+        T.StructField("counts", T.MapType(T.StringType(), T.LongType())),
+        T.StructField("message", T.StringType()),
+        T.StructField("args", T.StringType()),
+        T.StructField("greenlink_version", T.StringType()),
+    ]),
+    not_null=("run_id", "job", "event", "status", "at"),
+    checks={"event_kind": "event IN ('start', 'end')",
+            "status_kind": "status IN ('running', 'succeeded', 'failed')"},
+    comment="greenlink job runs: append-only start/end events",
+)
+
+
+class Run:
+    """Context manager recording one job run; `count()` accumulates row counts."""
+
+    def __init__(self, spark: SparkSession, job: str, inputs: dict[str, str] | None = None,
+                 args: dict | None = None, parent_run_id: str | None = None) -> None:
+        self.spark = spark
+        self.job = job
+        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        self.parent_run_id = parent_run_id
+        self.inputs = {k: str(v) for k, v in (inputs or {}).items()}
+        self.args = json.dumps(args or {}, default=str, sort_keys=True)
+        self.counts: dict[str, int] = {}
+        self._t0 = 0.0
+
+    def count(self, key: str, n: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + int(n)
+
+    def log(self, message: str) -> None:
+        log.info("%s: %s (%.1fs)", self.job, message, time.monotonic() - self._t0)
+
+    def _append(self, event: str, status: str, message: str | None) -> None:
+        row = (self.run_id, self.parent_run_id, self.job, event, status, datetime.now(timezone.utc).replace(tzinfo=None),
+               time.monotonic() - self._t0 if event == "end" else None,
+               self.inputs, self.counts if event == "end" else {}, message, self.args, __version__)
+        df = self.spark.createDataFrame([row], RUNS.schema)
+        tables.ensure(self.spark, RUNS)
+        df.write.format("delta").mode("append").save(tables.path(self.spark, RUNS.name))
+
+    def __enter__(self) -> "Run":
+        self._t0 = time.monotonic()
+        self._append("start", "running", None)
+        log.info("%s: started run %s", self.job, self.run_id)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None:
+            self._append("end", "succeeded", None)
+            log.info("%s: succeeded in %.1fs", self.job, time.monotonic() - self._t0)
+        else:
+            self._append("end", "failed", f"{type(exc).__name__}: {exc}"[:2000])
+            log.info("%s: failed after %.1fs", self.job, time.monotonic() - self._t0)
+
+
+def runs_view(spark: SparkSession) -> DataFrame:
+    """Latest state of every run: one row per run_id, newest first."""
+    df = tables.read(spark, RUNS.name)
+    w = Window.partitionBy("run_id").orderBy(F.col("at").desc(), F.col("event").asc())
+    started = df.filter("event = 'start'").select("run_id", F.col("at").alias("started_at"))
+    return (df.withColumn("_r", F.row_number().over(w)).filter("_r = 1").drop("_r", "event")
+            .join(started, "run_id", "left").orderBy(F.col("started_at").desc()))

@@ -1,0 +1,87 @@
+"""The SparkSession every job uses: Delta Lake configured, warehouse and checkpoints set.
+
+`get_spark("local")` starts Spark in-process with the project-local jar cache;
+`get_spark("cluster")` joins whatever spark-submit set up (master, --packages) and only
+adds SQL and Delta settings. The warehouse root is kept in the session conf under
+`spark.greenlink.warehouse`, so library code finds tables without extra arguments.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from greenlink.config import Profile, load_profile
+from greenlink.errors import UserError
+from greenlink.jars import coordinates, local_jars
+from greenlink.paths import CONF_DIR
+
+WAREHOUSE_KEY = "spark.greenlink.warehouse"
+
+# Table features delta-rs and DuckDB cannot read stay off for every new table
+# (docs/architecture.md, "Delta conventions").
+_DELTA_DEFAULTS = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+    "spark.databricks.delta.properties.defaults.columnMapping.mode": "none",
+    "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+}
+
+
+def resolve_warehouse(path: str) -> str:
+    """Absolute local path, or the URI unchanged when it has a scheme (hdfs://, s3a://)."""
+    if "://" in path:
+        return path.rstrip("/")
+    return os.path.abspath(path)
+
+
+def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
+              app_name: str = "greenlink") -> SparkSession:
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    wh = resolve_warehouse(warehouse or prof.warehouse)
+    # PySpark's workers must run the same interpreter as the driver (venv on PATH or not).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    if prof.master:
+        builder = builder.master(prof.master)
+        builder = builder.config("spark.jars", ",".join(str(p) for p in local_jars()))
+        log4j = CONF_DIR / "log4j2.properties"
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
+        builder = builder.config("spark.ui.enabled", "false")
+    if prof.driver_memory:
+        builder = builder.config("spark.driver.memory", prof.driver_memory)
+    conf = {**_DELTA_DEFAULTS, **prof.spark_conf,
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.warehouse.dir": f"{wh}/_catalog",
+            WAREHOUSE_KEY: wh}
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    # Runtime settings also apply when the session already existed (spark-submit, notebooks).
+    for key, value in conf.items():
+        if key.startswith(("spark.sql.shuffle", "spark.sql.session", "spark.databricks", "spark.greenlink.")):
+            spark.conf.set(key, value)
+    spark.sparkContext.setLogLevel(prof.log_level)
+    spark.sparkContext.setCheckpointDir(prof.checkpoint_dir or f"{wh}/_checkpoints")
+    _check_delta(spark)
+    return spark
+
+
+def _check_delta(spark: SparkSession) -> None:
+    from py4j.java_gateway import JavaClass
+
+    if not isinstance(spark._jvm.io.delta.tables.DeltaTable, JavaClass):
+        raise UserError(
+            "Delta Lake classes are not on the Spark classpath: submit with "
+            f"--packages {','.join(coordinates())} (or run `make setup` for local use)")
+
+
+def warehouse_of(spark: SparkSession) -> str:
+    """The warehouse root this session was started with."""
+    wh = spark.conf.get(WAREHOUSE_KEY, None)
+    if not wh:
+        raise UserError("this SparkSession was not created by greenlink.session.get_spark (no warehouse set)")
+    return wh
