@@ -25,6 +25,7 @@ INSTALL_REQUIRES = [
     "duckdb-extension-delta==1.5.5",  # DuckDB delta_scan without a network download (same version as duckdb)
     "matplotlib==3.11.2",      # network maps and coefficient plots
     "psutil==7.2.2",           # peak memory in progress logs and benchmarks
+    "threadpoolctl==3.7.0",    # pin BLAS to one thread inside estimation (reproducible, no oversubscription)
 ]
 
 EXTRAS = {

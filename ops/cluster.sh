@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# A Spark standalone cluster on this machine, from the PySpark distribution in .venv:
+# one master and two workers, bound to loopback only.
+#   ops/cluster.sh start | stop | status
+# Master URL: spark://127.0.0.1:7077 (override with GREENLINK_MASTER_PORT); logs and pids
+# in .cache/cluster/. Worker size: GREENLINK_WORKER_CORES (1) and GREENLINK_WORKER_MEMORY (4g).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY="$ROOT/.venv/bin/python"
+[ -x "$PY" ] || { echo "cluster: run 'make setup' first" >&2; exit 2; }
+SPARK_HOME=$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
+export SPARK_HOME SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$PY"
+STATE="$ROOT/.cache/cluster"
+PORT=${GREENLINK_MASTER_PORT:-7077}
+CORES=${GREENLINK_WORKER_CORES:-1}
+MEM=${GREENLINK_WORKER_MEMORY:-4g}
+MASTER="spark://127.0.0.1:$PORT"
+
+launch() {  # name, class, args...
+  local name=$1; shift
+  nohup "$SPARK_HOME/bin/spark-class" "$@" >"$STATE/$name.log" 2>&1 &
+  echo $! >"$STATE/$name.pid"
+}
+
+wait_for() {  # pattern, log, seconds
+  for _ in $(seq 1 "$3"); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 1; done
+  echo "cluster: timed out waiting for '$1' in $2" >&2; tail -5 "$2" >&2; return 1
+}
+
+alive() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+
+case "${1:-}" in
+  start)
+    mkdir -p "$STATE"
+    if alive master; then echo "$MASTER"; exit 0; fi
+    launch master org.apache.spark.deploy.master.Master --host 127.0.0.1 --port "$PORT" --webui-port 0
+    wait_for "I have been elected leader" "$STATE/master.log" 60
+    for w in 1 2; do
+      mkdir -p "$STATE/work$w"
+      launch "worker$w" org.apache.spark.deploy.worker.Worker "$MASTER" --host 127.0.0.1 \
+        --cores "$CORES" --memory "$MEM" --webui-port 0 --work-dir "$STATE/work$w"
+    done
+    for w in 1 2; do wait_for "Successfully registered with master" "$STATE/worker$w.log" 60; done
+    echo "$MASTER"
+    ;;
+  stop)
+    for n in worker1 worker2 master; do
+      if alive "$n"; then kill "$(cat "$STATE/$n.pid")"; fi
+      rm -f "$STATE/$n.pid"
+    done
+    ;;
+  status)
+    for n in master worker1 worker2; do
+      if alive "$n"; then echo "$n running (pid $(cat "$STATE/$n.pid"))"; else echo "$n stopped"; fi
+    done
+    ;;
+  *) echo "usage: ops/cluster.sh start|stop|status" >&2; exit 2 ;;
+esac
