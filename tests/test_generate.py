@@ -1,0 +1,506 @@
+"""The synthetic world generator: determinism, and truth that agrees with the raw files.
+
+One small world (5,000 patents, network intensity boosted so that every year has edges)
+is generated once for the module; the raw files are re-read here with plain pandas/csv code,
+independent of the generator's writers, and recounted against truth/.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import unicodedata
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from greenlink.errors import UserError
+
+N, SEED = 5_000, 5
+OVERRIDES = {"network": {"intensity_boost": 2}}
+REJECT = {"duplicate_row", "malformed_row", "missing_application_no", "bad_application_date", "bad_grant_date",
+          "unknown_patent_type", "no_parseable_ipc", "no_applicant", "bad_effective_date", "missing_owners"}
+
+
+@pytest.fixture(scope="module")
+def world_dir(spark, tmp_path_factory):
+    from greenlink.generate.world import generate
+
+    out = tmp_path_factory.mktemp("gen") / "world"
+    generate(spark, out, N, SEED, overrides=OVERRIDES)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sim():
+    from greenlink.generate import params, system
+
+    return system.simulate(SEED, N, params.load(OVERRIDES))
+
+
+# --- independent readers of the raw files ------------------------------------------------------
+def _aliases(kind: str) -> dict[str, str]:
+    conf = yaml.safe_load((Path(__file__).parents[1] / "conf" / "headers.yaml").read_text(encoding="utf-8"))[kind]
+    fold = lambda s: s.strip().replace(" ", "").replace("（", "(").replace("）", ")").lower()  # noqa: E731
+    return {fold(a): canon for canon, al in conf["aliases"].items() for a in al}, fold
+
+
+def read_raw(world: Path, kind: str) -> pd.DataFrame:
+    """Every data row of every file: file, source_row, n_fields_ok, raw line, canonical columns."""
+    alias, fold = _aliases(kind)
+    frames = []
+    for f in sorted((world / kind).iterdir()):
+        rel = f"{kind}/{f.name}"
+        if f.suffix == ".csv":
+            data = f.read_bytes()
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = data.decode("gb18030")
+            lines = text.splitlines()
+            header = next(csv.reader([lines[0]]))
+            cols = [alias[fold(h)] for h in header]
+            recs = []
+            for i, line in enumerate(lines[1:], start=1):
+                fields = next(csv.reader([line]))
+                ok = len(fields) == len(cols)
+                recs.append({"file": rel, "source_row": i, "ok": ok, "line": line,
+                             **(dict(zip(cols, fields)) if ok else {})})
+            frames.append(pd.DataFrame(recs))
+        else:
+            d = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_excel(f, dtype=str, keep_default_na=False)
+            d = d.rename(columns={c: alias[fold(c)] for c in d.columns}).fillna("")
+            line = d.astype(str).agg("\u0001".join, axis=1)
+            d.insert(0, "file", rel)
+            d.insert(1, "source_row", np.arange(1, len(d) + 1))
+            d.insert(2, "ok", True)
+            d["line"] = line
+            frames.append(d)
+    return pd.concat(frames, ignore_index=True).fillna("")
+
+
+def norm_no(s: str) -> str | None:
+    s = re.sub(r"[\s.]", "", s.upper()).removeprefix("CN")
+    return f"{s[:12]}.{s[12]}" if re.fullmatch(r"\d{12}[\dX]", s) else None
+
+
+def parse_date(s: str) -> date | None:
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日"):
+        try:
+            d = datetime.strptime(s.strip(), fmt).date()
+            return d if 1985 <= d.year <= 2030 else None
+        except ValueError:
+            pass
+    return None
+
+
+def parse_symbol(tok: str):
+    from greenlink.generate.ipcpool import Symbol
+
+    t = unicodedata.normalize("NFKC", tok).upper()
+    t = re.sub(r"\(\d{4}\.\d{1,2}\)", "", t).replace(" ", "")
+    m = re.fullmatch(r"([A-H]\d\d[A-Z])(\d{4})(\d{6})", t)
+    if m:
+        sg = m.group(3).rstrip("0")
+        return Symbol(m.group(1), int(m.group(2)), sg.ljust(2, "0"))
+    m = re.fullmatch(r"([A-H]\d\d[A-Z])(\d{1,4})/(\d{2,6})", t)
+    return Symbol(m.group(1), int(m.group(2)), m.group(3)) if m else None
+
+
+def city_of_address(addrs) -> dict[str, str | None]:
+    import cpca
+
+    from greenlink import gazetteer
+
+    uniq = sorted({a for a in addrs if a})
+    res = cpca.transform(uniq)["adcode"]
+    return {a: (gazetteer.city_of_adcode(c) if isinstance(c, str) else None) for a, c in zip(uniq, res)}
+
+
+@pytest.fixture(scope="module")
+def raw(world_dir):
+    return read_raw(world_dir, "patents"), read_raw(world_dir, "transfers")
+
+
+@pytest.fixture(scope="module")
+def truth(world_dir):
+    t = world_dir / "truth"
+    return {n: pd.read_parquet(t / f"{n}.parquet") for n in
+            ("patents", "links", "orgs", "city_year", "defects", "edges", "transfers", "controls", "policies",
+             "policy_synergy")}
+
+
+def accepted_rows(rows: pd.DataFrame, defects: pd.DataFrame, record: str) -> pd.DataFrame:
+    """Rows a correct pipeline accepts: not at a rejecting defect's file/row."""
+    d = defects[(defects["record"] == record) & defects["kind"].isin(REJECT)]
+    bad = set(zip(d["file"], d["source_row"].astype("Int64")))
+    keep = [(f, r) not in bad for f, r in zip(rows["file"], rows["source_row"])]
+    return rows[keep]
+
+
+# --- unit pieces -------------------------------------------------------------------------------
+def test_check_digit_spark_matches_rule(spark):
+    from pyspark.sql import functions as F
+
+    from greenlink.generate.records import check_digit, check_digit_py
+
+    rng = np.random.default_rng(0)
+    nums = ["".join(map(str, rng.integers(0, 10, 12))) for _ in range(300)] + ["201810123456", "200410018477"]
+    got = spark.createDataFrame([(n,) for n in nums], "d string").select("d", check_digit(F.col("d")).alias("c")).collect()
+    assert {r["d"]: r["c"] for r in got} == {n: check_digit_py(n) for n in nums}
+    # the rule itself, by hand: 2·2+0·3+1·4+8·5+1·6+0·7+1·8+2·9+3·2+4·3+5·4+6·5 = 148, 148 mod 11 = 5
+    assert check_digit_py("201810123456") == "5"
+    assert any(check_digit_py(n) == "X" for n in nums)
+
+
+def test_log_round_is_unbiased_in_logs():
+    from greenlink.generate.system import log_round
+
+    rng = np.random.default_rng(1)
+    for y in (0.2, 0.9, 2.3, 5.0):
+        k = log_round(np.full(200_000, y), rng.random(200_000))
+        assert abs(np.log1p(k).mean() - y) < 0.01
+    assert (log_round(np.array([-1.0, -0.1]), np.array([0.0, 0.0])) == 0).all()
+
+
+def test_betweenness_matches_networkx():
+    import networkx as nx
+
+    from greenlink.generate.netmetrics import betweenness_raw
+
+    rng = np.random.default_rng(2)
+    for directed in (False, True):
+        a = rng.random((40, 40)) < 0.06
+        np.fill_diagonal(a, False)
+        if not directed:
+            a = a | a.T
+        g = (nx.DiGraph if directed else nx.Graph)(a)
+        g.add_nodes_from(range(40))
+        ref = nx.betweenness_centrality(g, normalized=True)
+        got = betweenness_raw(a) / (39 * 38)
+        assert np.allclose(got, [ref[i] for i in range(40)], atol=1e-12)
+
+
+def test_system_parameters_round_trip():
+    from greenlink.generate import params, system
+
+    p = params.load({"system": {"alpha": 0.2, "beta": 0.05}})
+    w = system.simulate(9, 3_000, p)
+    assert (w.structural["alpha"], w.structural["beta"]) == (0.2, 0.05)
+    assert len(w.structural["degraded_cities"]) == 60 and w.structural["sample_size"] == 278
+    assert len(w.panel) == 278 * 11 and not w.panel.isna().any().any()
+    assert w.app["app"].sum() + sum(w.defect_counts[k] for k in system.REMOVES_FROM_APP) == 3_000
+    with pytest.raises(UserError, match="unknown generator parameter"):
+        params.load({"system": {"alfa": 0.1}})
+
+
+def test_identical_and_different_seeds_at_city_level():
+    from greenlink.generate import params, plan, system
+
+    a, b = system.simulate(4, 2_000, params.load()), system.simulate(4, 2_000, params.load())
+    c = system.simulate(8, 2_000, params.load())
+    pd.testing.assert_frame_equal(a.panel, b.panel)
+    assert not a.cities["size"].equals(c.cities["size"])
+    ea, ec = plan.build(a, 4).entities, plan.build(c, 8).entities
+    assert len(set(ea["name"]) & set(ec["name"])) < 0.5 * len(ea)
+
+
+# --- the generated world -----------------------------------------------------------------------
+def test_layout_and_manifest(world_dir):
+    m = json.loads((world_dir / "MANIFEST.json").read_text(encoding="utf-8"))
+    assert (m["seed"], m["patents"]) == (SEED, N)
+    for sub in ("patents", "transfers", "yearbook", "province", "cities", "policies", "truth"):
+        assert (world_dir / sub).is_dir()
+    files = {str(p.relative_to(world_dir)) for p in world_dir.rglob("*") if p.is_file()} - {"MANIFEST.json"}
+    assert files == set(m["files"])
+    for rel, info in m["files"].items():
+        assert hashlib.sha256((world_dir / rel).read_bytes()).hexdigest() == info["sha256"]
+    fmts = {Path(p).suffix for p in files if p.startswith("patents/")}
+    assert fmts == {".csv", ".parquet", ".xlsx"}
+    # exactly one GBK file, and it is not valid UTF-8
+    gbk = [p for p in files if p.startswith("patents/") and p.endswith(".csv")
+           and not _is_utf8((world_dir / p).read_bytes())]
+    assert len(gbk) == 1
+
+
+def _is_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def test_same_seed_same_bytes(spark, world_dir, tmp_path):
+    from greenlink.generate.world import generate
+
+    again = generate(spark, tmp_path / "again", N, SEED, overrides=OVERRIDES)
+    first = json.loads((world_dir / "MANIFEST.json").read_text(encoding="utf-8"))
+    assert {k: v["sha256"] for k, v in again["files"].items()} == {k: v["sha256"] for k, v in first["files"].items()}
+    assert (tmp_path / "again" / "MANIFEST.json").read_bytes() == (world_dir / "MANIFEST.json").read_bytes()
+
+
+def test_truth_equals_simulated_system(truth, sim):
+    cy = truth["city_year"]
+    panel = sim.panel[cy.columns].sort_values(["city_code", "year"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(cy, panel, check_dtype=False, atol=1e-12)
+    assert len(cy) == 278 * 11
+    assert (cy.groupby("year")["rsi"].sum() > 0).all() and (cy.groupby("year")["gtr"].sum() > 0).all()
+
+
+def test_patent_counts_and_green_share(raw, truth):
+    rows, _ = raw
+    d, pt = truth["defects"], truth["patents"]
+    extra = ((d["record"] == "patents") & d["kind"].isin(["duplicate_row", "near_duplicate"])).sum()
+    assert len(rows) == N + extra
+    assert len(pt) == N and pt["application_no"].is_unique
+    assert 0.08 <= pt["is_green"].mean() <= 0.13
+    # the 5th digit of every number is the type digit
+    assert (pt["application_no"].str[4].map({"1": "invention", "2": "utility", "3": "design"}) == pt["patent_type"]).all()
+    acc = accepted_rows(rows, d, "patents")
+    assert acc["application_no"].map(norm_no).nunique() == (pt["fate"] == "accepted").sum()
+
+
+def test_green_flags_recomputed_from_raw_ipc(raw, truth):
+    from greenlink.generate.ipcpool import classify
+
+    rows, _ = raw
+    acc = accepted_rows(rows, truth["defects"], "patents").drop_duplicates("application_no")
+    acc = acc.assign(no=acc["application_no"].map(norm_no)).dropna(subset=["no"]).drop_duplicates("no")
+    syms = {t: parse_symbol(t) for field in acc["ipc"] for t in re.split(r"[;；,，]\s*", field)}
+    valid = [s for s in syms.values() if s is not None]
+    green = dict(zip([s.text for s in valid], classify(valid)["is_green"]))
+    got = {no: any(green[syms[t].text] for t in re.split(r"[;；,，]\s*", f) if syms[t] is not None)
+           for no, f in zip(acc["no"], acc["ipc"])}
+    want = truth["patents"].set_index("application_no")["is_green"]
+    assert got == {no: bool(want[no]) for no in got}
+    # the dirty forms of SPEC §2 all occur
+    text = ";".join(acc["ipc"])
+    assert re.search(r"[A-H]\d\d[A-Z]\d{10}", text) and "(20" in text and re.search(r"[ａ-ｚＡ-Ｚ０-９]", text)
+    assert re.search(r"[a-h]\d\d[a-z]", text) and re.search(r"[A-H]\d\d[A-Z]  \d", text)
+
+
+def test_defects_are_at_their_rows(raw, truth):
+    from greenlink import gazetteer  # noqa: F401
+
+    rows, trows = raw
+    d = truth["defects"]
+    assert set(d["kind"]) >= {"duplicate_row", "near_duplicate", "malformed_ipc", "no_parseable_ipc",
+                              "bad_application_date", "missing_address", "foreign_address", "unknown_patent_type",
+                              "missing_application_no", "malformed_row", "gbk_encoding"}
+    by = {(r.file, r.source_row): r for r in rows.itertuples(index=False)}
+    garbage = set(yaml.safe_load((Path(__file__).parents[1] / "conf" / "generator.yaml").read_text(
+        encoding="utf-8"))["ipc"]["garbage"])
+    known_types = {"发明", "发明专利", "发明申请", "发明授权", "实用新型", "外观设计", "invention", "utility", "design"}
+    lines_by_file = rows.groupby("file")["line"].apply(list).to_dict()
+    for x in d[d["record"] == "patents"].itertuples(index=False):
+        if x.kind == "gbk_encoding":
+            continue
+        r = by[(x.file, int(x.source_row))]
+        k = x.kind
+        if k == "malformed_row":
+            assert not r.ok
+            continue
+        assert r.ok
+        toks = [t.strip() for t in re.split(r";", r.ipc)]
+        if k == "duplicate_row":
+            assert lines_by_file[x.file][: int(x.source_row) - 1].count(r.line) >= 1
+        elif k == "near_duplicate":
+            same = rows[(rows["application_no"].map(norm_no) == x.application_no)]
+            assert len(same) >= 2 and same["line"].nunique() >= 2
+        elif k == "malformed_ipc":
+            assert any(t in garbage for t in toks) and any(t not in garbage for t in toks)
+        elif k == "no_parseable_ipc":
+            assert all(parse_symbol(t) is None for t in toks)
+        elif k == "bad_application_date":
+            assert parse_date(r.application_date) is None
+        elif k == "bad_grant_date":
+            g = parse_date(r.grant_date)
+            assert g is None or g < parse_date(r.application_date)
+        elif k == "unknown_patent_type":
+            assert r.patent_type not in known_types
+        elif k == "missing_application_no":
+            assert r.application_no == ""
+        elif k == "no_applicant":
+            assert not [a for a in r.applicants.split(";") if a.strip()]
+        elif k == "missing_address":
+            assert r.applicant_address == ""
+        elif k == "foreign_address":
+            a = r.applicant_address
+            assert a and (not re.search(r"[\u4e00-\u9fff]", a) or re.match(r"(日本|韩国|德国|美国|丹麦|瑞士|法国|新加坡)", a))
+        elif k == "noncity_address":
+            assert city_of_address([r.applicant_address])[r.applicant_address] is None
+    tby = {(r.file, r.source_row): r for r in trows.itertuples(index=False)}
+    for x in d[d["record"] == "transfers"].itertuples(index=False):
+        r = tby[(x.file, int(x.source_row))]
+        if x.kind == "bad_effective_date":
+            assert parse_date(r.effective_date) is None
+        elif x.kind == "missing_owners":
+            assert r.owners_before == "" or r.owners_after == ""
+
+
+def test_locatability_claims_hold_on_raw_rows(raw, truth):
+    rows, _ = raw
+    acc = accepted_rows(rows, truth["defects"], "patents")
+    acc = acc.assign(no=acc["application_no"].map(norm_no))
+    first = truth["links"][truth["links"]["applicant_order"] == 1].set_index("application_no")
+    city = city_of_address(acc["applicant_address"])
+    orgs = truth["orgs"].set_index("org_name")
+    checked = 0
+    for no, addr, apps in zip(acc["no"], acc["applicant_address"], acc["applicants"]):
+        f = first.loc[no]
+        name = apps.split(";")[0].strip()
+        assert name == f["org_name"]
+        if f["via"] == "address":
+            assert city[addr] == f["city_code"], (addr, f["city_code"])
+            checked += 1
+        elif f["via"] in ("name", "first_applicant"):
+            assert addr == "" and orgs.loc[name, "locatable"] in ("name", "first_applicant")
+        else:
+            assert not f["locatable"] and (addr == "" or city.get(addr) is None)
+    assert checked > 0.9 * len(acc)
+    # name-locatable organisations carry their city's short name
+    from greenlink import gazetteer
+
+    shorts = gazetteer.cities().set_index("city_code")["short_name"]
+    named = truth["orgs"][truth["orgs"]["locatable"] == "name"]
+    assert all(shorts[c] in n for n, c in zip(named["org_name"], named["city_code"]))
+    # individuals are never locatable as later applicants
+    later = truth["links"][(truth["links"]["applicant_order"] > 1) & (truth["links"]["org_type"] == "individual")]
+    assert not later["locatable"].any()
+
+
+def test_app_collaboration_and_transfers_recounted_from_raw(raw, truth, sim):
+    rows, trows = raw
+    d = truth["defects"]
+    sample = set(truth["city_year"]["city_code"])
+    orgs = truth["orgs"].drop_duplicates("org_name").set_index("org_name")
+    pt = truth["patents"].set_index("application_no")
+    acc = accepted_rows(rows, d, "patents")
+    acc = acc.assign(no=acc["application_no"].map(norm_no)).drop_duplicates("no")
+    acc = acc[acc["no"].map(pt["fate"]) == "accepted"]     # classify-stage rejects
+    addr_city = city_of_address(acc["applicant_address"])
+
+    def org_city(name: str) -> str | None:
+        if name not in orgs.index or orgs.loc[name, "org_type"] == "individual":
+            return None
+        return orgs.loc[name, "city_code"] if orgs.loc[name, "locatable"] != "none" else None
+
+    # app: first applicant's city (address, else name/other records), application year
+    app = {}
+    for no, addr, apps, ad in zip(acc["no"], acc["applicant_address"], acc["applicants"], acc["application_date"]):
+        first = apps.split(";")[0].strip()
+        c = addr_city[addr] if addr else org_city(first)
+        if c in sample:
+            key = (c, parse_date(ad).year)
+            app[key] = app.get(key, 0) + 1
+    cy = truth["city_year"].set_index(["city_code", "year"])["app"]
+    assert {k: v for k, v in cy.items() if v} == app
+    # collaboration pairs of accepted granted green inventions
+    ggi = acc[acc["no"].map(lambda n: pt.loc[n, "patent_type"] == "invention" and pt.loc[n, "granted"]
+                            and pt.loc[n, "is_green"])]
+    pairs = {}
+    for no, apps in zip(ggi["no"], ggi["applicants"]):
+        cs = sorted({c for a in apps.split(";") if (c := org_city(a.strip())) in sample})
+        for i in range(len(cs)):
+            for j in range(i + 1, len(cs)):
+                key = (int(pt.loc[no, "year"]), cs[i], cs[j])
+                pairs[key] = pairs.get(key, 0) + 1
+    e = truth["edges"]
+    ce = e[e["network"] == "collab"]
+    assert dict(zip(zip(ce["year"], ce["src"], ce["dst"]), ce["weight"])) == pairs
+    # transfers of accepted green inventions, first owner before -> first owner after
+    tacc = accepted_rows(trows, d, "transfers")
+    tacc = tacc.assign(no=tacc["application_no"].map(norm_no))
+    to_city = city_of_address(tacc["current_owner_address"])
+    flows = {}
+    for no, before, addr, eff in zip(tacc["no"], tacc["owners_before"], tacc["current_owner_address"],
+                                     tacc["effective_date"]):
+        if no not in pt.index or pt.loc[no, "fate"] != "accepted" or not pt.loc[no, "is_green"] \
+                or pt.loc[no, "patent_type"] != "invention":
+            continue
+        a, b = org_city(before.split(";")[0].strip()), to_city[addr]
+        if a in sample and b in sample:
+            key = (parse_date(eff).year, a, b)
+            flows[key] = flows.get(key, 0) + 1
+    te = e[e["network"] == "transfer"]
+    assert dict(zip(zip(te["year"], te["src"], te["dst"]), te["weight"])) == flows
+    assert sum(flows.values()) == truth["city_year"]["gtr"].sum() > 0
+
+
+def test_panel_inputs(world_dir, truth):
+    yb = pd.read_csv(world_dir / "yearbook" / "city_controls.csv", dtype=str, keep_default_na=False)
+    assert len(yb) == 338 * 11
+    c = truth["controls"]
+    miss_cols = [x for x in c.columns if x.endswith("_missing")]
+    share = c.groupby("city_code")[miss_cols].mean().mean(axis=1)
+    sample = c.groupby("city_code")["sample"].first()
+    assert share[~sample].min() > 0.3 and share[sample].max() < 0.1
+    # printed gaps are exactly the truth's missing cells
+    assert (yb.iloc[:, 2:].to_numpy() == "").sum() == c[miss_cols].to_numpy().sum()
+    attrs = pd.read_csv(world_dir / "cities" / "city_attributes.csv", dtype=str, keep_default_na=False)
+    assert (attrs["行政级别"].isin(["直辖市", "副省级城市", "省会城市"])).sum() == 36
+    ps = pd.read_csv(world_dir / "province" / "ip_stats.csv")
+    assert len(ps) == 31 * 11 and (ps["专利侵权纠纷案件数"] < ps["专利授权量"]).all()
+
+
+def test_policies_name_their_agencies_and_tools(world_dir, truth):
+    bank = yaml.safe_load((Path(__file__).parents[1] / "conf" / "generator_policy.yaml").read_text(encoding="utf-8"))
+    recs = [json.loads(x) for x in (world_dir / "policies" / "policies.jsonl").read_text(encoding="utf-8").splitlines()]
+    tp = truth["policies"].set_index("policy_id")
+    for r in recs:
+        t = tp.loc[r["policy_id"]]
+        parts = [p for p in re.split(r"[、，\s]+", r["agencies"]) if p]
+        assert len(parts) == t["n_agencies"]
+        for ins in t["instruments"]:
+            typ, name = ins.split(".")
+            assert any(s.replace("{p}", r["province"]) in r["text"] for s in bank["instruments"][typ][name])
+    syn = truth["policy_synergy"]
+    assert np.allclose(syn["rps"], syn["zts"] * syn["gjs"])
+    # against the policy parser's keyword dictionary (when present): no framing sentence names a
+    # tool, and each instrument sentence names tools of its own type only
+    tools_file = Path(__file__).parents[1] / "conf" / "policy_tools.yaml"
+    if tools_file.exists():
+        tools = yaml.safe_load(tools_file.read_text(encoding="utf-8"))["types"]
+        kw = {k: t for t, td in tools.items() for ins in td["instruments"].values() for k in ins["keywords"]}
+        for s in bank["opening"] + bank["closing"] + bank["titles"]:
+            assert not [k for k in kw if k in s], s
+        for typ, insts in bank["instruments"].items():
+            for sents in insts.values():
+                for s in sents:
+                    hits = {kw[k] for k in kw if k in s}
+                    assert hits == {typ}, (s, hits)
+
+
+def test_cli_errors_and_demo_reuse(tmp_path, monkeypatch):
+    import argparse
+
+    from greenlink.generate import cli, params
+
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
+    with pytest.raises(UserError, match="--patents"):
+        cli.main(parser.parse_args(["--patents", "10", "--out", str(tmp_path / "w")]))
+    with pytest.raises(UserError, match="--defect-rate"):
+        cli.main(parser.parse_args(["--defect-rate", "0.9", "--out", str(tmp_path / "w")]))
+    # ensure_demo_world: a matching manifest is reused, anything else regenerates
+    calls = []
+    monkeypatch.setattr("greenlink.generate.world.generate", lambda spark, out, n, s, *a, **k: calls.append((out, n, s)))
+    out = tmp_path / "demo"
+    out.mkdir()
+    p = params.load()
+    (out / "MANIFEST.json").write_text(json.dumps({"patents": 1000, "seed": 3, "defect_rate": p["defects"]["rate"],
+                                                   "params_fingerprint": params.fingerprint(p), "overrides": {}}))
+    assert cli.ensure_demo_world(None, out, 1000, 3) == out and calls == []
+    cli.ensure_demo_world(None, out, 2000, 3)
+    assert calls == [(out, 2000, 3)]
+    other = tmp_path / "notaworld"
+    other.mkdir()
+    (other / "x.txt").write_text("x")
+    with pytest.raises(UserError, match="not a generated world"):
+        cli.ensure_demo_world(None, other, 1000, 3)
