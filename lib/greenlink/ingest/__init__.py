@@ -1,0 +1,9 @@
+"""`greenlink ingest`: raw patent and transfer dumps -> bronze Delta tables (docs/ingest.md).
+
+- `layout`   finds the input files, their format, encoding, fingerprint and header mapping
+- `readers`  turns each format into one DataFrame of raw string fields with lineage
+- `checks`   pure DataFrame functions: record hash, duplicates, reject reasons, bronze rows
+- `bronze`   the TableSpecs of bronze.patents_raw, bronze.transfers_raw, bronze.rejects
+- `job`      the run: reconcile counts, write idempotently, record `_meta.runs`
+- `cli`      `configure`, `main`, `run` for the command line and `greenlink run`
+"""

@@ -1,0 +1,280 @@
+"""One ingest run: inspect the input, skip unchanged kinds, read, check, reconcile, write.
+
+Idempotence (docs/ingest.md): each kind (patents, transfers) has a fingerprint of its
+input files (names, sizes, sha256), conf/headers.yaml and the ingest code. Every commit an
+ingest makes to a bronze table carries `{"job": "ingest", "kind", "fingerprint", "run_id",
+"rejects"}` as Delta commit user metadata. A kind is skipped, with no new table version,
+when the latest commit of its bronze table carries the current fingerprint, bronze.rejects
+holds exactly that run's number of ingest rejects of the kind, and the run succeeded.
+Otherwise the kind is rewritten in full:
+its table is overwritten and its ingest rows of bronze.rejects are replaced, so bronze
+always holds exactly the current dump.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from greenlink import tables
+from greenlink.ingest import checks, readers
+from greenlink.ingest.bronze import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.ingest.layout import (KINDS, IngestConf, InputFile, fingerprint, inspect_input, load_conf,
+                                     logic_digest)
+from greenlink.runs import RUNS, Run
+
+JOB = "ingest"
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+# GB18030 lines are decoded on executors by Spark's decode(), which since Spark 4 accepts
+# only a few charsets unless javaCharsets is on; codingErrorAction replaces undecodable
+# bytes with U+FFFD (the row becomes malformed_row) instead of failing the job.
+_DECODE_CONF = {"spark.sql.legacy.javaCharsets": "true", "spark.sql.legacy.codingErrorAction": "true"}
+
+
+def spec_of(kind: str) -> tables.TableSpec:
+    return PATENTS_RAW if kind == "patents" else TRANSFERS_RAW
+
+
+@contextmanager
+def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set SQL confs for the duration of a block, then restore what was there."""
+    before = {k: spark.conf.get(k, None) for k in settings}
+    for k, v in settings.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+
+
+# ---------------------------------------------------------------- skip when unchanged
+
+def _commit_meta(raw: str | None) -> dict:
+    try:
+        meta = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _latest_commit_meta(spark: SparkSession, name: str) -> dict:
+    """User metadata of the table's latest commit ({} when none or not JSON)."""
+    rows = DeltaTable.forPath(spark, tables.path(spark, name)).history(1).select("userMetadata").collect()
+    return _commit_meta(rows[0]["userMetadata"]) if rows else {}
+
+
+def unchanged_since(spark: SparkSession, kind: str, fp: str) -> str | None:
+    """run_id of the succeeded ingest that wrote the current bronze content of `kind` from
+    inputs with fingerprint `fp`, or None when the kind must be (re)written.
+
+    The latest commit of the kind's table names that run, the fingerprint and how many
+    rejects the run wrote; bronze.rejects must hold exactly those (Delta records no commit
+    for a replace that changes nothing, so the rejects' own history cannot tell)."""
+    spec = spec_of(kind)
+    if not all(tables.exists(spark, n) for n in (spec.name, REJECTS.name, RUNS.name)):
+        return None
+    meta = _latest_commit_meta(spark, spec.name)
+    if not (meta.get("job") == JOB and meta.get("kind") == kind and meta.get("fingerprint") == fp):
+        return None
+    run_id, n_rejects = meta.get("run_id"), meta.get("rejects")
+    held = {r["run_id"]: r["count"] for r in tables.read(spark, REJECTS.name)
+            .filter((F.col("stage") == JOB) & (F.col("kind") == kind)).groupBy("run_id").count().collect()}
+    if held != ({run_id: n_rejects} if n_rejects else {}):
+        return None
+    ended = (tables.read(spark, RUNS.name)
+             .filter((F.col("run_id") == run_id) & (F.col("event") == "end") & (F.col("status") == "succeeded"))
+             .limit(1).count())
+    return run_id if ended else None
+
+
+def counts_of_run(spark: SparkSession, run_id: str, kind: str) -> dict[str, int]:
+    """The `kind` counts a run recorded (keys starting with the kind: totals and its files)."""
+    rows = (tables.read(spark, RUNS.name)
+            .filter((F.col("run_id") == run_id) & (F.col("event") == "end")).select("counts").collect())
+    counts = rows[0]["counts"] if rows else {}
+    return {k: int(v) for k, v in (counts or {}).items() if k.startswith(kind) and k != f"{kind}.skipped"}
+
+
+# ---------------------------------------------------------------- reconcile
+
+def file_counts(checked: DataFrame, reasons: Sequence[str]) -> dict[str, dict]:
+    """Per source_file (one aggregation): rows, accepted, rows per reason, and the
+    source_row range and distinct count."""
+    per_reason = [F.count(F.when(F.col("reason") == r, 1)).alias(r) for r in reasons]
+    rows = (checked.groupBy("source_file")
+            .agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col("reason").isNull(), 1)).alias("accepted"),
+                 F.min("source_row").alias("lo"), F.max("source_row").alias("hi"),
+                 F.countDistinct("source_row").alias("distinct"), *per_reason)
+            .collect())
+    return {r["source_file"]: {"n": r["n"], "lo": r["lo"], "hi": r["hi"], "distinct": r["distinct"],
+                               "accepted": r["accepted"], "reasons": {k: r[k] for k in reasons if r[k]}}
+            for r in rows}
+
+
+def reconcile(files: Sequence[InputFile], rows_in: Mapping[str, int], got: Mapping[str, dict]) -> None:
+    """Rows read = accepted + rejected per file, and the rows are exactly source_row 1..n;
+    anything else is a bug and fails the run before any table is written."""
+    problems = []
+    for f in files:
+        n_in = rows_in[f.relpath]
+        g = got.get(f.relpath, {"n": 0, "lo": None, "hi": None, "distinct": 0, "accepted": 0, "reasons": {}})
+        out = g["accepted"] + sum(g["reasons"].values())
+        if out != n_in or g["n"] != n_in:
+            problems.append(f"{f.relpath}: read {n_in} rows but accepted {g['accepted']} + rejected "
+                            f"{out - g['accepted']} = {out}")
+        elif n_in and (g["lo"] != 1 or g["hi"] != n_in or g["distinct"] != n_in):
+            problems.append(f"{f.relpath}: source_row is not exactly 1..{n_in} "
+                            f"(min {g['lo']}, max {g['hi']}, distinct {g['distinct']})")
+    extra = sorted(set(got) - {f.relpath for f in files})
+    if extra:
+        problems.append(f"rows from unlisted files: {', '.join(extra)}")
+    if problems:
+        raise RuntimeError("ingest: counts do not reconcile: " + "; ".join(problems))
+
+
+def record_counts(run: Run, kind: str, files: Sequence[InputFile], rows_in: Mapping[str, int],
+                  got: Mapping[str, dict]) -> None:
+    """`_meta.runs` counts: `<kind>.rows_in|accepted|rejected|rejected.<reason>` and
+    `<file>:rows_in|accepted|rejected|rejected.<reason>` (file = source_file)."""
+    run.count(f"{kind}.files", len(files))
+    for reason in INGEST_REASONS[kind]:
+        run.count(f"{kind}.rejected.{reason}", 0)
+    for key in ("rows_in", "accepted", "rejected"):
+        run.count(f"{kind}.{key}", 0)
+    for f in files:
+        g = got.get(f.relpath, {"accepted": 0, "reasons": {}})
+        rejected = sum(g["reasons"].values())
+        for key, n in (("rows_in", rows_in[f.relpath]), ("accepted", g["accepted"]), ("rejected", rejected)):
+            run.count(f"{kind}.{key}", n)
+            run.count(f"{f.relpath}:{key}", n)
+        for reason, n in sorted(g["reasons"].items()):
+            run.count(f"{kind}.rejected.{reason}", n)
+            run.count(f"{f.relpath}:rejected.{reason}", n)
+
+
+def rows_written(spark: SparkSession, name: str) -> int:
+    """Rows the table's latest commit wrote (Delta operation metrics; no table scan)."""
+    row = (DeltaTable.forPath(spark, tables.path(spark, name)).history(1)
+           .select(F.col("operationMetrics")["numOutputRows"].alias("n")).first())
+    return int(row["n"] or 0) if row else -1
+
+
+# ---------------------------------------------------------------- one kind
+
+@contextmanager
+def commit_metadata(spark: SparkSession, meta: Mapping[str, str]) -> Iterator[None]:
+    with session_conf(spark, {USER_METADATA: json.dumps(dict(meta), sort_keys=True)}):
+        yield
+
+
+def checked_frame(spark: SparkSession, kind: str, files: Sequence[InputFile], conf: IngestConf,
+                  run: Run) -> tuple[DataFrame, dict[str, int]]:
+    """Every row of the kind's files with its bronze columns and reason (not yet computed)."""
+    kconf = conf.kinds[kind]
+    parsed, rows_in = readers.read_kind(spark, files, kconf, run.log)
+    if kind == "patents":
+        return checks.check_patents(parsed, conf.patent_types, kconf.columns), rows_in
+    return checks.check_transfers(parsed, kconf.columns), rows_in
+
+
+def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputFile], conf: IngestConf,
+                fp: str) -> dict[str, dict]:
+    """Read, check, reconcile and write one kind; returns the per-file counts."""
+    checked, rows_in = checked_frame(spark, kind, files, conf, run)
+    # computed once (scan, parse, duplicate window), then counted and written twice
+    checked = checked.persist(StorageLevel.DISK_ONLY)
+    try:
+        got = file_counts(checked, INGEST_REASONS[kind])
+        reconcile(files, rows_in, got)
+        record_counts(run, kind, files, rows_in, got)
+        accepted = sum(g["accepted"] for g in got.values())
+        run.log(f"{kind}: {sum(rows_in.values()):,} rows read, {accepted:,} accepted; writing bronze")
+        rejected = sum(sum(g["reasons"].values()) for g in got.values())
+        meta = {"job": JOB, "kind": kind, "fingerprint": fp, "run_id": run.run_id, "rejects": rejected}
+        with commit_metadata(spark, meta):
+            tables.write(checks.accepted(checked, kind, run.run_id), spec_of(kind))
+            tables.write(checks.rejected(checked, kind, run.run_id), REJECTS, mode="replace_where",
+                         replace_where=f"stage = '{JOB}' AND kind = '{kind}'")
+        # what the tables now hold must be the counts just reconciled: the overwrite's commit
+        # metrics for the bronze table, a count of this kind's ingest rows for the shared rejects
+        written = {spec_of(kind).name: rows_written(spark, spec_of(kind).name),
+                   REJECTS.name: tables.read(spark, REJECTS.name)
+                   .filter((F.col("stage") == JOB) & (F.col("kind") == kind)).count()}
+    finally:
+        checked.unpersist()
+    expected = {spec_of(kind).name: accepted, REJECTS.name: rejected}
+    if written != expected:
+        raise RuntimeError(f"ingest: {kind}: bronze holds {written} rows after the write, expected {expected}")
+    run.log(f"{kind}: written")
+    return got
+
+
+# ---------------------------------------------------------------- summary
+
+def summary(files: Mapping[str, Sequence[InputFile]], counts: Mapping[str, int], actions: Mapping[str, str]) -> str:
+    """Short per-file table of rows read, accepted and rejected (by reason)."""
+    head = ("file", "format", "rows_in", "accepted", "rejected", "reasons")
+    lines = []
+    for kind in KINDS:
+        for f in files[kind]:
+            reasons = " ".join(f"{k.split(':rejected.')[1]}={v}" for k, v in sorted(counts.items())
+                               if k.startswith(f"{f.relpath}:rejected.") and v)
+            lines.append((f.relpath, f"{f.fmt} {f.encoding or ''}".strip(),
+                          *(str(counts.get(f"{f.relpath}:{k}", 0)) for k in ("rows_in", "accepted", "rejected")),
+                          reasons))
+        lines.append((f"total {kind} ({actions[kind]})", "",
+                      *(str(counts.get(f"{kind}.{k}", 0)) for k in ("rows_in", "accepted", "rejected")), ""))
+    widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head))]
+
+    def fmt(row: tuple[str, ...]) -> str:      # text columns left-aligned, numbers right-aligned
+        return "  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    return "\n".join([fmt(head), *map(fmt, lines)])
+
+
+# ---------------------------------------------------------------- the run
+
+def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False,
+           parent_run_id: str | None = None, conf: IngestConf | None = None) -> dict[str, int]:
+    """Ingest `input_dir`/patents and `input_dir`/transfers into bronze; returns the run's counts."""
+    input_dir = Path(input_dir).expanduser().resolve()
+    conf = conf or load_conf()
+    with Run(spark, JOB, inputs={"input": str(input_dir)}, args={"force": force},
+             parent_run_id=parent_run_id) as run:
+        run.log(f"inspecting {input_dir}")
+        inventory = inspect_input(input_dir, conf)
+        logic = logic_digest()
+        actions = {}
+        with session_conf(spark, _DECODE_CONF):
+            for kind in KINDS:
+                files = inventory[kind]
+                fp = fingerprint(files, conf, logic)
+                run.inputs[f"{kind}.fingerprint"] = fp
+                for f in files:
+                    run.inputs[f"file:{f.relpath}"] = f.describe()
+                    run.log(f"{f.relpath}: {f.fmt}{' ' + f.encoding if f.encoding else ''}, {f.size:,} bytes")
+                previous = None if force else unchanged_since(spark, kind, fp)
+                if previous:
+                    for key, n in counts_of_run(spark, previous, kind).items():
+                        run.count(key, n)
+                    run.count(f"{kind}.skipped", 1)
+                    actions[kind] = f"unchanged since run {previous}, skipped"
+                    run.log(f"{kind}: inputs unchanged since run {previous}; bronze left as is")
+                else:
+                    ingest_kind(spark, run, kind, files, conf, fp)
+                    actions[kind] = "written"
+                run.inputs[f"{kind}.action"] = "skipped" if previous else "written"
+        print(f"greenlink ingest: run {run.run_id}\n{summary(inventory, run.counts, actions)}", file=sys.stderr)
+        return dict(run.counts)

@@ -1,0 +1,314 @@
+"""The input folder: which files, in which format and encoding, with which columns.
+
+Everything here runs on the driver and touches only file metadata, header lines and the
+bytes of each file once (streamed: sha256 and the encoding test), never parsed rows.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from greenlink import __version__
+from greenlink.config import conf_file, load_yaml
+from greenlink.errors import UserError
+from greenlink.ingest.bronze import PATENT_TYPES
+
+KINDS = ("patents", "transfers")
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
+_EXPECTED = "expected .csv, .parquet or .xlsx"
+_CHUNK = 1 << 20
+
+
+def normalise_header(name: object) -> str:
+    """Header as matched against aliases: NFKC (full-width brackets, letters, digits fold to
+    ASCII), BOM and all whitespace removed, case folded. `申请(专利权)人 ` -> `申请(专利权)人`."""
+    s = unicodedata.normalize("NFKC", "" if name is None else str(name)).replace("\ufeff", "")
+    return "".join(s.split()).casefold()
+
+
+@dataclass(frozen=True)
+class KindConf:
+    """Columns of one kind of record (conf/headers.yaml): canonical names in conf order,
+    the required ones, and each one's accepted header spellings (normalised), in priority order."""
+
+    kind: str
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    aliases: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class IngestConf:
+    kinds: Mapping[str, KindConf]
+    patent_types: Mapping[str, str]          # normalised spelling -> invention | utility | design
+    xlsx_max_bytes: int
+    utf8_evidence_chars: int
+    digest: str                              # sha256 of the conf file: part of the input fingerprint
+
+
+def type_key(value: str) -> str:
+    """Patent-type spelling as matched: the folding Spark applies in `checks.patent_type`
+    (full-width -> ASCII, whitespace removed, lower case)."""
+    s = "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in value)
+    return "".join(s.split()).lower()
+
+
+def load_conf(path: Path | None = None) -> IngestConf:
+    """Validated conf/headers.yaml."""
+    path = path or conf_file("headers.yaml")
+    data = load_yaml(path)
+    kinds = {}
+    for kind in KINDS:
+        section = (data or {}).get(kind)
+        if not isinstance(section, dict) or not isinstance(section.get("aliases"), dict):
+            raise UserError(f"{path}: section '{kind}' with 'aliases' is missing")
+        aliases = {c: tuple(dict.fromkeys(normalise_header(a) for a in (names or [])))
+                   for c, names in section["aliases"].items()}
+        required = tuple(section.get("required") or ())
+        optional = tuple(section.get("optional") or ())
+        if set(required) | set(optional) != set(aliases) or set(required) & set(optional):
+            raise UserError(f"{path}: {kind}: required + optional must list each aliased column once")
+        seen: dict[str, str] = {}
+        for c, names in aliases.items():
+            if not names:
+                raise UserError(f"{path}: {kind}.{c} has no header aliases")
+            for a in names:
+                if seen.setdefault(a, c) != c:
+                    raise UserError(f"{path}: {kind}: header '{a}' is an alias of both {seen[a]} and {c}")
+        kinds[kind] = KindConf(kind, tuple(aliases), required, aliases)
+    types: dict[str, str] = {}
+    spellings = data.get("patent_types") or {}
+    if sorted(spellings) != sorted(PATENT_TYPES):
+        raise UserError(f"{path}: patent_types must list spellings for exactly {', '.join(PATENT_TYPES)}")
+    for canonical, names in spellings.items():
+        for n in names:
+            if types.setdefault(type_key(str(n)), canonical) != canonical:
+                raise UserError(f"{path}: patent type spelling '{n}' listed under two types")
+    reader = data.get("reader") or {}
+    try:
+        xlsx_max, evidence = int(reader["xlsx_max_bytes"]), int(reader["utf8_evidence_chars"])
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"{path}: reader.xlsx_max_bytes and reader.utf8_evidence_chars must be integers") from None
+    return IngestConf(kinds, types, xlsx_max, evidence, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def match_columns(headers: Sequence[object], conf: KindConf, source: str) -> dict[str, int | None]:
+    """0-based position of each canonical column in `headers` (None if absent).
+
+    When several headers match one column, the one whose alias comes first in conf wins
+    (then the leftmost). A missing required column is a UserError naming the file, the
+    column(s), and the headers the file has."""
+    normalised = [normalise_header(h) for h in headers]
+    found: dict[str, int | None] = {}
+    for column in conf.columns:
+        found[column] = next((normalised.index(a) for a in conf.aliases[column] if a in normalised), None)
+    missing = [c for c in conf.required if found[c] is None]
+    if missing:
+        has = ", ".join(str(h) for h in headers if str(h or "").strip()) or "no header"
+        wanted = "; ".join(f"'{c}' (one of: {', '.join(conf.aliases[c])})" for c in missing)
+        raise UserError(f"{source}: missing required column {wanted}; the file has: {has}")
+    return found
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One raw file. `relpath` (posix, relative to the input folder) is its `source_file`."""
+
+    kind: str
+    path: Path
+    relpath: str
+    fmt: str                                   # csv | parquet | xlsx
+    size: int
+    headers: tuple[str, ...]
+    columns: Mapping[str, int | None]          # canonical column -> 0-based header position
+    encoding: str | None = None                # csv: UTF-8, UTF-8-BOM or GB18030
+    sha256: str | None = None
+    parquet_rows: int | None = None            # from the Parquet footer
+
+    def describe(self) -> str:
+        parts = [self.fmt] + ([self.encoding] if self.encoding else []) + [f"{self.size} bytes"]
+        if self.sha256:
+            parts.append(f"sha256={self.sha256}")
+        return ";".join(parts)
+
+
+def _hidden(rel: Path) -> bool:
+    # Hadoop/Spark convention: _SUCCESS, .crc and dot-folders are not data
+    return any(p.startswith((".", "_")) for p in rel.parts)
+
+
+def list_files(input_dir: Path) -> dict[str, list[tuple[Path, str, str]]]:
+    """(path, relpath, format) of every data file under <input>/patents and <input>/transfers."""
+    if not input_dir.exists():
+        raise UserError(f"input folder not found: {input_dir}")
+    if not input_dir.is_dir():
+        raise UserError(f"input is not a folder: {input_dir}")
+    out: dict[str, list[tuple[Path, str, str]]] = {}
+    for kind in KINDS:
+        folder = input_dir / kind
+        if not folder.is_dir():
+            raise UserError(f"no {kind}/ folder in {input_dir} (an input needs patents/ and transfers/, "
+                            "docs/raw_formats.md)")
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p.relative_to(folder)))
+        if not files:
+            raise UserError(f"no files found in {folder} ({_EXPECTED})")
+        listed = []
+        for p in files:
+            rel = p.relative_to(input_dir).as_posix()
+            fmt = FORMATS.get(p.suffix.lower())
+            if fmt is None:
+                raise UserError(f"{rel}: unknown file format '{p.suffix or '(no extension)'}' ({_EXPECTED})")
+            listed.append((p.resolve(), rel, fmt))
+        out[kind] = listed
+    return out
+
+
+def sniff_bytes(path: Path, evidence_chars: int) -> tuple[str, str]:
+    """(sha256, encoding) of a CSV file in one streamed pass over its bytes.
+
+    Encoding: strict UTF-8 decoding of the whole file; `UTF-8-BOM` / `UTF-8` if it
+    succeeds. If it fails before `evidence_chars` valid non-ASCII characters were seen,
+    the file is GB18030 (a superset of GBK and GB2312); if after, it is UTF-8 with
+    damaged bytes, whose lines the reader rejects as malformed_row."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    utf8, evidence, head = True, 0, b""
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            if len(head) < 4:
+                head += chunk[:4]
+            if utf8:
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    utf8 = False
+                    # the valid part of this chunk still counts as evidence
+                    text = chunk[:exc.start].decode("utf-8", errors="ignore")
+                if evidence < evidence_chars:
+                    evidence += len(text) - len(text.encode("ascii", "ignore"))
+        if utf8:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                utf8 = False
+    if utf8:
+        return digest.hexdigest(), "UTF-8-BOM" if head.startswith(codecs.BOM_UTF8) else "UTF-8"
+    return digest.hexdigest(), "UTF-8" if evidence >= evidence_chars else "GB18030"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _first_line(path: Path) -> bytes:
+    with path.open("rb") as f:
+        line = f.readline(_CHUNK)
+    return line.rstrip(b"\r\n")
+
+
+def guess_encoding(raw: bytes) -> str:
+    """Encoding of a header line alone (used before the full pass)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return "UTF-8-BOM"
+    try:
+        raw.decode("utf-8")
+        return "UTF-8"
+    except UnicodeDecodeError:
+        return "GB18030"
+
+
+def python_codec(encoding: str) -> str:
+    return {"UTF-8": "utf-8", "UTF-8-BOM": "utf-8-sig", "GB18030": "gb18030"}[encoding]
+
+
+def csv_headers(path: Path, encoding: str) -> tuple[str, ...]:
+    """Header fields of a CSV file's first line (RFC 4180 quoting)."""
+    text = _first_line(path).decode(python_codec(encoding), errors="replace").lstrip("\ufeff")
+    return tuple(next(csv.reader([text]), []))
+
+
+def parquet_header(path: Path, rel: str) -> tuple[tuple[str, ...], int]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - any reader error means "not a Parquet file"
+        first = (str(exc).splitlines() or [""])[0]
+        raise UserError(f"{rel}: not a readable Parquet file ({type(exc).__name__}: {first})") from None
+    return tuple(pf.schema_arrow.names), int(pf.metadata.num_rows)
+
+
+def xlsx_header(path: Path, rel: str, max_bytes: int) -> tuple[str, ...]:
+    from greenlink.ingest.readers import open_first_sheet
+
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise UserError(f"{rel}: {size:,} bytes is too big for the driver-side Excel reader "
+                        f"(limit {max_bytes:,}, conf/headers.yaml reader.xlsx_max_bytes); convert it to CSV")
+    wb, rows = open_first_sheet(path, rel)
+    try:
+        first = next(rows, ())
+    finally:
+        wb.close()
+    headers = ["" if v is None else str(v) for v in first]
+    while headers and not headers[-1].strip():      # empty cells right of the header are not columns
+        headers.pop()
+    return tuple(headers)
+
+
+def inspect_input(input_dir: Path, conf: IngestConf, *, full: bool = True) -> dict[str, list[InputFile]]:
+    """Every input file with its header mapping; `full` also streams each file once for its
+    sha256 (and a CSV's encoding). Raises UserError for layout, format or header problems."""
+    out: dict[str, list[InputFile]] = {}
+    for kind, listed in list_files(input_dir).items():
+        files = []
+        for path, rel, fmt in listed:
+            size = path.stat().st_size
+            sha, encoding, rows = None, None, None
+            if fmt == "csv":
+                if _first_line(path).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    raise UserError(f"{rel}: UTF-16 text is not supported; save the file as UTF-8 or GBK CSV")
+                if full:
+                    sha, encoding = sniff_bytes(path, conf.utf8_evidence_chars)
+                else:
+                    encoding = guess_encoding(_first_line(path))
+                headers = csv_headers(path, encoding)
+            elif fmt == "parquet":
+                headers, rows = parquet_header(path, rel)
+            else:
+                headers = xlsx_header(path, rel, conf.xlsx_max_bytes)
+            if full and sha is None:
+                sha = sha256_file(path)
+            columns = match_columns(headers, conf.kinds[kind], rel)
+            files.append(InputFile(kind, path, rel, fmt, size, headers, columns, encoding, sha, rows))
+        out[kind] = files
+    return out
+
+
+def fingerprint(files: Sequence[InputFile], conf: IngestConf, logic: str) -> str:
+    """sha256 over the names, sizes and contents of a kind's files, the conf and the code."""
+    payload = {"files": sorted((f.relpath, f.size, f.sha256) for f in files),
+               "conf": conf.digest, "logic": logic, "version": __version__}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def logic_digest() -> str:
+    """sha256 of the code that decides bronze content (this package, ids.py, dates.py):
+    a changed rule makes the next ingest rewrite the tables instead of skipping."""
+    here = Path(__file__).resolve().parent
+    sources = sorted(here.glob("*.py")) + [here.parent / "ids.py", here.parent / "dates.py"]
+    digest = hashlib.sha256()
+    for p in sources:
+        digest.update(p.name.encode() + b"\0" + p.read_bytes())
+    return digest.hexdigest()
