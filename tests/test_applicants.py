@@ -1,0 +1,113 @@
+"""Applicant lists: splitting, clean-up and organisation types (issue 3 item 2)."""
+from __future__ import annotations
+
+import pytest
+
+from greenlink.applicants import (applicant_links, classify_org_type, load_org_type_rules,
+                                  patents_without_applicant)
+from greenlink.errors import UserError
+
+PATENTS = "application_no string, year int, applicants_raw string, applicant_address string"
+
+
+def test_split_clean_and_order(spark):
+    rows = [
+        ("P1", 2015, "苏州大学;南京大学", "江苏省苏州市"),
+        ("P2", 2015, "苏州大学；南京大学；王伟", "addr2"),           # full-width separator
+        ("P3", 2016, "苏州大学，南京大学 , 东南大学", None),          # commas between Chinese names
+        ("P4", 2016, "SONY CO., LTD.;苏州大学", "Tokyo"),            # a comma inside a Latin name stays
+        ("P5", 2017, "  ;Ｓｏｎｙ　 (ＣＨＩＮＡ)  Co., Ltd. ;; 苏州 XX 科技 有限公司 ;", "x"),
+        ("P6", 2017, " ; ；", "y"),                                  # nothing left
+        ("P7", 2018, None, None),
+        ("P8", 2018, "（苏州）ＡＢ科技有限公司", "z"),               # full-width brackets fold
+    ]
+    patents = spark.createDataFrame(rows, PATENTS)
+    got = sorted(tuple(r) for r in applicant_links(patents).collect())
+    assert got == sorted([
+        ("P1", 2015, 1, "苏州大学", "江苏省苏州市"), ("P1", 2015, 2, "南京大学", None),
+        ("P2", 2015, 1, "苏州大学", "addr2"), ("P2", 2015, 2, "南京大学", None), ("P2", 2015, 3, "王伟", None),
+        ("P3", 2016, 1, "苏州大学", None), ("P3", 2016, 2, "南京大学", None), ("P3", 2016, 3, "东南大学", None),
+        ("P4", 2016, 1, "SONY CO., LTD.", "Tokyo"), ("P4", 2016, 2, "苏州大学", None),
+        # empty entries dropped and the order renumbered; the address stays with order 1
+        ("P5", 2017, 1, "Sony (CHINA) Co., Ltd.", "x"), ("P5", 2017, 2, "苏州XX科技有限公司", None),
+        ("P8", 2018, 1, "(苏州)AB科技有限公司", "z"),
+    ])
+    missing = sorted(tuple(r) for r in patents_without_applicant(patents).collect())
+    assert missing == [("P6", 2017), ("P7", 2018)]
+
+
+ORG_TYPE_CASES = {
+    # universities, including units of universities and the 科学院 trap
+    "清华大学": "university",
+    "清华大学深圳研究生院": "university",
+    "西安交通大学苏州研究院": "university",
+    "中国科学院大学": "university",
+    "江苏XX职业技术学院": "university",
+    "上海财经大学会计学院": "university",          # 大学会… is not a 学会 (society)
+    "南京XX技工学校": "university",
+    "MASSACHUSETTS INSTITUTE OF TECHNOLOGY": "university",
+    "Univ of California": "other",                 # abbreviations are not guessed
+    "THE REGENTS OF THE UNIVERSITY OF CALIFORNIA": "university",
+    # institutes
+    "中国科学院": "institute",
+    "中国科学院大连化学物理研究所": "institute",
+    "中国农业科学院": "institute",                   # …科学院, not a 学院
+    "中国农业科学院茶叶研究所": "institute",
+    "中国工程物理研究院化工材料研究所": "institute",
+    "江苏省XX工程技术研究中心": "institute",
+    "XX国家重点实验室": "institute",
+    "FRAUNHOFER-GESELLSCHAFT ZUR FOERDERUNG DER ANGEWANDTEN FORSCHUNG E.V.": "institute",
+    # enterprises: a legal form wins over everything else
+    "苏州XX科技有限公司": "enterprise",
+    "清华大学科技园有限公司": "enterprise",
+    "中国石油化工股份有限公司北京化工研究院": "enterprise",
+    "上海XX研究院有限公司": "enterprise",
+    "国网江苏省电力有限公司南京供电分公司": "enterprise",
+    "XX县XX农民专业合作社": "enterprise",
+    "苏州第一机床厂": "enterprise",
+    "XX集团": "enterprise",
+    "SONY CORPORATION": "enterprise",
+    "SIEMENS AG": "enterprise",
+    "SAMSUNG ELECTRONICS CO., LTD.": "enterprise",
+    "Siemens Aktiengesellschaft": "enterprise",
+    "Vestas Wind Systems A/S": "enterprise",
+    "KONINKLIJKE PHILIPS N.V.": "enterprise",
+    "株式会社XX": "enterprise",
+    # other: hospitals, government, associations
+    "上海交通大学医学院附属瑞金医院": "other",
+    "南京市人民政府": "other",
+    "XX市供电局": "other",
+    "中国化学会": "other",
+    "XX产业技术创新战略联盟": "other",
+    "XX中学": "other",
+    "JOHN SMITH": "other",                          # a Latin personal name cannot be told apart
+    "李": "other",                                  # one character is no name
+    # individuals
+    "王伟": "individual",
+    "欧阳娜娜": "individual",
+    "阿依古丽·买买提": "individual",
+    "华为": "individual",                           # known limit: a bare 2–4 character brand
+}
+
+
+def test_org_type_rules(spark):
+    df = spark.createDataFrame([(n,) for n in ORG_TYPE_CASES], "name string")
+    got = {r["name"]: r["org_type"] for r in classify_org_type(df).collect()}
+    assert got == ORG_TYPE_CASES
+
+
+def test_org_type_rules_validate(tmp_path):
+    rules = load_org_type_rules()
+    assert [r.org_type for r in rules.rules] == ["enterprise", "other", "university", "institute", "individual"]
+    bad_type = tmp_path / "t1.yaml"
+    bad_type.write_text("rules:\n  - type: company\n    patterns: ['公司']\n", encoding="utf-8")
+    with pytest.raises(UserError, match="rule 1 needs `type`"):
+        load_org_type_rules(bad_type)
+    bad_regex = tmp_path / "t2.yaml"
+    bad_regex.write_text("rules:\n  - type: enterprise\n    patterns: ['公司(']\n", encoding="utf-8")
+    with pytest.raises(UserError, match="bad pattern"):
+        load_org_type_rules(bad_regex)
+    no_patterns = tmp_path / "t3.yaml"
+    no_patterns.write_text("rules:\n  - type: enterprise\n", encoding="utf-8")
+    with pytest.raises(UserError, match="non-empty list"):
+        load_org_type_rules(no_patterns)
