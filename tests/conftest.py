@@ -27,3 +27,19 @@ def fresh_warehouse(spark, tmp_path):
     spark.conf.set(WAREHOUSE_KEY, str(tmp_path / "warehouse"))
     yield tmp_path / "warehouse"
     spark.conf.set(WAREHOUSE_KEY, before)
+
+
+# One generated world for every test that needs a whole world (generating costs ~1-2 min):
+# 5,000 patents, network intensity boosted so every year has edges (docs/generator.md).
+WORLD_PATENTS, WORLD_SEED = 5_000, 5
+WORLD_OVERRIDES = {"network": {"intensity_boost": 2}}
+
+
+@pytest.fixture(scope="session")
+def generated_world(spark, tmp_path_factory):
+    """Path of the shared generated world (raw inputs + truth/). Treat it as read-only."""
+    from greenlink.generate.world import generate
+
+    out = tmp_path_factory.mktemp("gen") / "world"
+    generate(spark, out, WORLD_PATENTS, WORLD_SEED, overrides=WORLD_OVERRIDES)
+    return out

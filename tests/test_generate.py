@@ -21,19 +21,16 @@ import yaml
 
 from greenlink.errors import UserError
 
-N, SEED = 5_000, 5
-OVERRIDES = {"network": {"intensity_boost": 2}}
+from conftest import WORLD_OVERRIDES as OVERRIDES
+from conftest import WORLD_PATENTS as N
+from conftest import WORLD_SEED as SEED
 REJECT = {"duplicate_row", "malformed_row", "missing_application_no", "bad_application_date", "bad_grant_date",
           "unknown_patent_type", "no_parseable_ipc", "no_applicant", "bad_effective_date", "missing_owners"}
 
 
 @pytest.fixture(scope="module")
-def world_dir(spark, tmp_path_factory):
-    from greenlink.generate.world import generate
-
-    out = tmp_path_factory.mktemp("gen") / "world"
-    generate(spark, out, N, SEED, overrides=OVERRIDES)
-    return out
+def world_dir(generated_world):
+    return generated_world
 
 
 @pytest.fixture(scope="module")

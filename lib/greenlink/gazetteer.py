@@ -36,11 +36,17 @@ def _raw() -> pd.DataFrame:
     return d[~d["code"].str[:2].isin(EXCLUDED_PROVINCES)]
 
 
+@lru_cache(maxsize=1)
+def _ethnic_suffix() -> re.Pattern:
+    # compiled once: cities() calls short_name 338 times and the YAML read dominated it
+    ethnic = load_yaml(conf_file("cities.yaml"))["ethnic_words"]
+    return re.compile("(" + "|".join(sorted(ethnic, key=len, reverse=True)) + ")族?$")
+
+
 def short_name(name: str) -> str:
     """Name as used inside organisation names: 苏州市 -> 苏州, 恩施土家族苗族自治州 -> 恩施."""
-    ethnic = load_yaml(conf_file("cities.yaml"))["ethnic_words"]
     s = re.sub(r"(自治州|地区|盟|市)$", "", name)
-    pattern = re.compile("(" + "|".join(sorted(ethnic, key=len, reverse=True)) + ")族?$")
+    pattern = _ethnic_suffix()
     while len(s) > 2 and pattern.search(s):
         s = pattern.sub("", s)
     return s
