@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from contextlib import AbstractContextManager, nullcontext
 
 from greenlink.errors import UserError
 
@@ -30,6 +31,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="warehouse root (default: the profile's, ./warehouse for local)")
     parser.add_argument("--reports", default=None,
                         help="where tables and figures go (default: <warehouse>/../reports)")
+    parser.add_argument("--lock-wait", type=float, default=0.0, metavar="SECONDS",
+                        help="wait up to SECONDS for another run holding the warehouse lock (default: fail at once)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,10 +45,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that never replace warehouse content run without the warehouse lock
+# (generate only appends its own row to _meta.runs; diff only reads).
+LOCK_FREE = {"generate", "diff"}
+
+
+def warehouse_lock(args: argparse.Namespace) -> AbstractContextManager:
+    """The warehouse lock a command holds while it runs (docs/operations.md, "Concurrency")."""
+    if args.command in LOCK_FREE:
+        return nullcontext()
+    from greenlink.config import load_profile
+    from greenlink.lock import warehouse_lock as lock
+    from greenlink.session import resolve_warehouse
+
+    wh = resolve_warehouse(getattr(args, "warehouse", None) or load_profile(getattr(args, "profile", "local")).warehouse)
+    return lock(wh, args.command, float(getattr(args, "lock_wait", 0) or 0), argv=" ".join(sys.argv))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        return int(importlib.import_module(args._module).main(args) or 0)
+        with warehouse_lock(args):
+            return int(importlib.import_module(args._module).main(args) or 0)
     except UserError as exc:
         print(f"greenlink {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -2,7 +2,9 @@
 
 The table is an append-only event log (a `start` and an `end` row per run), so that
 concurrent jobs only ever append and never conflict; `runs_view` shows the latest state
-of each run. A run killed mid-way keeps its `start` row with status `running`.
+of each run. A run killed mid-way keeps its `start` row with status `running` until the
+next run under the warehouse lock finds the dead process's stale lock and appends an `end`
+row with status `killed` for it (greenlink.lock).
 """
 from __future__ import annotations
 
@@ -11,14 +13,15 @@ import logging
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from greenlink import __version__, tables
+from greenlink import __version__, lock, tables
+from greenlink.session import warehouse_of
 
 log = logging.getLogger("greenlink")
 if not log.handlers:
@@ -46,7 +49,7 @@ RUNS = tables.TableSpec(
     ]),
     not_null=("run_id", "job", "event", "status", "at"),
     checks={"event_kind": "event IN ('start', 'end')",
-            "status_kind": "status IN ('running', 'succeeded', 'failed')"},
+            "status_kind": "status IN ('running', 'succeeded', 'failed', 'killed')"},
     comment="greenlink job runs: append-only start/end events",
 )
 
@@ -81,9 +84,25 @@ class Run:
 
     def __enter__(self) -> "Run":
         self._t0 = time.monotonic()
+        self._reap_killed()
         self._append("start", "running", None)
         log.info("%s: started run %s", self.job, self.run_id)
         return self
+
+    def _reap_killed(self) -> None:
+        """Mark the runs of a process that died holding the warehouse lock as `killed`. Only
+        under the lock: then no other run of this warehouse can still be alive."""
+        wh = warehouse_of(self.spark)
+        if lock.held(wh) is None:
+            return
+        for tomb, info in lock.tombstones(wh):
+            if tables.exists(self.spark, RUNS.name):
+                who = info.describe() if info else "an unknown process"
+                since = info.acquired() - timedelta(seconds=1) if info else None
+                for run_id in mark_killed(self.spark, since, f"killed: {who} died before finishing; "
+                                                              f"stale warehouse lock found by run {self.run_id}"):
+                    log.info("%s: marked run %s killed (its process is gone)", self.job, run_id)
+            tomb.unlink(missing_ok=True)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -102,3 +121,21 @@ def runs_view(spark: SparkSession) -> DataFrame:
     started = df.filter("event = 'start'").select("run_id", F.col("at").alias("started_at"))
     return (df.withColumn("_r", F.row_number().over(w)).filter("_r = 1").drop("_r", "event")
             .join(started, "run_id", "left").orderBy(F.col("started_at").desc()))
+
+
+def mark_killed(spark: SparkSession, since: datetime | None, message: str) -> list[str]:
+    """Append an `end` event with status `killed` for every run still `running` that started at
+    or after `since` (naive UTC; None: any). Returns their run ids."""
+    view = runs_view(spark).filter(F.col("status") == "running")
+    if since is not None:
+        view = view.filter(F.col("started_at") >= F.lit(since))
+    dead = view.select("run_id", "parent_run_id", "job", "inputs", "args", "started_at").collect()
+    if not dead:
+        return []
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = [(r["run_id"], r["parent_run_id"], r["job"], "end", "killed", now,
+             (now - r["started_at"]).total_seconds(), r["inputs"], {}, message[:2000], r["args"], __version__)
+            for r in dead]
+    spark.createDataFrame(rows, RUNS.schema).write.format("delta").mode("append").save(
+        tables.path(spark, RUNS.name))
+    return [r["run_id"] for r in dead]
