@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("greenlink.generate.cli", "write a synthetic patent world (raw inputs + truth/)"),
     "ingest": ("greenlink.ingest.cli", "raw dumps -> bronze Delta tables with rejects"),
     "run": ("greenlink.pipeline", "run pipeline stages in order (--all for every stage)"),
+    "diff": ("greenlink.diff", "what changed in tables between two Delta versions, by natural key"),
 }
 PIPELINE: list[str] = ["ingest"]
 

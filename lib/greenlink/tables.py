@@ -33,13 +33,14 @@ class TableSpec:
     not_null: tuple[str, ...] = ()
     checks: dict[str, str] = field(default_factory=dict)   # constraint name -> SQL boolean
     comment: str = ""
+    keys: tuple[str, ...] = ()                  # natural key: one row per value (MERGE, `greenlink diff`)
 
     def __post_init__(self) -> None:
         layer, _, table = self.name.partition(".")
         if layer not in LAYERS or not table:
             raise ValueError(f"table name {self.name!r} must be <layer>.<name>, layer in {LAYERS}")
         cols = set(self.schema.fieldNames())
-        for c in (*self.partition_by, *self.not_null):
+        for c in (*self.partition_by, *self.not_null, *self.keys):
             if c not in cols:
                 raise ValueError(f"{self.name}: column {c!r} is not in the schema")
 
