@@ -1,6 +1,10 @@
 """One SparkSession for the whole test session (test profile: local[2], few partitions)."""
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+from typing import NamedTuple
+
 import pytest
 
 
@@ -43,3 +47,32 @@ def generated_world(spark, tmp_path_factory):
     out = tmp_path_factory.mktemp("gen") / "world"
     generate(spark, out, WORLD_PATENTS, WORLD_SEED, overrides=WORLD_OVERRIDES)
     return out
+
+
+class ReferenceWarehouse(NamedTuple):
+    path: Path                   # warehouse root
+    stages: tuple[str, ...]      # the pipeline stages that built it
+
+
+@pytest.fixture(scope="session")
+def reference_warehouse(request, spark, generated_world, tmp_path_factory) -> ReferenceWarehouse:
+    """A clean local run on `generated_world`, the reference other runs must equal (cluster run,
+    recovery after a kill): `pipeline_warehouse` (the whole pipeline; it must yield the
+    warehouse root) once it is defined here, until then an ingest-only warehouse. Read-only."""
+    from greenlink.cli import PIPELINE
+
+    try:
+        return ReferenceWarehouse(Path(str(request.getfixturevalue("pipeline_warehouse"))), tuple(PIPELINE))
+    except pytest.FixtureLookupError:
+        pass
+    from greenlink.ingest.cli import run as ingest
+    from greenlink.session import WAREHOUSE_KEY
+
+    wh = tmp_path_factory.mktemp("reference") / "warehouse"
+    before = spark.conf.get(WAREHOUSE_KEY)
+    spark.conf.set(WAREHOUSE_KEY, str(wh))
+    try:
+        ingest(spark, argparse.Namespace(input=str(generated_world), force=False))
+    finally:
+        spark.conf.set(WAREHOUSE_KEY, before)
+    return ReferenceWarehouse(wh, ("ingest",))

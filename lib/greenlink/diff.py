@@ -33,6 +33,10 @@ DEFAULT_TABLES = ("gold.city_year_panel", "gold.estimates")
 FALLBACK_KEYS: dict[str, tuple[str, ...]] = {
     "gold.city_year_panel": ("city_code", "year"),
     "gold.estimates": ("table", "column", "equation", "term"),
+    "gold.collab_edges": ("year", "city_a", "city_b"),
+    "gold.transfer_edges": ("year", "src", "dst"),
+    "gold.city_network_metrics": ("city_code", "year"),
+    "gold.network_summary": ("network", "year"),
 }
 _RUN_COLUMN = re.compile(r"^(run|run_id|.+_run_id)$")
 

@@ -323,7 +323,8 @@ def _er_index_spec(indicators: Sequence[str] = ER_INDICATORS) -> tables.TableSpe
         name="gold.er_index", schema=schema,
         not_null=("city_code", "year", *[flag_column(i) for i in indicators], "invalid_raw"),
         checks=checks,
-        comment="SPEC §5 environmental regulation: filled indicators (with fill flags) and er per city-year")
+        comment="SPEC §5 environmental regulation: filled indicators (with fill flags) and er per city-year",
+        keys=("city_code", "year"))
 
 
 ER_INDEX = _er_index_spec()
@@ -343,6 +344,7 @@ ER_WEIGHTS = tables.TableSpec(
     checks={"entropy_units": "e_j BETWEEN 0 AND 1 AND w_j BETWEEN 0 AND 1 AND abs(d_j - (1 - e_j)) < 1e-12 "
                              "AND n >= 2"},
     comment="SPEC §5 spatio-temporal range entropy weights of the er indicators",
+    keys=("indicator",),
 )
 
 

@@ -99,6 +99,7 @@ APPLICANTS = tables.TableSpec(
                                "AND (method <> 'address' OR applicant_order = 1)",
     },
     comment="One row per applicant of each patent, located in a city unit (SPEC §1, §3)",
+    keys=("application_no", "applicant_order"),
 )
 
 ORG_LOCATIONS = tables.TableSpec(
@@ -124,6 +125,7 @@ ORG_LOCATIONS = tables.TableSpec(
                                "AND (method = 'unlocated') = (reason IS NOT NULL)",
     },
     comment="One row per distinct applicant/owner name: how it is located when its record has no address",
+    keys=("name",),
 )
 
 

@@ -487,6 +487,7 @@ POLICY_TOOLS = tables.TableSpec(
                         "AND n_tool_types BETWEEN 0 AND 3 AND in_synergy = (n_tool_types > 0)",
     },
     comment="SPEC §6 per-policy audit: issuing agencies and Rothwell-Zegveld tools detected",
+    keys=("policy_id",),
 )
 
 POLICY_SYNERGY = tables.TableSpec(
@@ -515,6 +516,7 @@ POLICY_SYNERGY = tables.TableSpec(
                         "AND ((rps IS NULL AND zts IS NULL AND gjs IS NULL) OR abs(rps - zts * gjs) < 1e-9)",
     },
     comment="SPEC §6 policy synergy per province-year: zts, gjs, rps",
+    keys=("province_code", "year"),
 )
 
 POLICY_REJECTS = tables.TableSpec(
@@ -530,6 +532,7 @@ POLICY_REJECTS = tables.TableSpec(
     not_null=("source_file", "source_line", "reason", "raw_record"),
     checks={"reason_kind": f"reason IN ({', '.join(repr(r) for r in REJECT_REASONS)}) AND source_line > 0"},
     comment="policy records the policy stage could not use, with the reason",
+    keys=("source_file", "source_line"),
 )
 
 _PARSED_COLUMNS = [f.name for f in POLICY_TOOLS.schema.fields if f.name not in ("source_file", "source_line")] \

@@ -51,6 +51,7 @@ RUNS = tables.TableSpec(
     checks={"event_kind": "event IN ('start', 'end')",
             "status_kind": "status IN ('running', 'succeeded', 'failed', 'killed')"},
     comment="greenlink job runs: append-only start/end events",
+    keys=("run_id", "event"),
 )
 
 

@@ -33,6 +33,7 @@ SAMPLE_LOG = tables.TableSpec(
                             "AND (missing_share IS NULL OR missing_share BETWEEN 0 AND 1) "
                             "AND in_sample = (reason IS NULL)"},
     comment="Sample selection (SPEC §3): every city unit, its missing-control share and the verdict",
+    keys=("city_code",),
 )
 
 

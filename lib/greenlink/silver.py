@@ -41,6 +41,7 @@ PATENTS = TableSpec(
         "green_consistent": "is_green = (size(categories) > 0) AND (city_code IS NULL OR province_code IS NOT NULL)",
     },
     comment="One row per application number: normalised, deduplicated, green-classified patents (SPEC §1-§2)",
+    keys=("application_no",),
 )
 
 TRANSFERS = TableSpec(
@@ -61,4 +62,5 @@ TRANSFERS = TableSpec(
                          "AND in_dump = (patent_type IS NOT NULL) AND in_dump = (is_green IS NOT NULL)"),
     },
     comment="One row per registered transfer: first owner before -> first owner after, located (SPEC §1, §4)",
+    keys=("source_file", "source_row"),
 )

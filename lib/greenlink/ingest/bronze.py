@@ -57,6 +57,7 @@ PATENTS_RAW = TableSpec(
         "valid_values": f"patent_type IN ('invention', 'utility', 'design') AND {_APPLICATION_NO_FORM} AND {_LINEAGE}",
     },
     comment="greenlink ingest: accepted patent records of the current dump, raw strings + parsed dates/type",
+    keys=("source_file", "source_row"),
 )
 
 TRANSFERS_RAW = TableSpec(
@@ -73,6 +74,7 @@ TRANSFERS_RAW = TableSpec(
         "valid_values": f"{_APPLICATION_NO_FORM} AND {_LINEAGE}",
     },
     comment="greenlink ingest: accepted transfer (change of patent right owner) records of the current dump",
+    keys=("source_file", "source_row"),
 )
 
 
@@ -92,4 +94,5 @@ REJECTS = TableSpec(
                          + ")"),
     },
     comment="rows refused by a stage, with reason, lineage and the raw record; each stage replaces its own rows",
+    keys=("stage", "kind", "source_file", "source_row"),
 )
