@@ -2,8 +2,10 @@
 # A Spark standalone cluster on this machine, from the PySpark distribution in .venv:
 # one master and two workers, bound to loopback only.
 #   ops/cluster.sh start | stop | status
-# Master URL: spark://127.0.0.1:7077 (override with GREENLINK_MASTER_PORT); logs and pids
-# in .cache/cluster/. Worker size: GREENLINK_WORKER_CORES (1) and GREENLINK_WORKER_MEMORY (4g).
+# Master URL: spark://127.0.0.1:7077 (override with GREENLINK_MASTER_PORT; 0 = any free port),
+# printed by `start` and kept in <state>/master.url; logs and pids in .cache/cluster/ (override
+# with GREENLINK_CLUSTER_STATE, e.g. one folder per test run). Worker size:
+# GREENLINK_WORKER_CORES (1) and GREENLINK_WORKER_MEMORY (4g).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -11,11 +13,10 @@ PY="$ROOT/.venv/bin/python"
 [ -x "$PY" ] || { echo "cluster: run 'make setup' first" >&2; exit 2; }
 SPARK_HOME=$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
 export SPARK_HOME SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$PY"
-STATE="$ROOT/.cache/cluster"
+STATE=${GREENLINK_CLUSTER_STATE:-"$ROOT/.cache/cluster"}
 PORT=${GREENLINK_MASTER_PORT:-7077}
 CORES=${GREENLINK_WORKER_CORES:-1}
 MEM=${GREENLINK_WORKER_MEMORY:-4g}
-MASTER="spark://127.0.0.1:$PORT"
 
 launch() {  # name, class, args...
   local name=$1; shift
@@ -30,12 +31,24 @@ wait_for() {  # pattern, log, seconds
 
 alive() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
 
+stop_one() {  # name: TERM, wait up to 30 s (workers stop their executors), then KILL
+  alive "$1" || { rm -f "$STATE/$1.pid"; return 0; }
+  local pid; pid=$(cat "$STATE/$1.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+  rm -f "$STATE/$1.pid"
+}
+
 case "${1:-}" in
   start)
     mkdir -p "$STATE"
-    if alive master; then echo "$MASTER"; exit 0; fi
+    if alive master; then cat "$STATE/master.url"; exit 0; fi
     launch master org.apache.spark.deploy.master.Master --host 127.0.0.1 --port "$PORT" --webui-port 0
     wait_for "I have been elected leader" "$STATE/master.log" 60
+    # the port actually bound (PORT may be 0, or taken and retried by Spark)
+    MASTER=$(grep -o 'Starting Spark master at spark://[0-9.]*:[0-9]*' "$STATE/master.log" | head -1 | awk '{print $NF}')
+    echo "$MASTER" >"$STATE/master.url"
     for w in 1 2; do
       mkdir -p "$STATE/work$w"
       launch "worker$w" org.apache.spark.deploy.worker.Worker "$MASTER" --host 127.0.0.1 \
@@ -45,10 +58,7 @@ case "${1:-}" in
     echo "$MASTER"
     ;;
   stop)
-    for n in worker1 worker2 master; do
-      if alive "$n"; then kill "$(cat "$STATE/$n.pid")"; fi
-      rm -f "$STATE/$n.pid"
-    done
+    for n in worker1 worker2 master; do stop_one "$n"; done
     ;;
   status)
     for n in master worker1 worker2; do

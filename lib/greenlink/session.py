@@ -53,7 +53,11 @@ def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
         builder = builder.config("spark.ui.enabled", "false")
     if prof.driver_memory:
         builder = builder.config("spark.driver.memory", prof.driver_memory)
-    conf = {**_DELTA_DEFAULTS, **prof.spark_conf,
+    # Under spark-submit (profile without master), what the submitter set with --conf wins
+    # over the profile's defaults: cluster tuning (shuffle partitions, …) happens there.
+    given = submitted_conf() if not prof.master else {}
+    defaults = {k: v for k, v in {**_DELTA_DEFAULTS, **prof.spark_conf}.items() if k not in given}
+    conf = {**defaults,
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.warehouse.dir": f"{wh}/_catalog",
             WAREHOUSE_KEY: wh}
@@ -68,6 +72,17 @@ def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
     spark.sparkContext.setCheckpointDir(prof.checkpoint_dir or f"{wh}/_checkpoints")
     _check_delta(spark)
     return spark
+
+
+def submitted_conf() -> dict[str, str]:
+    """Settings spark-submit gave this driver (--conf, spark-defaults.conf); empty when the
+    process was not launched by spark-submit (it then has no gateway to join)."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return {}
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
+    return dict(SparkConf().getAll())
 
 
 def _check_delta(spark: SparkSession) -> None:

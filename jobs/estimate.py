@@ -1,0 +1,8 @@
+"""spark-submit entry point of the estimate stage: `spark-submit jobs/estimate.py [options]`
+(the options of `greenlink estimate --help`)."""
+import sys
+
+from greenlink.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["estimate", *sys.argv[1:]]))

@@ -1,0 +1,8 @@
+"""spark-submit entry point of the panel stage: `spark-submit jobs/panel.py [options]`
+(the options of `greenlink panel --help`)."""
+import sys
+
+from greenlink.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["panel", *sys.argv[1:]]))

@@ -1,0 +1,73 @@
+"""spark-submit entry points (jobs/) and the command that submits them (greenlink.submit)."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from greenlink import submit
+from greenlink.cli import COMMANDS, PIPELINE
+from greenlink.errors import UserError
+
+JOBS = Path(__file__).resolve().parents[1] / "jobs"
+
+
+def job_command(path: Path) -> str:
+    """The command name a jobs/<stage>.py passes to greenlink.cli.main."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "main" and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.List) and isinstance(first.elts[0], ast.Constant):
+                return first.elts[0].value
+    raise AssertionError(f"{path} does not call greenlink.cli.main([stage, ...])")
+
+
+def test_every_command_has_an_entry_point_running_it():
+    have = {p.stem: job_command(p) for p in JOBS.glob("[!_]*.py")}
+    assert all(stem == cmd for stem, cmd in have.items())
+    assert set(COMMANDS) <= set(have), f"add jobs/<command>.py for {sorted(set(COMMANDS) - set(have))}"
+    assert set(PIPELINE) <= set(have)
+
+
+def test_entry_point_is_the_cli():
+    done = subprocess.run([sys.executable, str(JOBS / "diff.py"), "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "--from-version" in done.stdout
+
+
+def test_submit_command_uses_cluster_profile_and_the_jars():
+    jars = [Path("/j/delta-spark.jar"), Path("/j/delta-storage.jar")]
+    cmd = submit.spark_submit_command("run", ["--all", "--input", "/dumps/2024-06"], master="spark://m:7077",
+                                      jars=jars, python="/venv/bin/python", driver_memory="4g",
+                                      conf={"spark.sql.shuffle.partitions": "400"})
+    assert cmd == ["spark-submit", "--master", "spark://m:7077", "--name", "greenlink-run",
+                   "--jars", "/j/delta-spark.jar,/j/delta-storage.jar", "--driver-memory", "4g",
+                   "--conf", "spark.sql.shuffle.partitions=400", "--conf", "spark.pyspark.python=/venv/bin/python",
+                   str(JOBS / "run.py"), "--all", "--input", "/dumps/2024-06", "--profile", "cluster"]
+    pkgs = submit.spark_submit_command("ingest", ["--profile", "local"], master="yarn",
+                                       packages=["io.delta:delta-spark_4.2_2.13:4.4.0"])
+    assert pkgs[pkgs.index("--packages") + 1] == "io.delta:delta-spark_4.2_2.13:4.4.0"
+    assert pkgs[-2:] == ["--profile", "local"]
+    with pytest.raises(UserError, match="no entry point"):
+        submit.spark_submit_command("nope", [], master="yarn", packages=["x:y:1"])
+    with pytest.raises(UserError, match="either"):
+        submit.spark_submit_command("run", [], master="yarn")
+
+
+def test_submit_dry_run_prints_the_exact_command(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv(submit.MASTER_ENV, "spark://10.0.0.5:7077")
+    assert submit.main(["--packages", "--dry-run", "run", "--all", "--input", "/d"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert "--master spark://10.0.0.5:7077" in out and "--packages io.delta:delta-spark_4.2_2.13:4.4.0" in out
+    assert out.endswith("jobs/run.py --all --input /d --profile cluster")
+    monkeypatch.delenv(submit.MASTER_ENV)
+    assert submit.main(["run", "--all"]) == 2
+    assert "no Spark master" in capsys.readouterr().err
+    z = submit.build_pyfiles(tmp_path)
+    import zipfile
+
+    names = zipfile.ZipFile(z).namelist()
+    assert "greenlink/cli.py" in names and "greenlink/ingest/job.py" in names
