@@ -1,0 +1,53 @@
+"""Subprocess helpers for the tests that run greenlink as users do (cluster, faults):
+every child runs in its own process group, so a timeout or a kill reaches the JVM and the
+Python workers it started, and logs go to files (a Spark run prints a lot)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GREENLINK = [sys.executable, "-m", "greenlink.cli"]
+
+
+@dataclass
+class Done:
+    returncode: int
+    log: Path
+    seconds: float
+
+    def tail(self, n: int = 40) -> str:
+        lines = self.log.read_text(errors="replace").splitlines()
+        return "\n".join(lines[-n:])
+
+
+def start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    f = open(log, "w")
+    return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                            cwd=ROOT, start_new_session=True)
+
+
+def kill_group(p: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(p.pid, sig)
+    except ProcessLookupError:
+        pass
+    p.wait()
+
+
+def run(cmd: list[str], log: Path, timeout: float, env: dict[str, str] | None = None) -> Done:
+    """Run to completion; on timeout kill the whole process group and fail loudly."""
+    t0 = time.monotonic()
+    p = start(cmd, log, env)
+    try:
+        rc = p.wait(timeout=max(timeout, 1))
+    except subprocess.TimeoutExpired:
+        kill_group(p)
+        raise AssertionError(f"timed out after {timeout:.0f}s: {' '.join(cmd)}\n"
+                             + Done(-9, log, timeout).tail()) from None
+    return Done(rc, log, time.monotonic() - t0)
