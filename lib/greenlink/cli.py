@@ -18,10 +18,12 @@ from greenlink.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("greenlink.generate.cli", "write a synthetic patent world (raw inputs + truth/)"),
     "ingest": ("greenlink.ingest.cli", "raw dumps -> bronze Delta tables with rejects"),
+    "controls": ("greenlink.controls", "panel inputs -> silver controls, gold.sample_log (SPEC §3 sample), er"),
+    "panel": ("greenlink.panel", "gold.city_year_panel (SPEC §4-§6) and Table 1"),
     "run": ("greenlink.pipeline", "run pipeline stages in order (--all for every stage)"),
     "diff": ("greenlink.diff", "what changed in tables between two Delta versions, by natural key"),
 }
-PIPELINE: list[str] = ["ingest"]
+PIPELINE: list[str] = ["ingest", "controls"]
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

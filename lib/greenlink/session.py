@@ -100,3 +100,16 @@ def warehouse_of(spark: SparkSession) -> str:
     if not wh:
         raise UserError("this SparkSession was not created by greenlink.session.get_spark (no warehouse set)")
     return wh
+
+
+def reports_dir(spark: SparkSession, args: object | None = None) -> str:
+    """Where a stage writes tables and figures: `args.reports` (the `--reports` option of
+    cli.add_common) when set, else `<warehouse>/../reports` (DESIGN.md). A warehouse URI
+    (hdfs://, s3a://) has no local parent folder: ./reports then."""
+    given = getattr(args, "reports", None) if args is not None else None
+    if given:
+        return os.path.abspath(os.path.expanduser(str(given)))
+    wh = warehouse_of(spark)
+    if "://" in wh:
+        return os.path.abspath("reports")
+    return os.path.join(os.path.dirname(wh.rstrip("/")), "reports")
