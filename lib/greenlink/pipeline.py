@@ -61,8 +61,9 @@ def main(args: argparse.Namespace) -> int:
         from greenlink.generate.cli import ensure_demo_world
 
         args.input = str(ensure_demo_world(spark, DEMO_WORLD, DEMO_PATENTS, DEMO_SEED))
-    if args.input is None and any(s in ("ingest",) for s in stages):
-        raise UserError("--input DIR is required (or --demo for the generated demo world)")
+    readers = [s for s in stages if hasattr(stage_args(s, args), "input")]   # stages that read raw files
+    if args.input is None and readers:
+        raise UserError(f"--input DIR is required by {', '.join(readers)} (or --demo for the generated demo world)")
     with Run(spark, "run", inputs={"input": args.input or ""}, args={"stages": stages}) as parent:
         for stage in stages:
             ns = stage_args(stage, args)

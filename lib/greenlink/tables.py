@@ -72,6 +72,13 @@ def read(spark: SparkSession, name: str, version: int | None = None) -> DataFram
     return reader.load(path(spark, name))
 
 
+def latest_version(spark: SparkSession, name: str) -> int | None:
+    """The table's current Delta version (None when it does not exist)."""
+    if not exists(spark, name):
+        return None
+    return int(DeltaTable.forPath(spark, path(spark, name)).history(1).select("version").first()[0])
+
+
 def ensure(spark: SparkSession, spec: TableSpec) -> DeltaTable:
     """Create the table if missing (NOT NULL columns, partitioning); add missing CHECKs."""
     loc = path(spark, spec.name)
