@@ -1,0 +1,72 @@
+"""The pipeline submitted to a Spark standalone cluster (ops/cluster.sh: a master and two
+workers on loopback) writes the same tables as a local run.
+
+The most expensive test of the suite, so it is budgeted: one cluster start, one
+spark-submit of `jobs/run.py`, one content comparison with the shared local reference
+(`reference_warehouse`: the whole pipeline once `pipeline_warehouse` exists, ingest until
+then). Every step has a timeout, the cluster is stopped whatever happens, and the master
+port is chosen by the OS (port 0), so parallel runs and a user's own cluster do not clash.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import procs
+
+from greenlink import submit
+from greenlink.analyst import read_table
+from greenlink.cli import PIPELINE
+from greenlink.diff import warehouse_differences
+from greenlink.jars import local_jars
+
+CLUSTER = str(procs.ROOT / "ops" / "cluster.sh")
+BUDGET_S = 1800          # cluster start + pipeline on 2 one-core workers + stop, on a shared 2-core machine
+START_TIMEOUT_S = 240
+
+
+def stage_args(reference_stages: tuple[str, ...]) -> list[str]:
+    """Run on the cluster what the reference ran: everything, or the stages it covers."""
+    if list(reference_stages) == list(PIPELINE):
+        return ["--all"]
+    return ["--stages", ",".join(reference_stages)]
+
+
+def test_pipeline_on_cluster_equals_local_run(reference_warehouse, generated_world, tmp_path):
+    t0 = time.monotonic()
+    state = tmp_path / "cluster"
+    env = {"GREENLINK_MASTER_PORT": "0", "GREENLINK_CLUSTER_STATE": str(state),
+           "GREENLINK_WORKER_CORES": "1", "GREENLINK_WORKER_MEMORY": "1g",
+           "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
+    wh = tmp_path / "warehouse"
+    try:
+        started = procs.run([CLUSTER, "start"], tmp_path / "start.log", START_TIMEOUT_S, env)
+        assert started.returncode == 0, started.tail()
+        master = started.log.read_text().strip().splitlines()[-1]
+        assert master.startswith("spark://127.0.0.1:"), started.tail()
+        cmd = submit.spark_submit_command(
+            "run", [*stage_args(reference_warehouse.stages), "--input", str(generated_world), "--warehouse", str(wh)],
+            master=master, jars=local_jars(), python=sys.executable, driver_memory="1g",
+            # small world: few partitions (these --conf win over the cluster profile's 64)
+            conf={"spark.executor.memory": "1g", "spark.ui.enabled": "false",
+                  "spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "4",
+                  "spark.databricks.delta.snapshotPartitions": "2"},
+            spark_submit=submit.spark_submit_binary())
+        assert cmd[cmd.index(str(submit.JOBS_DIR / "run.py")) + 1:][-2:] == ["--profile", "cluster"]
+        done = procs.run(cmd, tmp_path / "submit.log", BUDGET_S - (time.monotonic() - t0), env)
+        assert done.returncode == 0, done.tail()
+    finally:
+        subprocess.run([CLUSTER, "stop"], env={**os.environ, **env}, timeout=120, capture_output=True)
+    status = subprocess.run([CLUSTER, "status"], env={**os.environ, **env}, capture_output=True, text=True)
+    assert status.stdout.count("stopped") == 3, status.stdout
+
+    # the work ran in executors on both workers, not in a local driver
+    assert all(list((state / f"work{w}").glob("app-*")) for w in (1, 2))
+    runs = read_table(wh, "_meta.runs")
+    ended = runs[runs["event"] == "end"].set_index("job")["status"].to_dict()
+    assert ended == {"run": "succeeded", **{s: "succeeded" for s in reference_warehouse.stages}}
+    assert warehouse_differences(reference_warehouse.path, wh) == {}
+    print(f"cluster test: {time.monotonic() - t0:.0f}s of {BUDGET_S}s budget "
+          f"(start {started.seconds:.0f}s, pipeline {done.seconds:.0f}s)")
