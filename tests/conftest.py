@@ -58,13 +58,19 @@ class ReferenceWarehouse(NamedTuple):
 def reference_warehouse(request, spark, generated_world, tmp_path_factory) -> ReferenceWarehouse:
     """A clean local run on `generated_world`, the reference other runs must equal (cluster run,
     recovery after a kill): `pipeline_warehouse` (the whole pipeline; it must yield the
-    warehouse root) once it is defined here, until then an ingest-only warehouse. Read-only."""
+    warehouse root) once it is defined here, until then an ingest-only warehouse. Read-only.
+    `stages` are the stages that succeeded in it (from its _meta.runs), in pipeline order."""
+    from greenlink.analyst import read_table
     from greenlink.cli import PIPELINE
 
     try:
-        return ReferenceWarehouse(Path(str(request.getfixturevalue("pipeline_warehouse"))), tuple(PIPELINE))
+        wh = Path(str(request.getfixturevalue("pipeline_warehouse")))
     except pytest.FixtureLookupError:
         pass
+    else:
+        runs = read_table(wh, "_meta.runs")
+        done = set(runs[(runs["event"] == "end") & (runs["status"] == "succeeded")]["job"])
+        return ReferenceWarehouse(wh, tuple(s for s in PIPELINE if s in done))
     from greenlink.ingest.cli import run as ingest
     from greenlink.session import WAREHOUSE_KEY
 
