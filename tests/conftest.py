@@ -82,3 +82,51 @@ def reference_warehouse(request, spark, generated_world, tmp_path_factory) -> Re
     finally:
         spark.conf.set(WAREHOUSE_KEY, before)
     return ReferenceWarehouse(wh, ("ingest",))
+
+
+@pytest.fixture(scope="session")
+def use_warehouse(spark):
+    """`with use_warehouse(path):` points the shared session at another warehouse for a block."""
+    from contextlib import contextmanager
+
+    from greenlink.session import WAREHOUSE_KEY
+
+    @contextmanager
+    def _use(path):
+        before = spark.conf.get(WAREHOUSE_KEY)
+        spark.conf.set(WAREHOUSE_KEY, str(path))
+        try:
+            yield Path(path)
+        finally:
+            spark.conf.set(WAREHOUSE_KEY, before)
+
+    return _use
+
+
+# Stages the pipeline fixture runs, in cli.PIPELINE order; estimation is left to the tests that
+# need it (it reads the panel and writes only reports).
+PIPELINE_FIXTURE_SKIPS = ("estimate",)
+
+
+def pipeline_fixture_stages() -> list[str]:
+    from greenlink.cli import PIPELINE
+
+    stages = [s for s in PIPELINE if s not in PIPELINE_FIXTURE_SKIPS]
+    return stages if "panel" in stages else [*stages, "panel"]
+
+
+@pytest.fixture(scope="session")
+def pipeline_warehouse(spark, generated_world, tmp_path_factory, use_warehouse) -> Path:
+    """The whole pipeline (ingest, classify, policy, controls, networks, panel) run ONCE on
+    `generated_world` into its own warehouse, as `greenlink run` chains the stages (one parent
+    `run` row in _meta.runs). Returns the warehouse root; reports are in <root>/../reports.
+    Read-only: switch to it with `use_warehouse(pipeline_warehouse)`; a test that writes must
+    copy it first (CI has 2 cores: the pipeline runs once per test session)."""
+    from greenlink.pipeline import run_stages
+
+    wh = tmp_path_factory.mktemp("pipeline") / "warehouse"
+    args = argparse.Namespace(profile=None, warehouse=None, reports=str(wh.parent / "reports"),
+                              input=str(generated_world))
+    with use_warehouse(wh):
+        run_stages(spark, pipeline_fixture_stages(), args)
+    return wh

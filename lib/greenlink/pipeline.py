@@ -64,8 +64,15 @@ def main(args: argparse.Namespace) -> int:
     readers = [s for s in stages if hasattr(stage_args(s, args), "input")]   # stages that read raw files
     if args.input is None and readers:
         raise UserError(f"--input DIR is required by {', '.join(readers)} (or --demo for the generated demo world)")
-    with Run(spark, "run", inputs={"input": args.input or ""}, args={"stages": stages}) as parent:
+    run_stages(spark, stages, args)
+    return 0
+
+
+def run_stages(spark, stages: list[str], args: argparse.Namespace) -> str:
+    """Run `stages` in order under one parent `run` record; returns its run_id."""
+    with Run(spark, "run", inputs={"input": getattr(args, "input", None) or ""}, args={"stages": stages}) as parent:
         for stage in stages:
+            parent.log(f"stage {stage}")
             ns = stage_args(stage, args)
             importlib.import_module(COMMANDS[stage][0]).run(spark, ns, parent_run_id=parent.run_id)
-    return 0
+        return parent.run_id
