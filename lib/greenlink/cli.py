@@ -49,13 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that never replace warehouse content run without the warehouse lock
-# (generate only appends its own row to _meta.runs; diff only reads).
+# (generate only appends its own row to _meta.runs; diff only reads), and so does
+# `estimate --spec`, which reads a panel file and writes only to --out.
 LOCK_FREE = {"generate", "diff"}
+
+
+def lock_free(args: argparse.Namespace) -> bool:
+    return args.command in LOCK_FREE or (args.command == "estimate" and bool(getattr(args, "spec", None)))
 
 
 def warehouse_lock(args: argparse.Namespace) -> AbstractContextManager:
     """The warehouse lock a command holds while it runs (docs/operations.md, "Concurrency")."""
-    if args.command in LOCK_FREE:
+    if lock_free(args):
         return nullcontext()
     from greenlink.config import load_profile
     from greenlink.lock import warehouse_lock as lock
