@@ -64,9 +64,8 @@ def test_pipeline_on_cluster_equals_local_run(reference_warehouse, generated_wor
 
     # the work ran in executors on both workers, not in a local driver
     assert all(list((state / f"work{w}").glob("app-*")) for w in (1, 2))
-    runs = read_table(wh, "_meta.runs")
-    ended = runs[runs["event"] == "end"].set_index("job")["status"].to_dict()
-    assert ended == {"run": "succeeded", **{s: "succeeded" for s in reference_warehouse.stages}}
+    ends = read_table(wh, "_meta.runs").query("event == 'end'")
+    assert set(ends["status"]) == {"succeeded"} and {"run", *reference_warehouse.stages} <= set(ends["job"])
     assert warehouse_differences(reference_warehouse.path, wh) == {}
     print(f"cluster test: {time.monotonic() - t0:.0f}s of {BUDGET_S}s budget "
           f"(start {started.seconds:.0f}s, pipeline {done.seconds:.0f}s)")
