@@ -1,8 +1,8 @@
 """Maps of the yearly city networks: cities at their coordinates, edges by weight (PNG + SVG).
 
-One figure per network and year. Only CITY-LEVEL aggregates reach the driver: the edge list
-of one year of `collab_edges` / `transfer_edges` (at most N(N−1) rows) and the sample
-cities. Drawing uses matplotlib's object API with the Agg canvas (no pyplot state, no
+One figure per network and year. Only CITY-LEVEL aggregates reach the driver: the edge lists
+of the drawn years of `collab_edges` / `transfer_edges` (at most N(N−1) rows per year, one
+collect per network) and the sample cities. Drawing uses matplotlib's object API with the Agg canvas (no pyplot state, no
 display needed); SVG output carries no date and a fixed hash salt, so a rerun on the same
 data writes the same SVG bytes.
 """
@@ -128,13 +128,18 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
     return out
 
 
-def _one_year(edges: DataFrame, network: str, year: int) -> pd.DataFrame:
-    e = edges.filter(F.col("year") == year)
+def _edges_by_year(edges: DataFrame, network: str, years: list[int]) -> dict[int, pd.DataFrame]:
+    """The network's (src, dst, weight) edges of each year, collected in ONE job (city-level:
+    at most N(N−1) rows per year; a job per year cost more than the drawing on small worlds).
+    Sorted by (src, dst) so that the drawing order, hence the SVG, does not depend on how
+    the table's files were scanned."""
+    e = edges.filter(F.col("year").isin(years))
     if network == "collab":
-        e = e.select(F.col("city_a").alias("src"), F.col("city_b").alias("dst"), "weight")
+        e = e.select("year", F.col("city_a").alias("src"), F.col("city_b").alias("dst"), "weight")
     else:
-        e = e.select("src", "dst", "weight")
-    return e.toPandas()   # one year of city-level edges: at most N(N-1) rows
+        e = e.select("year", "src", "dst", "weight")
+    pdf = e.toPandas().sort_values(["year", "src", "dst"], kind="stable")
+    return {y: pdf.loc[pdf["year"] == y, ["src", "dst", "weight"]].reset_index(drop=True) for y in years}
 
 
 def network_figures(collab: DataFrame, transfer: DataFrame, cities: DataFrame,
@@ -145,10 +150,12 @@ def network_figures(collab: DataFrame, transfer: DataFrame, cities: DataFrame,
     cities: the sample (city_code, longitude, latitude). Returns the written paths.
     """
     out_dir = Path(out_dir)
+    ys = sorted({int(y) for y in years})
     pos = cities.select("city_code", "longitude", "latitude").toPandas()
+    edges = {network: _edges_by_year(df, network, ys) for network, df in (("collab", collab), ("transfer", transfer))}
     written: list[Path] = []
-    for year in sorted({int(y) for y in years}):
-        for network, edges in (("collab", collab), ("transfer", transfer)):
-            fig = draw_network(_one_year(edges, network, year), pos, network=network, year=year)
+    for year in ys:
+        for network in ("collab", "transfer"):
+            fig = draw_network(edges[network][year], pos, network=network, year=year)
             written += save_figure(fig, out_dir / f"{network}_network_{year}")
     return written

@@ -295,8 +295,34 @@ def _contributions(df: DataFrame, **cols: Column) -> DataFrame:
         for c in (*_SUM_LONG, *_SUM_DOUBLE)])
 
 
+def network_arcs(collab: DataFrame, transfer: DataFrame, years: Iterable[int]) -> DataFrame:
+    """(network, year, src, dst): the arcs both betweenness runs use, for the given years.
+
+    Collaboration edges in both directions, transfer edges as given; local transfers
+    (src = dst) are not arcs."""
+    ys = _years(years)
+    c = (collab.select(F.col("year").cast("int").alias("year"), "city_a", "city_b")
+         .filter(F.col("year").isin(ys)))
+    t = (transfer.select(F.col("year").cast("int").alias("year"), "src", "dst")
+         .filter(F.col("year").isin(ys) & (F.col("src") != F.col("dst"))))
+    return (c.select(F.lit("collab").alias("network"), "year", F.col("city_a").alias("src"), F.col("city_b").alias("dst"))
+            .unionByName(c.select(F.lit("collab").alias("network"), "year", F.col("city_b").alias("src"),
+                                  F.col("city_a").alias("dst")))
+            .unionByName(t.select(F.lit("transfer").alias("network"), "year", "src", "dst")))
+
+
+def network_betweenness(collab: DataFrame, transfer: DataFrame, n_cities: int, years: Iterable[int], *,
+                        sources_per_task: int = 64) -> DataFrame:
+    """(network, year, city_code, betweenness): SPEC §4 BC (collab) and bc (transfer) of the
+    cities with a non-zero value, both networks in ONE distributed Brandes run (one
+    pandas-UDF stage). n_cities = N of the sample."""
+    return betweenness(network_arcs(collab, transfer, years), n_cities, directed=True,
+                       by=("network", "year"), sources_per_task=sources_per_task)
+
+
 def city_network_metrics(collab: DataFrame, transfer: DataFrame, cities: DataFrame,
-                         years: Iterable[int], *, sources_per_task: int = 64) -> DataFrame:
+                         years: Iterable[int], *, sources_per_task: int = 64,
+                         betweenness_rows: DataFrame | None = None) -> DataFrame:
     """Every SPEC §4 network variable for every sample city and year (zeros without ties).
 
     collab: (year, city_a, city_b, weight) as from `collab_edges`;
@@ -313,6 +339,10 @@ def city_network_metrics(collab: DataFrame, transfer: DataFrame, cities: DataFra
     sending cities / (N−1); bc_gt = directed betweenness / ((N−1)(N−2)) (SPEC's `bc`);
     gtr_ip = gtr over receivers in i's province (local included). Betweenness is on the
     unweighted graphs (fewest hops), local transfers excluded.
+
+    betweenness_rows: the output of `network_betweenness` for the same edges, sample and
+    years when the caller computed it already (the networks stage materialises it as its
+    own timed phase); computed here otherwise.
 
     Plan: every per-city quantity is a row of one long "contributions" table (the city-year
     grid with no values, each edge from each end, each city's betweenness) summed in ONE
@@ -345,13 +375,10 @@ def city_network_metrics(collab: DataFrame, transfer: DataFrame, cities: DataFra
         n_out=F.when(local, 0).otherwise(1), gtr_ip=F.when(same, F.col("weight")).otherwise(0))
     in_part = _contributions(t.filter(~local).withColumn("city_code", F.col("dst")), n_in=F.lit(1))
 
-    # Both networks in one distributed Brandes run (one pandas-UDF stage): collaboration edges
-    # as arcs in both directions, transfers as given; local transfers are no arcs.
-    arcs = (c.select(F.lit("collab").alias("network"), "year", F.col("city_a").alias("src"), F.col("city_b").alias("dst"))
-            .unionByName(c.select(F.lit("collab").alias("network"), "year", F.col("city_b").alias("src"),
-                                  F.col("city_a").alias("dst")))
-            .unionByName(t.filter(~local).select(F.lit("transfer").alias("network"), "year", "src", "dst")))
-    bcs = betweenness(arcs, n, directed=True, by=("network", "year"), sources_per_task=sources_per_task)
+    bcs = betweenness_rows
+    if bcs is None:
+        bcs = network_betweenness(collab, transfer, n, ys, sources_per_task=sources_per_task)
+    bcs = bcs.filter(F.col("year").cast("int").isin(ys))
     bc_part = _contributions(bcs, BC=F.when(F.col("network") == "collab", F.col("betweenness")),
                              bc_gt=F.when(F.col("network") == "transfer", F.col("betweenness")))
 
