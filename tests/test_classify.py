@@ -1,0 +1,144 @@
+"""The classify stage: duplicate collapsing and reject rules on hand-built records, and on the
+shared pipeline warehouse agreement with the generator's truth/ (green flags and categories
+exact, applicant cities, reject reasons) and counts that reconcile with bronze."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from greenlink import tables
+from greenlink.classify import best_records, classified_records, reject_reason
+from greenlink.ingest.bronze import PATENTS_RAW, REJECTS
+from greenlink.inventory import load_inventory
+from greenlink.locate import APPLICANTS
+from greenlink.runs import RUNS
+from greenlink.silver import PATENTS, TRANSFERS
+
+
+def record(no, row, *, ipc="F03D 1/06", applicants="甲公司", grant=None, pub="CN1", address="江苏省苏州市", file="a.csv"):
+    return (no, no, date(2015, 3, 1), 2015, pub, grant, "invention", "发明", ipc, applicants, address,
+            file, row, "0" * 64, "r")
+
+
+@pytest.fixture(scope="module")
+def chosen(spark):
+    rows = [
+        # one application in three exports: the granted, complete copy must win
+        record("201510000001.1", 1, grant=None),
+        record("201510000001.1", 1, grant=date(2017, 1, 1), file="b.csv"),
+        record("201510000001.1", 1, grant=date(2017, 1, 1), pub=None, file="c.csv"),
+        # a damaged copy (garbage IPC) never wins over a clean one, whatever the file order
+        record("201510000002.X", 2, ipc="N/A;未知"),
+        record("201510000002.X", 2, ipc="h02j 3/38", file="b.csv"),
+        # patents that must be rejected ((source_file, source_row) is unique in bronze)
+        record("201510000003.5", 3, ipc="#REF!;--"),
+        record("201510000004.3", 4, applicants=" ; "),
+        record("201510000005.1", 5, ipc="", applicants=";"),
+    ]
+    raw = spark.createDataFrame(rows, PATENTS_RAW.schema)
+    records = classified_records(raw, load_inventory(spark))
+    out = best_records(records).withColumn("reason", reject_reason()).toPandas()
+    return out.set_index("application_no")
+
+
+def test_duplicates_collapse_to_granted_complete_record(chosen):
+    r = chosen.loc["201510000001.1"]
+    assert (r.n_records, r.source_file) == (3, "b.csv")
+
+
+def test_clean_copy_wins_over_damaged_one(chosen):
+    r = chosen.loc["201510000002.X"]
+    assert (r.n_records, r.source_file, r.reason) == (2, "b.csv", None)
+    assert list(r.ipc_symbols) == ["H02J 3/38"] and r.is_green
+
+
+def test_reject_reasons(chosen):
+    assert chosen.loc["201510000003.5", "reason"] == "no_parseable_ipc"
+    assert chosen.loc["201510000004.3", "reason"] == "no_applicant"
+    # both defects: the IPC reason comes first (documented order)
+    assert chosen.loc["201510000005.1", "reason"] == "no_parseable_ipc"
+    assert chosen.loc["201510000001.1", "reason"] is None
+
+
+# ------------------------------------------------------------------ on the generated world
+
+@pytest.fixture(scope="module")
+def silver(spark, pipeline_warehouse, use_warehouse, generated_world):
+    with use_warehouse(pipeline_warehouse):
+        runs = tables.read(spark, RUNS.name).where("job = 'classify' AND event = 'end'").toPandas()
+        return {
+            "patents": tables.read(spark, PATENTS.name).toPandas(),
+            "applicants": tables.read(spark, APPLICANTS.name).toPandas(),
+            "transfers": tables.read(spark, TRANSFERS.name).toPandas(),
+            "rejects": (tables.read(spark, REJECTS.name).where("stage = 'classify'")
+                        .join(tables.read(spark, PATENTS_RAW.name).select("source_file", "source_row", "application_no"),
+                              ["source_file", "source_row"], "left").toPandas()),
+            "bronze": tables.read(spark, PATENTS_RAW.name).count(),
+            "counts": runs.iloc[-1]["counts"],
+            "truth": generated_world / "truth",
+        }
+
+
+def test_green_flags_and_categories_equal_truth(silver):
+    truth = pd.read_parquet(silver["truth"] / "patents.parquet")
+    accepted = truth[truth.fate == "accepted"]
+    got = silver["patents"]
+    assert set(got.application_no) == set(accepted.application_no)
+    m = accepted.merge(got, on="application_no", suffixes=("_t", "_s"))
+    assert (m.is_green_t == m.is_green_s).all()
+    assert all(sorted(a) == sorted(b) for a, b in zip(m.categories_t, m.categories_s))
+    assert all(sorted(a) == sorted(b) for a, b in zip(m.topics_t, m.topics_s))
+    assert (m.patent_type_t == m.patent_type_s).all() and (m.granted_t == m.granted_s).all()
+    assert (m.year_t == m.year_s).all()
+    assert m.is_green_s.sum() > 0
+
+
+def test_rejects_have_truth_reasons(silver):
+    truth = pd.read_parquet(silver["truth"] / "patents.parquet")
+    expected = truth[truth.fate.isin(["no_parseable_ipc", "no_applicant"])].set_index("application_no").fate
+    got = silver["rejects"]
+    assert len(expected) > 0
+    assert got.application_no.notna().all()          # every reject points at its bronze record
+    assert dict(zip(got.application_no, got.reason)) == expected.to_dict()
+
+
+def test_applicant_cities_match_truth(silver):
+    links = pd.read_parquet(silver["truth"] / "links.parquet")
+    m = links.merge(silver["applicants"], on=["application_no", "applicant_order"], suffixes=("_t", "_s"))
+    locatable = m[m.locatable.astype(bool)]
+    assert len(locatable) > 1000
+    assert (locatable.city_code_t == locatable.city_code_s).mean() >= 0.99
+    # nothing unlocatable is given a city, and every unlocated link carries its reason
+    assert m[~m.locatable.astype(bool)].city_code_s.isna().all()
+    unlocated = silver["applicants"][silver["applicants"].method == "unlocated"]
+    assert unlocated.unlocated_reason.notna().all()
+    assert (m.org_type_t == m.org_type_s).mean() >= 0.99
+
+
+def test_counts_reconcile_with_bronze(silver):
+    c, p = silver["counts"], silver["patents"]
+    assert c["patents.records_in"] == silver["bronze"]
+    assert c["patents.accepted"] == len(p)
+    assert c["patents.accepted"] + c["patents.collapsed_duplicates"] + c["patents.rejected.no_parseable_ipc"] \
+        + c["patents.rejected.no_applicant"] == silver["bronze"]
+    assert len(silver["rejects"]) == c["patents.rejected.no_parseable_ipc"] + c["patents.rejected.no_applicant"]
+    assert p.n_records.sum() == c["patents.accepted"] + c["patents.collapsed_duplicates"]
+    # applicant links: the methods add up, and the unlocated reasons add up to unlocated
+    methods = sum(v for k, v in c.items() if k.startswith("applicants.method."))
+    reasons = sum(v for k, v in c.items() if k.startswith("applicants.unlocated."))
+    assert methods == c["applicants.links"] == len(silver["applicants"])
+    assert reasons == c.get("applicants.method.unlocated", 0)
+
+
+def test_transfers_carry_patent_flags(silver):
+    t, p = silver["transfers"], silver["patents"].set_index("application_no")
+    inside = t[t.in_dump]
+    assert len(inside) > 0 and (~t.in_dump).sum() > 0       # the world transfers some pre-2010 patents
+    assert (inside.is_green.values == p.loc[inside.application_no, "is_green"].values).all()
+    assert t[~t.in_dump].is_green.isna().all()
+    truth = pd.read_parquet(silver["truth"] / "transfers.parquet")
+    counted = truth[truth.counted]
+    got = inside[inside.is_green & (inside.patent_type == "invention") & inside.from_city.notna() & inside.to_city.notna()]
+    assert len(got) == len(counted)
