@@ -1,0 +1,315 @@
+"""`greenlink networks`: the stage against the generated world's truth/, its inputs' filters
+and counts, config validation, the CLI wiring.
+
+The truth test does not wait for classify and controls: it builds silver-shaped frames from
+truth/ (what a correct classify would write: accepted patents, applicant links located
+exactly where truth says they are locatable, transfers with their true ends) and the sample
+of structural.json, runs the stage once on them (`build_networks`: everything `greenlink
+networks` does after reading its inputs), and compares every network variable with
+truth/city_year.parquet. So it checks the stage's definitions (which applicants, which
+years, which transfers) against the generator's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from greenlink import networks as nw
+from greenlink import network_stage as S
+from greenlink import tables
+from greenlink.errors import UserError
+from greenlink.locate import APPLICANTS
+from greenlink.silver import PATENTS, TRANSFERS
+
+COUNT_COLS = ["rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "gtr_ip"]
+RATIO_COLS = ["in", "DC", "BC", "in_gt", "dc_out", "dc_in", "bc_gt"]
+
+
+def _province(col: str):
+    return F.when(F.col(col).isNotNull(), F.concat(F.substring(col, 1, 2), F.lit("0000")))
+
+
+def silver_from_truth(spark, world: Path) -> S.StageInputs:
+    """The stage's inputs as a correct classify and controls would write them for this world:
+    silver.patents / applicants / transfers with their declared columns and types (columns
+    the stage does not read get neutral placeholders that also satisfy the tables'
+    constraints) and the sample of structural.json. In memory: writing them as Delta
+    tables first would double the cost of the test and check nothing about the stage."""
+    truth = world / "truth"
+    pt = spark.read.parquet(str(truth / "patents.parquet")).where(F.col("fate") == "accepted")
+    app_date = F.make_date(F.col("year"), F.lit(1), F.lit(1))
+    # truth has no grant dates; a placeholder (the stage's default year basis does not read it)
+    grant_date = F.when(F.col("granted"), F.make_date(F.col("year") + 1, F.lit(6), F.lit(30)))
+    patents = pt.select(
+        "application_no", "year", app_date.alias("application_date"), F.lit(None).cast("string").alias("publication_no"),
+        "patent_type", "granted", grant_date.alias("grant_date"), F.year(grant_date).alias("grant_year"),
+        F.array(F.lit("H01M 8/00")).alias("ipc_symbols"), F.lit("H01M 8/00").alias("main_ipc"),
+        F.lit(0).alias("n_ipc_invalid"), "is_green", "categories", "topics",
+        F.array().cast("array<string>").alias("green_entries"), F.lit(1).alias("n_applicants"),
+        F.lit("truth").alias("first_applicant"), F.lit(None).cast("string").alias("first_org_type"),
+        F.lit(None).cast("string").alias("city_code"), F.lit(None).cast("string").alias("province_code"),
+        F.lit("truth/patents.parquet").alias("source_file"), F.monotonically_increasing_id().alias("source_row"),
+        F.lit(1).alias("n_records"), F.col("application_no").alias("record_hash"))
+
+    lk = spark.read.parquet(str(truth / "links.parquet")).join(pt.select("application_no", "year"), "application_no")
+    city = F.when(F.col("locatable"), F.col("city_code"))
+    applicants = lk.select(
+        "application_no", "year", "applicant_order", F.col("org_name").alias("name"), "org_type",
+        city.alias("city_code"), F.lit(None).cast("string").alias("province_code"),
+        F.when(F.col("locatable"), F.col("via")).otherwise(F.lit("unlocated")).alias("method"),
+        F.when(~F.col("locatable"), F.when(F.col("org_type") == "individual", F.lit("individual_no_address"))
+               .otherwise(F.lit("foreign_name"))).alias("unlocated_reason"))
+    applicants = applicants.withColumn("province_code", _province("city_code"))
+
+    tr = spark.read.parquet(str(truth / "transfers.parquet")).where(F.col("fate") == "accepted")
+    dump = pt.select("application_no", F.col("patent_type").alias("p_type"), F.col("is_green").alias("p_green"),
+                     F.lit(True).alias("found"))
+    tr = tr.join(dump, "application_no", "left")
+    transfers = tr.select(
+        "application_no", "year", F.make_date(F.col("year"), F.lit(6), F.lit(30)).alias("effective_date"),
+        F.lit("before").alias("from_owner"), F.lit(None).cast("string").alias("from_org_type"), "from_city",
+        _province("from_city").alias("from_province"), F.lit(None).cast("string").alias("from_method"),
+        F.lit(None).cast("string").alias("from_unlocated_reason"),
+        F.lit("after").alias("to_owner"), F.lit(None).cast("string").alias("to_org_type"), "to_city",
+        _province("to_city").alias("to_province"), F.lit(None).cast("string").alias("to_method"),
+        F.lit(None).cast("string").alias("to_unlocated_reason"),
+        F.lit(1).alias("n_owners_before"), F.lit(1).alias("n_owners_after"),
+        F.coalesce("found", F.lit(False)).alias("in_dump"), F.col("p_type").alias("patent_type"),
+        F.col("p_green").alias("is_green"), F.lit("truth/transfers.parquet").alias("source_file"),
+        F.monotonically_increasing_id().alias("source_row"),
+        F.concat_ws("|", "application_no", F.col("year").cast("string"), "from_city", "to_city").alias("record_hash"))
+
+    from greenlink.gazetteer import cities
+
+    sample = set(json.loads((truth / "structural.json").read_text(encoding="utf-8"))["sample_cities"])
+    g = cities()
+    g = g[g["city_code"].isin(sample)][["city_code", "city_name", "province_code", "longitude", "latitude"]]
+    sample_cities = spark.createDataFrame(g.astype({"longitude": float, "latitude": float}))
+
+    def declared(df, spec):   # exactly the declared silver columns and types
+        return df.select(*[F.col(c).cast(spec.schema[c].dataType) for c in spec.schema.fieldNames()])
+
+    return S.StageInputs(declared(patents, PATENTS), declared(applicants, APPLICANTS),
+                         declared(transfers, TRANSFERS), sample_cities, {"truth": str(truth)})
+
+
+def stage_args(**kw) -> argparse.Namespace:
+    base = dict(profile="test", warehouse=None, reports=None, config=None, patent_year=None, years=None,
+                no_figures=False)
+    return argparse.Namespace(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def truth_run(spark, generated_world, tmp_path_factory):
+    """The stage run once on the truth-built inputs into its own warehouse; everything the
+    tests look at is collected here (the session's warehouse is restored afterwards)."""
+    from greenlink.session import WAREHOUSE_KEY
+
+    root = tmp_path_factory.mktemp("netstage")
+    before = spark.conf.get(WAREHOUSE_KEY)
+    spark.conf.set(WAREHOUSE_KEY, str(root / "warehouse"))
+    try:
+        reports = root / "reports"
+        counts = S.build_networks(spark, silver_from_truth(spark, generated_world), S.NetworksConfig.load(),
+                                  reports / "networks")
+        read = {spec.name: tables.read(spark, spec.name).toPandas()
+                for spec in (nw.COLLAB_EDGES, nw.TRANSFER_EDGES, nw.CITY_NETWORK_METRICS, nw.NETWORK_SUMMARY)}
+        from greenlink.runs import runs_view
+
+        runs = runs_view(spark).where(F.col("job") == "networks").toPandas()
+    finally:
+        spark.conf.set(WAREHOUSE_KEY, before)
+    truth = generated_world / "truth"
+    return {"counts": counts, "tables": read, "runs": runs, "figures": reports / "networks",
+            "city_year": pd.read_parquet(truth / "city_year.parquet"),
+            "edges": pd.read_parquet(truth / "edges.parquet"),
+            "transfers": pd.read_parquet(truth / "transfers.parquet"),
+            "sample": json.loads((truth / "structural.json").read_text(encoding="utf-8"))["sample_cities"]}
+
+
+def test_every_network_variable_equals_truth(truth_run):
+    got = truth_run["tables"]["gold.city_network_metrics"].sort_values(["city_code", "year"]).reset_index(drop=True)
+    want = truth_run["city_year"].sort_values(["city_code", "year"]).reset_index(drop=True)
+    assert list(got.columns) == list(nw.METRIC_COLUMNS)
+    assert len(got) == len(want) == 278 * 11
+    assert (got["city_code"] == want["city_code"]).all() and (got["year"] == want["year"]).all()
+    for c in COUNT_COLS:
+        bad = got[c].to_numpy() != want[c].to_numpy()
+        assert not bad.any(), f"{c}: {bad.sum()} city-years differ, e.g. {got.loc[bad, ['city_code', 'year', c]].head(3).to_dict('records')} vs truth {want.loc[bad, c].head(3).tolist()}"
+    for c in RATIO_COLS:
+        diff = np.abs(got[c].to_numpy() - want[c].to_numpy())
+        assert diff.max() <= 1e-9, f"{c}: max |diff| {diff.max()}"
+    # the world is not trivial: every year has both networks, and betweenness is not all zero
+    assert (want.groupby("year")["rsi"].sum() > 0).all() and (want.groupby("year")["gtr"].sum() > 0).all()
+    assert want["BC"].max() > 0 and want["bc_gt"].max() > 0
+
+
+def test_edges_equal_truth(truth_run):
+    e = truth_run["edges"]
+    collab = truth_run["tables"]["gold.collab_edges"]
+    transfer = truth_run["tables"]["gold.transfer_edges"]
+    key = ["year", "src", "dst", "weight"]
+    got_c = collab.rename(columns={"city_a": "src", "city_b": "dst"})[key]
+    want_c = e[e["network"] == "collab"][key]
+    pd.testing.assert_frame_equal(got_c.sort_values(key).reset_index(drop=True).astype({"year": "int64"}),
+                                  want_c.sort_values(key).reset_index(drop=True).astype({"year": "int64"}))
+    want_t = e[e["network"] == "transfer"][key]
+    pd.testing.assert_frame_equal(transfer[key].sort_values(key).reset_index(drop=True).astype({"year": "int64"}),
+                                  want_t.sort_values(key).reset_index(drop=True).astype({"year": "int64"}))
+    assert (transfer["is_local"] == (transfer["src"] == transfer["dst"])).all()
+
+
+def test_counts_reconcile_and_match_truth(truth_run):
+    c = truth_run["counts"]
+    # every applicant link of a network patent, every patent, every transfer row: once
+    assert c["links.network"] == sum(c[f"links.{r}"] for r in S.LINK_REASONS)
+    assert c["patents.network"] == sum(c[f"patents.network.{o}"] for o in S.PATENT_OUTCOMES)
+    assert c["links.patent_city"] == sum(c[f"patent_cities.{r}"] for r in
+                                         ("accepted", "duplicate", "city_not_in_sample", "null_field",
+                                          "year_out_of_range"))
+    assert c["links.unlocated"] == sum(v for k, v in c.items() if k.startswith("links.unlocated."))
+    assert c["transfers.rows"] == c["transfers.network"] + sum(c[f"transfers.{r}"] for r in S.TRANSFER_REASONS)
+    assert c["transfers.network"] == sum(c[f"transfers.network.{r}"] for r in
+                                         ("accepted", "city_not_in_sample", "null_field", "year_out_of_range"))
+    e = truth_run["edges"]
+    assert c["collab.pairs"] == e.loc[e["network"] == "collab", "weight"].sum()
+    assert c["transfers.network.accepted"] == e.loc[e["network"] == "transfer", "weight"].sum()
+    assert c["transfers.local"] == e.loc[(e["network"] == "transfer") & (e["src"] == e["dst"]), "weight"].sum()
+    # the transfers the stage uses are exactly truth's counted ones between sample cities
+    t = truth_run["transfers"]
+    sample = set(truth_run["sample"])
+    assert c["transfers.network.accepted"] == (t["counted"] & t["from_city"].isin(sample)
+                                               & t["to_city"].isin(sample)).sum()
+    # the world exercises the filters: individuals, non-sample partners and non-network transfers
+    assert c["links.not_organisation"] > 0 and c["patent_cities.city_not_in_sample"] > 0
+    assert c["transfers.not_in_dump"] > 0 and c["transfers.not_green"] > 0
+    assert c["patents.network.several_cities"] > 0
+    assert c["city_network_metrics.rows"] == 278 * 11 and c["network_summary.rows"] == 2 * 11
+    assert {f"phase_ms.{p}" for p in ("inputs", "edges", "betweenness", "metrics", "summary", "figures")} <= set(c)
+    runs = truth_run["runs"]
+    assert len(runs) == 1 and runs["status"].iloc[0] == "succeeded"
+    assert runs["counts"].iloc[0]["collab.pairs"] == c["collab.pairs"]
+
+
+def test_summary_and_figures(truth_run):
+    s = truth_run["tables"]["gold.network_summary"]
+    e = truth_run["edges"]
+    assert sorted(zip(s["network"], s["year"])) == sorted((n, y) for n in nw.NETWORKS for y in range(2010, 2021))
+    assert (s["n_cities"] == 278).all()
+    graph = e[e["src"] != e["dst"]].groupby(["network", "year"]).size()
+    for r in s.itertuples():
+        assert r.edges == graph.get((r.network, r.year), 0)
+    figs = sorted(p.name for p in truth_run["figures"].iterdir())
+    assert figs == sorted(f"{n}_network_{y}.{ext}" for n in nw.NETWORKS for y in range(2010, 2021)
+                          for ext in ("png", "svg"))
+    assert truth_run["counts"]["figures.files"] == 44
+
+
+# --------------------------------------------------------------------------- the input filters
+
+def test_network_inputs_filters_and_year_basis(spark):
+    P = [  # application_no, year, patent_type, granted, grant_year, is_green
+        ("A", 2012, "invention", True, 2014, True),
+        ("B", 2012, "invention", False, None, True),     # not granted
+        ("C", 2012, "utility", True, 2013, True),        # not an invention
+        ("D", 2013, "invention", True, 2015, False),     # not green
+        ("E", 2020, "invention", True, 2021, True),      # granted after the panel years
+    ]
+    L = [  # application_no, year, org_type, city_code, unlocated_reason
+        ("A", 2012, "university", "110000", None), ("A", 2012, "enterprise", "110000", None),   # same city
+        ("A", 2012, "institute", "320100", None), ("A", 2012, "individual", "440100", None),
+        ("A", 2012, "enterprise", None, "foreign_name"),
+        ("B", 2012, "enterprise", "110000", None), ("B", 2012, "other", "320100", None),
+        ("E", 2020, "other", "110000", None), ("E", 2020, "enterprise", "320100", None),
+    ]
+    patents = spark.createDataFrame(P, "application_no string, year int, patent_type string, granted boolean, "
+                                       "grant_year int, is_green boolean")
+    applicants = spark.createDataFrame(L, "application_no string, year int, org_type string, city_code string, "
+                                          "unlocated_reason string")
+    orgs = ("university", "institute", "enterprise", "other")
+
+    np_app = S.network_patents(patents, "application")
+    assert sorted(map(tuple, np_app.collect())) == [("A", 2012, 2012), ("E", 2020, 2020)]
+    np_grant = S.network_patents(patents, "grant")
+    assert sorted(map(tuple, np_grant.collect())) == [("A", 2012, 2014), ("E", 2020, 2021)]
+
+    links = S.applicant_links(np_grant, applicants, orgs)
+    pc = S.patent_cities(links)
+    assert sorted(map(tuple, pc.collect())) == [("A", 2014, "110000"), ("A", 2014, "320100"),
+                                                 ("E", 2021, "110000"), ("E", 2021, "320100")]
+    audit = {(r["reason"], r["unlocated_reason"]): r["rows"] for r in S.link_audit(links).collect()}
+    assert audit == {("not_organisation", None): 1, ("unlocated", "foreign_name"): 1,
+                     ("patent_city", None): 4, ("same_city", None): 1}
+    outcomes = {r["outcome"]: r["patents"] for r in S.patent_audit(np_grant, pc).collect()}
+    assert outcomes == {"several_cities": 2}
+    cities = spark.createDataFrame([("110000", "110000"), ("320100", "320000")], "city_code string, province_code string")
+    by_year = {(r["year"], r["reason"]): r["rows"] for r in nw.collab_audit(pc, cities, [2010, 2020]).collect()}
+    assert by_year == {(2014, "year_out_of_range"): 2, (2021, "year_out_of_range"): 2}
+    assert nw.collab_edges(pc, cities, list(range(2010, 2021))).count() == 1   # only A (2014)
+
+    T_ = [  # application_no, year, in_dump, patent_type, is_green, from_city, to_city
+        ("A", 2015, True, "invention", True, "110000", "320100"),
+        ("A", 2016, True, "invention", True, "320100", "320100"),
+        ("Z", 2015, False, None, None, "110000", "320100"),
+        ("C", 2015, True, "utility", True, "110000", "320100"),
+        ("D", 2015, True, "invention", False, "110000", "320100"),
+        ("E", 2021, True, "invention", True, None, "320100"),
+        ("E", 2021, True, "invention", True, "110000", None),
+    ]
+    transfers = spark.createDataFrame(T_, "application_no string, year int, in_dump boolean, patent_type string, "
+                                          "is_green boolean, from_city string, to_city string")
+    rows = S.transfer_rows(transfers)
+    assert [r["reason"] for r in rows.orderBy("application_no", "year", "from_city").collect()] == [
+        None, None, "not_invention", "not_green", "unlocated_from", "unlocated_to", "not_in_dump"]
+    assert sorted(map(tuple, S.network_transfers(rows).collect())) == [
+        ("A", 2015, "110000", "320100"), ("A", 2016, "320100", "320100")]
+
+
+# --------------------------------------------------------------------------- config and wiring
+
+def _cfg(**kw):
+    base = dict(years=[2010, 2020], patent_year="application",
+                org_types=["university", "institute", "enterprise", "other"], sources_per_task=64, top_k=5,
+                figures=True)
+    return S.NetworksConfig.from_dict({**base, **kw}, "test")
+
+
+def test_config_is_validated():
+    cfg = S.NetworksConfig.load()
+    assert cfg == _cfg() and cfg.year_list == list(range(2010, 2021))
+    for bad, match in [(dict(years=[2020, 2010]), "years"), (dict(years=[2010]), "years"),
+                       (dict(patent_year="publication"), "patent_year"),
+                       (dict(org_types=["enterprise", "individual"]), "individuals"),
+                       (dict(org_types=[]), "org_types"), (dict(sources_per_task=0), "sources_per_task"),
+                       (dict(top_k=True), "top_k"), (dict(figures="yes"), "figures"),
+                       (dict(colour="green"), "unknown setting")]:
+        with pytest.raises(UserError, match=match):
+            _cfg(**bad)
+    with pytest.raises(UserError, match="missing setting"):
+        S.NetworksConfig.from_dict({"years": [2010, 2020]}, "test")
+    over = S.config_of(stage_args(patent_year="grant", years="2012-2014", no_figures=True))
+    assert (over.patent_year, over.years, over.figures) == ("grant", (2012, 2014), False)
+    with pytest.raises(UserError, match="--years"):
+        S.config_of(stage_args(years="2012"))
+
+
+def test_cli_registers_the_stage():
+    from greenlink.cli import COMMANDS, PIPELINE, build_parser
+
+    assert COMMANDS["networks"][0] == "greenlink.network_stage"
+    assert "networks" in PIPELINE
+    ns = build_parser().parse_args(["networks", "--patent-year", "grant", "--no-figures"])
+    assert (ns.patent_year, ns.no_figures, ns.config) == ("grant", True, None)
+    wrapper = Path(__file__).resolve().parents[1] / "jobs" / "networks.py"
+    assert 'main(["networks", *sys.argv[1:]])' in wrapper.read_text(encoding="utf-8")
+
+
+def test_missing_inputs_are_one_line_errors(spark, fresh_warehouse):
+    with pytest.raises(UserError, match="greenlink classify"):
+        S.run(spark, stage_args())
