@@ -18,13 +18,16 @@ from greenlink.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("greenlink.generate.cli", "write a synthetic patent world (raw inputs + truth/)"),
     "ingest": ("greenlink.ingest.cli", "raw dumps -> bronze Delta tables with rejects"),
+    "classify": ("greenlink.classify", "bronze -> silver: dedupe, green classification, applicant location"),
+    "policy": ("greenlink.policy", "policy documents -> gold.policy_tools, gold.policy_synergy"),
+    "estimate": ("greenlink.econ.cli", "3SLS system and Tables 1-7 from the panel (or any panel file + spec)"),
     "controls": ("greenlink.controls", "panel inputs -> silver controls, gold.sample_log (SPEC §3 sample), er"),
     "networks": ("greenlink.network_stage", "silver -> gold city networks, city-year network variables, maps"),
     "panel": ("greenlink.panel", "gold.city_year_panel (SPEC §4-§6) and Table 1"),
     "run": ("greenlink.pipeline", "run pipeline stages in order (--all for every stage)"),
     "diff": ("greenlink.diff", "what changed in tables between two Delta versions, by natural key"),
 }
-PIPELINE: list[str] = ["ingest", "controls", "networks"]
+PIPELINE: list[str] = ["ingest", "classify", "policy", "controls", "networks", "panel", "estimate"]
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

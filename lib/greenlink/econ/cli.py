@@ -4,7 +4,8 @@
     greenlink estimate --tables all [--panel FILE | --warehouse DIR] [--out DIR]
 
 The panel is a CSV, Parquet file or Delta table folder; without --panel, --tables reads
-<warehouse>/gold/city_year_panel with delta-rs. --tables takes `all` or names of the article's
+<warehouse>/gold/city_year_panel with Spark and also writes gold.estimates (the pipeline stage,
+`run`). --tables takes `all` or names of the article's
 tables in conf/estimation (table1,...,table7). Writes DIR/estimates.csv (one row per table,
 column, equation and term), DIR/samples.csv (row accounting of every estimation sample),
 DIR/<table>.{md,tex,html,csv} and DIR/<table>_coef.png.
@@ -111,6 +112,77 @@ def run_estimation(panel: pd.DataFrame, tables, out_dir: str | Path, formats: tu
     return results, est
 
 
+def estimates_spec():
+    """gold.estimates: the latest estimates of the article's tables (time travel keeps earlier ones)."""
+    from pyspark.sql import types as T
+
+    from greenlink.tables import TableSpec
+
+    S, D, L = T.StringType(), T.DoubleType(), T.LongType()
+    cols = [("run", S), ("table", S), ("model", S), ("estimator", S), ("column", S), ("equation", S),
+            ("term", S), ("coef", D), ("se", D), ("p", D), ("nobs", L), ("r2", D), ("note", S)]
+    return TableSpec(
+        name="gold.estimates",
+        schema=T.StructType([T.StructField(n, t) for n, t in cols]),
+        not_null=("run", "table", "column", "equation", "term"),
+        checks={"valid_values": "(se IS NULL OR se >= 0) AND (p IS NULL OR p BETWEEN 0 AND 1) "
+                                "AND (nobs IS NULL OR nobs > 0)"},
+        keys=("table", "column", "equation", "term"),
+        comment="Estimates of Tables 2-7 (SPEC §7) from gold.city_year_panel; `run` = the run that produced them",
+    )
+
+
+def _same_estimates(old: pd.DataFrame, new: pd.DataFrame) -> bool:
+    """Equal up to the producing run and float noise far below any reported digit."""
+    import numpy as np
+
+    keys = ["table", "column", "equation", "term"]
+    if len(old) != len(new):
+        return False
+    a, b = old.sort_values(keys).reset_index(drop=True), new.sort_values(keys).reset_index(drop=True)
+    for c in ("table", "model", "estimator", "column", "equation", "term", "nobs", "note"):
+        if not a[c].astype("string").fillna("").equals(b[c].astype("string").fillna("")):
+            return False
+    return all(np.allclose(a[c].astype(float), b[c].astype(float), rtol=1e-10, atol=1e-12, equal_nan=True)
+               for c in ("coef", "se", "p", "r2"))
+
+
+def run(spark, args: argparse.Namespace, parent_run_id: str | None = None) -> dict[str, int]:
+    """Pipeline stage: every article table on gold.city_year_panel -> gold.estimates and
+    <reports>/tables. gold.estimates is rewritten only when an estimate changed, so a rerun on
+    an unchanged panel leaves the table as it was."""
+    from greenlink import tables as delta_tables
+    from greenlink.runs import Run
+    from greenlink.session import reports_dir
+
+    if not delta_tables.exists(spark, "gold.city_year_panel"):
+        raise UserError("gold.city_year_panel not found: run `greenlink panel` (or `greenlink run`) first")
+    spec = estimates_spec()
+    names = getattr(args, "tables", None) or "all"
+    out = Path(getattr(args, "out", None) or Path(reports_dir(spark, args)) / "tables")
+    with Run(spark, "estimate", inputs={"gold.city_year_panel": str(delta_tables.latest_version(
+            spark, "gold.city_year_panel"))}, args={"tables": names}, parent_run_id=parent_run_id) as r:
+        panel = delta_tables.read(spark, "gold.city_year_panel").toPandas()
+        r.log(f"panel: {len(panel):,} city-years; estimating {names}")
+        results, est = run_estimation(panel, article_tables(names), out, on_error="record",
+                                      plots=not getattr(args, "no_plot", False))
+        est = est.assign(run=r.run_id, nobs=pd.to_numeric(est["nobs"], errors="coerce").astype("Int64"))
+        failed = [(tr.table.table, m, why) for tr in results for m, why in tr.failures.items()]
+        for table, model, why in failed:
+            r.log(f"{table} model {model} failed: {why}")
+        r.count("estimates.rows", len(est))
+        r.count("estimates.failed_models", len(failed))
+        old = delta_tables.read(spark, spec.name).toPandas() if delta_tables.exists(spark, spec.name) else None
+        if old is not None and _same_estimates(old, est):
+            r.log("estimates unchanged; gold.estimates left as is")
+            r.count("estimates.unchanged", 1)
+        else:
+            frame = est[list(spec.schema.fieldNames())].astype(object).where(est.notna(), None)
+            delta_tables.write(spark.createDataFrame(frame.values.tolist(), spec.schema), spec)
+            r.log(f"gold.estimates written; reports in {out}")
+        return dict(r.counts)
+
+
 def main(args: argparse.Namespace) -> int:
     from greenlink.econ.io import read_panel
     from greenlink.econ.render import FORMATS
@@ -127,11 +199,17 @@ def main(args: argparse.Namespace) -> int:
             raise UserError("--spec needs --panel FILE and --out DIR")
         tables = load_tables(args.spec)
         panel_path, out, on_error = args.panel, args.out, "raise"
+    elif not args.panel:            # the warehouse's panel: Spark stage, results also to gold.estimates
+        from greenlink.session import get_spark
+
+        article_tables(args.tables)     # unknown table names fail before Spark starts
+        counts = run(get_spark(args.profile, args.warehouse), args)
+        return 1 if counts.get("estimates.failed_models") else 0
     else:
         tables = article_tables(args.tables)
         wh = _warehouse_root(args)
         panel_path = args.panel or f"{wh}/gold/city_year_panel"
-        out = args.out or args.reports or str(Path(wh).parent / "reports")
+        out = args.out or str(Path(args.reports or Path(wh).parent / "reports") / "tables")
         on_error = "record"
     panel = read_panel(panel_path)
     results, est = run_estimation(panel, tables, out, formats, True if args.contemporaneous else None,

@@ -1,0 +1,113 @@
+"""Benchmark of the whole pipeline, stage by stage, on a generated world (not a test).
+
+    .venv/bin/python bench/bench_pipeline.py --patents 1000000 [--seed 1] [--root /tmp/bench_pipeline]
+        [--profile local] [--reuse-world] [--stages ingest,classify,...] [--json OUT.json]
+
+Generates the world (unless --reuse-world finds it under ROOT/world), then runs every stage of
+`greenlink run` in one SparkSession on ROOT/warehouse, timing each stage; also the green
+classification alone on the same Parquet file twice — Spark (`ipc.explode_ipc` +
+`inventory.classify_green`) and the single DuckDB query of bench/bench_green_duckdb.py —
+as the single-machine reference of issue 3. Reports wall time and rows/s per stage, the
+networks stage's betweenness share, peak RSS of the Python driver and of the Spark JVM
+(sampled every 0.5 s), the machine's load, and output sizes. Prints one JSON document.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_generate import Peak, folder_sizes  # noqa: E402  (bench/ helpers, not a package)
+
+
+def _rows(counts: dict, *keys: str) -> int:
+    return next((int(counts[k]) for k in keys if k in counts), 0)
+
+
+def green_reference(spark, warehouse: Path, root: Path) -> dict:
+    """Spark vs DuckDB green classification on one Parquet file of (application_no, ipc)."""
+    from bench_green_duckdb import classify_duckdb
+    from pyspark.sql import functions as F
+
+    from greenlink import tables
+    from greenlink.inventory import classify_green, load_inventory
+    from greenlink.ipc import explode_ipc
+
+    src = root / "green_input.parquet"
+    (tables.read(spark, "bronze.patents_raw").select("application_no", F.col("ipc_raw").alias("ipc"))
+     .dropDuplicates(["application_no"]).coalesce(2).write.mode("overwrite").parquet(str(src)))
+    t = time.monotonic()
+    pats = spark.read.parquet(str(src))
+    green = classify_green(explode_ipc(pats, "application_no", "ipc"), load_inventory(spark))
+    row = green.agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("is_green").cast("long")).alias("g")).first()
+    spark_s = time.monotonic() - t
+    t = time.monotonic()
+    duck = classify_duckdb(str(src / "*.parquet"), threads=2)
+    duck_s = time.monotonic() - t
+    return {"rows": int(row["n"]), "green_spark": int(row["g"]), "green_duckdb": int(duck["is_green"].sum()),
+            "spark_s": round(spark_s, 1), "duckdb_s": round(duck_s, 1), "ratio": round(spark_s / duck_s, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patents", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--root", default="/tmp/bench_pipeline")
+    ap.add_argument("--profile", default="local")
+    ap.add_argument("--reuse-world", action="store_true")
+    ap.add_argument("--stages", default=None, help="subset of the pipeline stages (default: all)")
+    ap.add_argument("--no-green-reference", action="store_true")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+
+    from greenlink.cli import COMMANDS, PIPELINE
+    from greenlink.generate.world import generate
+    from greenlink.pipeline import stage_args
+    from greenlink.session import get_spark
+
+    root = Path(a.root)
+    world, warehouse = root / "world", root / "warehouse"
+    stages = [s for s in PIPELINE if a.stages is None or s in a.stages.split(",")]
+    result: dict = {"command": " ".join([Path(sys.executable).name, *sys.argv]) if argv is None else argv,
+                    "patents": a.patents, "seed": a.seed, "stages": {}}
+    with Peak() as peak:
+        spark = get_spark(a.profile, str(warehouse))
+        if not (a.reuse_world and (world / "MANIFEST.json").exists()):
+            t = time.monotonic()
+            generate(spark, world, a.patents, a.seed)
+            result["generate_s"] = round(time.monotonic() - t, 1)
+        ns = argparse.Namespace(profile=a.profile, warehouse=str(warehouse), reports=str(root / "reports"),
+                                input=str(world))
+        for stage in stages:
+            t = time.monotonic()
+            counts = importlib.import_module(COMMANDS[stage][0]).run(spark, stage_args(stage, ns)) or {}
+            wall = time.monotonic() - t
+            rows = _rows(counts, "patents.rows_in", "patents.records_in", "policies.records_in")
+            entry = {"wall_s": round(wall, 1), "rows_in": rows, "rows_per_s": round(rows / wall, 1) if rows else None}
+            phase = {k.split(".", 1)[1]: v for k, v in counts.items() if k.startswith("phase_ms.")}
+            if phase:
+                entry["phase_s"] = {k: round(v / 1000, 1) for k, v in phase.items()}
+                if "betweenness" in phase:
+                    entry["betweenness_share"] = round(phase["betweenness"] / 1000 / wall, 3)
+            result["stages"][stage] = entry
+            print(f"{stage}: {entry}", file=sys.stderr, flush=True)
+        if not a.no_green_reference:
+            result["green_reference"] = green_reference(spark, warehouse, root)
+    result.update({
+        "peak_rss_python_driver_mb": round(peak.driver / 2**20), "peak_rss_jvm_mb": round(peak.children / 2**20),
+        "load_avg_1min_mean": round(sum(peak.load) / max(len(peak.load), 1), 2),
+        "world_bytes": folder_sizes(world), "warehouse_bytes": folder_sizes(warehouse),
+    })
+    print(json.dumps(result, indent=1, ensure_ascii=False, default=str))
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The estimate stage on the pipeline warehouse: gold.estimates and Tables 1-7 rendered end to
+end, a rerun on the same panel leaves gold.estimates unchanged, and a missing panel is one line."""
+from __future__ import annotations
+
+import argparse
+import shutil
+
+import pytest
+
+from greenlink import tables
+from greenlink.econ.cli import estimates_spec, run
+from greenlink.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def estimated(spark, pipeline_warehouse, use_warehouse, tmp_path_factory):
+    root = tmp_path_factory.mktemp("estimate")
+    wh = root / "warehouse"
+    shutil.copytree(pipeline_warehouse, wh)        # the pipeline warehouse is read-only for tests
+    args = argparse.Namespace(profile="test", warehouse=str(wh), reports=str(root / "reports"))
+    with use_warehouse(wh):
+        first = run(spark, args)
+        v1 = tables.latest_version(spark, "gold.estimates")
+        est = tables.read(spark, "gold.estimates").toPandas()
+        second = run(spark, args)
+        v2 = tables.latest_version(spark, "gold.estimates")
+    return {"first": first, "second": second, "v": (v1, v2), "est": est, "reports": root / "reports" / "tables"}
+
+
+def test_estimates_cover_the_article_tables(estimated):
+    est = estimated["est"]
+    assert {"table2", "table3", "table4", "table5", "table6", "table7"} <= set(est["table"])
+    base = est[(est["table"] == "table2")]
+    # the cross-equation terms of the base system, in every column of Table 2
+    assert set(base[base["term"] == "ln_rsi[t-1]"]["column"]) == {"(1)", "(2)"}
+    assert set(base[base["term"] == "ln_gtr[t-1]"]["column"]) == {"(3)", "(4)"}
+    assert est["run"].nunique() == 1 and est["coef"].notna().any()
+    assert len(est) == estimated["first"]["estimates.rows"]
+
+
+def test_every_table_renders(estimated):
+    out = estimated["reports"]
+    for n in range(1, 8):
+        for ext in ("md", "tex", "csv"):
+            assert (out / f"table{n}.{ext}").stat().st_size > 0, f"table{n}.{ext}"
+
+
+def test_rerun_leaves_estimates_unchanged(estimated):
+    v1, v2 = estimated["v"]
+    assert v1 == v2
+    assert estimated["second"].get("estimates.unchanged") == 1
+
+
+def test_missing_panel_is_one_line(spark, fresh_warehouse):
+    with pytest.raises(UserError, match="gold.city_year_panel not found"):
+        run(spark, argparse.Namespace(profile="test", warehouse=None, reports=None))
+    assert not tables.exists(spark, estimates_spec().name)
