@@ -59,18 +59,19 @@ def reference_warehouse(request, spark, generated_world, tmp_path_factory) -> Re
     """A clean local run on `generated_world`, the reference other runs must equal (cluster run,
     recovery after a kill): `pipeline_warehouse` (the whole pipeline; it must yield the
     warehouse root) once it is defined here, until then an ingest-only warehouse. Read-only.
-    `stages` are the stages that succeeded in it (from its _meta.runs), in pipeline order."""
+    `stages` are the stages that succeeded in it, in the order they ran (from its _meta.runs)."""
     from greenlink.analyst import read_table
-    from greenlink.cli import PIPELINE
+    from greenlink.cli import COMMANDS
 
     try:
         wh = Path(str(request.getfixturevalue("pipeline_warehouse")))
     except pytest.FixtureLookupError:
         pass
     else:
-        runs = read_table(wh, "_meta.runs")
+        runs = read_table(wh, "_meta.runs").sort_values("at")
         done = set(runs[(runs["event"] == "end") & (runs["status"] == "succeeded")]["job"])
-        return ReferenceWarehouse(wh, tuple(s for s in PIPELINE if s in done))
+        started = runs[runs["event"] == "start"]["job"].drop_duplicates()
+        return ReferenceWarehouse(wh, tuple(s for s in started if s in done and s in COMMANDS and s != "run"))
     from greenlink.ingest.cli import run as ingest
     from greenlink.session import WAREHOUSE_KEY
 

@@ -22,7 +22,7 @@ def test_bronze_reads_equal_sparks(spark, reference_warehouse):
     for name in names:
         want = spark.read.format("delta").load(str(analyst.table_path(wh, name))).toArrow()
         expected, floats = canonical(want, want.schema)
-        assert len(expected) > 0, name
+        assert len(expected) > 0 or name not in ("bronze.patents_raw", "bronze.transfers_raw"), name
         got_pandas = pa.Table.from_pandas(analyst.read_table(wh, name), preserve_index=False)
         got_duckdb = con.sql(f"SELECT * FROM {name}").to_arrow_table()
         for reader, got in (("delta-rs", got_pandas), ("duckdb", got_duckdb)):

@@ -92,12 +92,20 @@ def test_warehouses_compare_by_content(tmp_path):
     write(tmp_path / "b" / "gold" / "t", same, schema)
     write(tmp_path / "a" / "_meta" / "runs", rows, schema)            # _meta is not content
     assert diff.warehouse_differences(tmp_path / "a", tmp_path / "b") == {}
+    import time
+    from datetime import datetime, timezone
+
+    time.sleep(0.05)                       # commit timestamps have millisecond resolution
+    before = datetime.now(timezone.utc).replace(tzinfo=None)
+    time.sleep(0.05)
     changed = [dict(same[0]), dict(same[1], tags=["v"])]
     write(tmp_path / "b" / "gold" / "t", changed, schema)
     write(tmp_path / "b" / "silver" / "extra", rows, schema)
     got = diff.warehouse_differences(tmp_path / "a", tmp_path / "b")
     assert got["silver.extra"] == [f"only in {tmp_path / 'b'}"]
     assert got["gold.t"] == ["column tags: 1 row(s) differ, e.g. ('u',) != ('v',)"]
+    # b as it was before the change equals a: compare with b first, as of then
+    assert diff.warehouse_differences(tmp_path / "b", tmp_path / "a", a_as_of=before) == {}
 
 
 def test_natural_keys_are_unique_in_a_real_warehouse(reference_warehouse):

@@ -23,6 +23,7 @@ import math
 import pkgutil
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -302,7 +303,9 @@ def canonical_frame(arrow_table, drop: Sequence[str] = ()):
     import pyarrow as pa
 
     cols = [f for f in arrow_table.schema if f.name not in drop]
-    data = {f.name: [_canon(v, f.type) for v in arrow_table.column(f.name).to_pylist()] for f in cols}
+    # object columns: pandas would turn a nullable integer column into floats with NaN
+    data = {f.name: pa_pd.Series([_canon(v, f.type) for v in arrow_table.column(f.name).to_pylist()], dtype=object)
+            for f in cols}
     frame = pa_pd.DataFrame(data, columns=[f.name for f in cols])
     floats = [f.name for f in cols if pa.types.is_floating(f.type)]
     exact = [f.name for f in cols if f.name not in floats]
@@ -337,22 +340,36 @@ def frames_differences(a, b, floats: Sequence[str], rtol: float = 1e-7, atol: fl
     return out
 
 
-def warehouse_differences(a: str | Path, b: str | Path, layers: Sequence[str] = ("bronze", "silver", "gold"),
-                          rtol: float = 1e-7, atol: float = 1e-9) -> dict[str, list[str]]:
-    """Compare every table of two warehouses by content (rows in any order, run-id columns
-    ignored, floats within tolerance); {table: problems}, empty when the warehouses are equal."""
+def _table_as_of(path: Path, as_of: datetime | None):
+    """The Delta table at `path` (as it was at `as_of`, naive UTC), or None if it did not exist then."""
     from deltalake import DeltaTable
 
+    dt = DeltaTable(str(path))
+    if as_of is not None:
+        when = as_of.replace(tzinfo=timezone.utc)
+        first = min(h["timestamp"] for h in dt.history())          # ms since the epoch
+        if first > when.timestamp() * 1000:
+            return None                                             # created after as_of
+        dt.load_as_version(when)
+    return dt
+
+
+def warehouse_differences(a: str | Path, b: str | Path, layers: Sequence[str] = ("bronze", "silver", "gold"),
+                          rtol: float = 1e-7, atol: float = 1e-9, a_as_of: datetime | None = None) -> dict[str, list[str]]:
+    """Compare every table of two warehouses by content (rows in any order, run-id columns
+    ignored, floats within tolerance); {table: problems}, empty when the warehouses are equal.
+    `a_as_of` compares `a` as it was at that time (naive UTC), e.g. right after one stage ran."""
     from greenlink.analyst import table_names, table_path
 
-    names_a = {t for t in table_names(a) if t.partition(".")[0] in layers}
+    at_a = {t: _table_as_of(table_path(a, t), a_as_of) for t in table_names(a) if t.partition(".")[0] in layers}
+    names_a = {t for t, dt in at_a.items() if dt is not None}
     names_b = {t for t in table_names(b) if t.partition(".")[0] in layers}
     out: dict[str, list[str]] = {}
     for t in sorted(names_a ^ names_b):
         out[t] = [f"only in {a if t in names_a else b}"]
     for t in sorted(names_a & names_b):
-        ta = DeltaTable(str(table_path(a, t))).to_pyarrow_table()
-        tb = DeltaTable(str(table_path(b, t))).to_pyarrow_table()
+        ta = at_a[t].to_pyarrow_table()
+        tb = _table_as_of(table_path(b, t), None).to_pyarrow_table()
         drop = [c for c in ta.column_names if is_run_column(c)]
         sa, sb = ({f.name: str(f.type) for f in x.schema if f.name not in drop} for x in (ta, tb))
         if sa != sb:
