@@ -2,9 +2,9 @@
 workers on loopback) writes the same tables as a local run.
 
 The most expensive test of the suite, so it is budgeted: one cluster start, one
-spark-submit of `jobs/run.py`, one content comparison with the shared local reference
-(`reference_warehouse`: the whole pipeline once `pipeline_warehouse` exists, ingest until
-then). Every step has a timeout, the cluster is stopped whatever happens, and the master
+spark-submit of `jobs/run.py` with the stages the shared local reference ran
+(`reference_warehouse`: `pipeline_warehouse`, or ingest only where that fixture is absent),
+one content comparison of every bronze, silver and gold table. Every step has a timeout, the cluster is stopped whatever happens, and the master
 port is chosen by the OS (port 0), so parallel runs and a user's own cluster do not clash.
 """
 from __future__ import annotations
