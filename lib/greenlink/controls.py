@@ -30,7 +30,7 @@ from greenlink import tables
 from greenlink.config import conf_file, load_yaml
 from greenlink.entropy import ER_INDICATORS, build_er, write_er
 from greenlink.errors import UserError
-from greenlink.ingest.layout import FORMATS, InputFile, KindConf, normalise_header
+from greenlink.ingest.layout import FORMATS, InputFile, KindConf, kind_confs
 from greenlink.panelconf import (CITY_CONTROL_VALUES, CONTROL_VALUES, YEAR_RANGE, PanelConf, parse_years,
                                  text_key)
 from greenlink.sample import SAMPLE_LOG
@@ -134,27 +134,7 @@ SILVER: dict[str, tables.TableSpec] = {"city_controls": CITY_CONTROLS, "province
 def load_input_confs(path: Path | None = None) -> dict[str, KindConf]:
     """The panel-input sections of conf/headers.yaml, validated like the patent sections."""
     path = path or conf_file("headers.yaml")
-    data = load_yaml(path) or {}
-    out = {}
-    for kind in KINDS:
-        section = data.get(kind)
-        if not isinstance(section, dict) or not isinstance(section.get("aliases"), dict):
-            raise UserError(f"{path}: section '{kind}' with 'aliases' is missing")
-        aliases = {c: tuple(dict.fromkeys(normalise_header(a) for a in (names or [])))
-                   for c, names in section["aliases"].items()}
-        required = tuple(section.get("required") or ())
-        optional = tuple(section.get("optional") or ())
-        if set(required) | set(optional) != set(aliases) or set(required) & set(optional):
-            raise UserError(f"{path}: {kind}: required + optional must list each aliased column once")
-        seen: dict[str, str] = {}
-        for c, names in aliases.items():
-            if not names:
-                raise UserError(f"{path}: {kind}.{c} has no header aliases")
-            for a in names:
-                if seen.setdefault(a, c) != c:
-                    raise UserError(f"{path}: {kind}: header '{a}' is an alias of both {seen[a]} and {c}")
-        out[kind] = KindConf(kind, tuple(aliases), required, aliases)
-    return out
+    return kind_confs(load_yaml(path) or {}, path, KINDS)
 
 
 def inspect_inputs(input_dir: Path, confs: Mapping[str, KindConf], xlsx_max_bytes: int,
@@ -585,34 +565,18 @@ def _check_kind(kind: str, parsed: DataFrame, names: PlaceNames, conf: PanelConf
     return check_city_attributes(parsed, names, conf)
 
 
-def _record(run, kind: str, files: Sequence[InputFile], rows_in: Mapping[str, int], got: Mapping[str, dict]) -> None:
-    """`<kind>.rows_in|accepted|rejected|rejected.<reason>` and the same per `<file>:`."""
-    run.count(f"{kind}.files", len(files))
-    for key in ("rows_in", "accepted", "rejected", *[f"rejected.{r}" for r in REJECT_REASONS[kind]]):
-        run.count(f"{kind}.{key}", 0)
-    for f in files:
-        g = got.get(f.relpath, {"accepted": 0, "reasons": {}})
-        rejected_n = sum(g["reasons"].values())
-        for key, n in (("rows_in", rows_in[f.relpath]), ("accepted", g["accepted"]), ("rejected", rejected_n)):
-            run.count(f"{kind}.{key}", n)
-            run.count(f"{f.relpath}:{key}", n)
-        for reason, n in sorted(g["reasons"].items()):
-            run.count(f"{kind}.rejected.{reason}", n)
-            run.count(f"{f.relpath}:rejected.{reason}", n)
-
-
 def check_kind(spark: SparkSession, run, kind: str, files: Sequence[InputFile], names: PlaceNames,
                conf: PanelConf, kconf: KindConf) -> DataFrame:
     """Read, check and reconcile one panel input, write its silver table; returns the checked
     rows (persisted: the caller writes their rejects, then unpersists them)."""
     from greenlink.ingest import readers
-    from greenlink.ingest.job import file_counts, reconcile, rows_written
+    from greenlink.ingest.job import file_counts, reconcile, record_counts, rows_written
 
     parsed, rows_in = readers.read_kind(spark, files, kconf, run.log)
     checked = _check_kind(kind, parsed, names, conf).persist()
     got = file_counts(checked, REJECT_REASONS[kind])
     reconcile(files, rows_in, got)                     # rows in = accepted + rejected, rows exactly 1..n
-    _record(run, kind, files, rows_in, got)
+    record_counts(run, kind, files, rows_in, got, REJECT_REASONS[kind])
     spec = SILVER[kind]
     tables.write(accepted(checked, spec), spec, mode="overwrite")
     if rows_written(spark, spec.name) != run.counts[f"{kind}.accepted"]:
@@ -669,7 +633,8 @@ def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None
     """Panel inputs -> silver.city_controls, silver.province_ip, silver.city_attributes,
     bronze.control_rejects; the sample rule -> gold.sample_log; er -> gold.er_index,
     gold.er_weights. Returns the counts recorded in _meta.runs."""
-    from greenlink.ingest.job import _DECODE_CONF, session_conf
+    from greenlink.ingest.job import _DECODE_CONF
+    from greenlink.session import session_conf
     from greenlink.runs import Run
 
     input_dir, conf, years, kconfs, files = plan(args)

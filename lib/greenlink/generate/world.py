@@ -24,6 +24,7 @@ from greenlink.errors import UserError
 from greenlink.generate import panelfiles, plan as gplan, render, system, truth
 from greenlink.generate import params as gparams
 from greenlink.generate.records import Gen, assemble, transfers
+from greenlink.session import session_conf
 
 log = logging.getLogger("greenlink")
 MAX_PATENTS = 9_000_000      # 7-digit application serials stay unique below 10^7
@@ -68,17 +69,8 @@ def generate(spark: SparkSession, out: Path, patents: int, seed: int, defect_rat
     settings = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
     if patents < SMALL_WORLD:
         settings.update({"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"})
-    before = {k: spark.conf.get(k, None) for k in settings}
-    for k, v in settings.items():
-        spark.conf.set(k, v)
-    try:
+    with session_conf(spark, settings):
         return _generate(spark, out, stage, patents, seed, rate, p, overrides, say, t0)
-    finally:
-        for k, v in before.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
 
 
 def _generate(spark: SparkSession, out: Path, stage: Path, patents: int, seed: int, rate: float, p: dict[str, Any],

@@ -29,6 +29,7 @@ from greenlink.ingest.bronze import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSF
 from greenlink.ingest.layout import (KINDS, IngestConf, InputFile, fingerprint, inspect_input, load_conf,
                                      logic_digest)
 from greenlink.runs import RUNS, Run
+from greenlink.session import session_conf
 
 JOB = "ingest"
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
@@ -40,22 +41,6 @@ _DECODE_CONF = {"spark.sql.legacy.javaCharsets": "true", "spark.sql.legacy.codin
 
 def spec_of(kind: str) -> tables.TableSpec:
     return PATENTS_RAW if kind == "patents" else TRANSFERS_RAW
-
-
-@contextmanager
-def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
-    """Set SQL confs for the duration of a block, then restore what was there."""
-    before = {k: spark.conf.get(k, None) for k in settings}
-    for k, v in settings.items():
-        spark.conf.set(k, v)
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
 
 
 # ---------------------------------------------------------------- skip when unchanged
@@ -144,11 +129,12 @@ def reconcile(files: Sequence[InputFile], rows_in: Mapping[str, int], got: Mappi
 
 
 def record_counts(run: Run, kind: str, files: Sequence[InputFile], rows_in: Mapping[str, int],
-                  got: Mapping[str, dict]) -> None:
+                  got: Mapping[str, dict], reasons: Sequence[str] | None = None) -> None:
     """`_meta.runs` counts: `<kind>.rows_in|accepted|rejected|rejected.<reason>` and
-    `<file>:rows_in|accepted|rejected|rejected.<reason>` (file = source_file)."""
+    `<file>:rows_in|accepted|rejected|rejected.<reason>` (file = source_file). Every reason
+    of `reasons` (default: the ingest reasons of `kind`) is recorded, zero included."""
     run.count(f"{kind}.files", len(files))
-    for reason in INGEST_REASONS[kind]:
+    for reason in (INGEST_REASONS[kind] if reasons is None else reasons):
         run.count(f"{kind}.rejected.{reason}", 0)
     for key in ("rows_in", "accepted", "rejected"):
         run.count(f"{kind}.{key}", 0)

@@ -59,12 +59,11 @@ def type_key(value: str) -> str:
     return "".join(s.split()).lower()
 
 
-def load_conf(path: Path | None = None) -> IngestConf:
-    """Validated conf/headers.yaml."""
-    path = path or conf_file("headers.yaml")
-    data = load_yaml(path)
-    kinds = {}
-    for kind in KINDS:
+def kind_confs(data: dict | None, path: Path, kinds: Sequence[str]) -> dict[str, KindConf]:
+    """The header sections `kinds` of a parsed headers.yaml, validated: aliases for every
+    column, required + optional listing each once, no header alias of two columns."""
+    out = {}
+    for kind in kinds:
         section = (data or {}).get(kind)
         if not isinstance(section, dict) or not isinstance(section.get("aliases"), dict):
             raise UserError(f"{path}: section '{kind}' with 'aliases' is missing")
@@ -81,7 +80,15 @@ def load_conf(path: Path | None = None) -> IngestConf:
             for a in names:
                 if seen.setdefault(a, c) != c:
                     raise UserError(f"{path}: {kind}: header '{a}' is an alias of both {seen[a]} and {c}")
-        kinds[kind] = KindConf(kind, tuple(aliases), required, aliases)
+        out[kind] = KindConf(kind, tuple(aliases), required, aliases)
+    return out
+
+
+def load_conf(path: Path | None = None) -> IngestConf:
+    """Validated conf/headers.yaml."""
+    path = path or conf_file("headers.yaml")
+    data = load_yaml(path)
+    kinds = kind_confs(data, path, KINDS)
     types: dict[str, str] = {}
     spellings = data.get("patent_types") or {}
     if sorted(spellings) != sorted(PATENT_TYPES):
