@@ -30,15 +30,6 @@ from typing import Any, Sequence
 from greenlink.errors import UserError
 
 DEFAULT_TABLES = ("gold.city_year_panel", "gold.estimates")
-# Natural keys of tables whose TableSpec does not declare `keys` (yet).
-FALLBACK_KEYS: dict[str, tuple[str, ...]] = {
-    "gold.city_year_panel": ("city_code", "year"),
-    "gold.estimates": ("table", "column", "equation", "term"),
-    "gold.collab_edges": ("year", "city_a", "city_b"),
-    "gold.transfer_edges": ("year", "src", "dst"),
-    "gold.city_network_metrics": ("city_code", "year"),
-    "gold.network_summary": ("network", "year"),
-}
 _RUN_COLUMN = re.compile(r"^(run|run_id|.+_run_id)$")
 
 
@@ -79,9 +70,9 @@ def spec_registry() -> dict[str, Any]:
 
 
 def natural_keys(name: str, registry: dict[str, Any] | None = None) -> tuple[str, ...]:
-    """The table's natural key: its TableSpec's `keys`, else FALLBACK_KEYS."""
+    """The table's natural key: its TableSpec's `keys`."""
     spec = (registry if registry is not None else spec_registry()).get(name)
-    keys = tuple(getattr(spec, "keys", ()) or ()) or FALLBACK_KEYS.get(name, ())
+    keys = tuple(getattr(spec, "keys", ()) or ())
     if not keys:
         raise UserError(f"{name} declares no natural key (TableSpec.keys): pass --keys col1,col2")
     return keys

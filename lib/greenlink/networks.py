@@ -38,6 +38,7 @@ _YEAR_CHECK = "year BETWEEN 1985 AND 2100"
 
 COLLAB_EDGES = TableSpec(
     name="gold.collab_edges",
+    keys=("year", "city_a", "city_b"),
     schema=T.StructType([
         T.StructField("year", T.IntegerType()),
         T.StructField("city_a", T.StringType()),
@@ -51,6 +52,7 @@ COLLAB_EDGES = TableSpec(
 
 TRANSFER_EDGES = TableSpec(
     name="gold.transfer_edges",
+    keys=("year", "src", "dst"),
     schema=T.StructType([
         T.StructField("year", T.IntegerType()),
         T.StructField("src", T.StringType()),
@@ -69,6 +71,7 @@ METRIC_COLUMNS = ("city_code", "year", "rsi", "ex", "in", "DC", "BC", "rsi_ip", 
 
 CITY_NETWORK_METRICS = TableSpec(
     name="gold.city_network_metrics",
+    keys=("city_code", "year"),
     schema=T.StructType(
         [T.StructField("city_code", T.StringType()), T.StructField("year", T.IntegerType())]
         + [T.StructField(c, T.LongType() if c in _COUNT_COLS else T.DoubleType())
@@ -90,6 +93,7 @@ TOP_METRICS = {"collab": ("rsi", "DC", "BC"), "transfer": ("gtr", "dc_out", "dc_
 
 NETWORK_SUMMARY = TableSpec(
     name="gold.network_summary",
+    keys=("network", "year"),
     schema=T.StructType([
         T.StructField("network", T.StringType()),
         T.StructField("year", T.IntegerType()),

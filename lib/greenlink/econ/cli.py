@@ -18,8 +18,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from pyspark.sql import types as T
 
 from greenlink.errors import UserError
+from greenlink.tables import TableSpec
 
 SPEC_DIR = "estimation"
 
@@ -114,10 +116,6 @@ def run_estimation(panel: pd.DataFrame, tables, out_dir: str | Path, formats: tu
 
 def estimates_spec():
     """gold.estimates: the latest estimates of the article's tables (time travel keeps earlier ones)."""
-    from pyspark.sql import types as T
-
-    from greenlink.tables import TableSpec
-
     S, D, L = T.StringType(), T.DoubleType(), T.LongType()
     cols = [("run", S), ("table", S), ("model", S), ("estimator", S), ("column", S), ("equation", S),
             ("term", S), ("coef", D), ("se", D), ("p", D), ("nobs", L), ("r2", D), ("note", S)]
@@ -130,6 +128,9 @@ def estimates_spec():
         keys=("table", "column", "equation", "term"),
         comment="Estimates of Tables 2-7 (SPEC §7) from gold.city_year_panel; `run` = the run that produced them",
     )
+
+
+ESTIMATES = estimates_spec()
 
 
 def _same_estimates(old: pd.DataFrame, new: pd.DataFrame) -> bool:
@@ -157,7 +158,7 @@ def run(spark, args: argparse.Namespace, parent_run_id: str | None = None) -> di
 
     if not delta_tables.exists(spark, "gold.city_year_panel"):
         raise UserError("gold.city_year_panel not found: run `greenlink panel` (or `greenlink run`) first")
-    spec = estimates_spec()
+    spec = ESTIMATES
     names = getattr(args, "tables", None) or "all"
     out = Path(getattr(args, "out", None) or Path(reports_dir(spark, args)) / "tables")
     with Run(spark, "estimate", inputs={"gold.city_year_panel": str(delta_tables.latest_version(
