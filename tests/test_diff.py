@@ -64,12 +64,17 @@ def test_duplicate_keys_and_missing_keys_are_user_errors(spark):
         diff.diff_frames(a, a, ["k"], table="t")
     with pytest.raises(UserError, match="declares no natural key"):
         diff.natural_keys("gold.unknown", registry={})
-    assert diff.natural_keys("gold.estimates", registry={}) == ("table", "column", "equation", "term")
+
 
 
 def test_spec_registry_finds_declared_tables():
     reg = diff.spec_registry()
     assert {"bronze.patents_raw", "bronze.rejects", "_meta.runs"} <= set(reg)
+    # every gold table of the study declares its natural key
+    for name in ("gold.estimates", "gold.city_year_panel", "gold.collab_edges", "gold.transfer_edges",
+                 "gold.city_network_metrics", "gold.network_summary"):
+        assert diff.natural_keys(name, reg), name
+    assert diff.natural_keys("gold.estimates", reg) == ("table", "column", "equation", "term")
 
 
 def write(path, rows, schema):
