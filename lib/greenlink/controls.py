@@ -30,7 +30,7 @@ from greenlink import tables
 from greenlink.config import conf_file, load_yaml
 from greenlink.entropy import ER_INDICATORS, build_er, write_er
 from greenlink.errors import UserError
-from greenlink.ingest.layout import FORMATS, InputFile, KindConf, kind_confs
+from greenlink.ingest.layout import InputFile, KindConf, kind_confs, list_folder
 from greenlink.panelconf import (CITY_CONTROL_VALUES, CONTROL_VALUES, YEAR_RANGE, PanelConf, parse_years,
                                  text_key)
 from greenlink.sample import SAMPLE_LOG
@@ -141,27 +141,16 @@ def inspect_inputs(input_dir: Path, confs: Mapping[str, KindConf], xlsx_max_byte
                    utf8_evidence_chars: int) -> dict[str, list[InputFile]]:
     """Every panel-input file with its format, encoding, sha256 and header mapping. A missing
     folder, an empty folder, an unknown format or a missing required column is a UserError."""
-    from greenlink.ingest.layout import csv_headers, match_columns, parquet_header, sniff_bytes, xlsx_header
+    from greenlink.ingest.layout import (csv_headers, match_columns, parquet_header, sha256_file, sniff_bytes,
+                                         xlsx_header)
 
     if not input_dir.is_dir():
         raise UserError(f"input folder not found: {input_dir}")
     out: dict[str, list[InputFile]] = {}
     for kind in KINDS:
-        folder = input_dir / FOLDERS[kind]
-        if not folder.is_dir():
-            raise UserError(f"no {FOLDERS[kind]}/ folder in {input_dir}: the controls stage needs yearbook/, "
-                            "province/ and cities/ (docs/panel.md)")
-        paths = sorted(p for p in folder.rglob("*") if p.is_file()
-                       and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts))
-        if not paths:
-            raise UserError(f"no files found in {folder} (expected .csv, .xlsx or .parquet)")
         files = []
-        for p in paths:
-            rel = p.relative_to(input_dir).as_posix()
-            fmt = FORMATS.get(p.suffix.lower())
-            if fmt is None:
-                raise UserError(f"{rel}: unknown file format '{p.suffix or '(no extension)'}' "
-                                "(expected .csv, .parquet or .xlsx)")
+        for p, rel, fmt in list_folder(input_dir, FOLDERS[kind], "the controls stage needs yearbook/, "
+                                       "province/ and cities/, docs/panel.md"):
             encoding = rows = None
             if fmt == "csv":
                 with p.open("rb") as fh:
@@ -170,15 +159,13 @@ def inspect_inputs(input_dir: Path, confs: Mapping[str, KindConf], xlsx_max_byte
                 sha, encoding = sniff_bytes(p, utf8_evidence_chars)
                 headers = csv_headers(p, encoding)
             else:
-                from greenlink.ingest.layout import sha256_file
-
                 sha = sha256_file(p)
                 if fmt == "parquet":
                     headers, rows = parquet_header(p, rel)
                 else:
                     headers = xlsx_header(p, rel, xlsx_max_bytes)
             columns = match_columns(headers, confs[kind], rel)
-            files.append(InputFile(kind, p.resolve(), rel, fmt, p.stat().st_size, headers, columns,
+            files.append(InputFile(kind, p, rel, fmt, p.stat().st_size, headers, columns,
                                    encoding, sha, rows))
         out[kind] = files
     return out

@@ -384,14 +384,6 @@ def config_of(args: argparse.Namespace) -> NetworksConfig:
         figures=False if getattr(args, "no_figures", False) else None)
 
 
-def reports_dir(spark: SparkSession, args: argparse.Namespace) -> Path:
-    from greenlink.session import warehouse_of
-
-    if getattr(args, "reports", None):
-        return Path(args.reports)
-    return Path(warehouse_of(spark)).parent / "reports"
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     from greenlink.cli import add_common
 
@@ -410,7 +402,9 @@ def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None
     inputs = StageInputs.from_warehouse(spark)
     inputs = replace(inputs, source={**inputs.source,
                                      "config": str(getattr(args, "config", None) or conf_file("networks.yaml"))})
-    return build_networks(spark, inputs, cfg, reports_dir(spark, args) / "networks", parent_run_id=parent_run_id)
+    from greenlink.session import reports_dir
+
+    return build_networks(spark, inputs, cfg, Path(reports_dir(spark, args)) / "networks", parent_run_id=parent_run_id)
 
 
 def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig, figures_dir: Path,

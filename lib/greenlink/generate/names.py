@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from greenlink import gazetteer
 from greenlink.generate import places
 from greenlink.generate.rng import stream
 
@@ -42,7 +43,7 @@ def _ambiguous_city_shorts() -> set[str]:
     owners: dict[str, set[str]] = {}
     for code, name, rank, city in zip(u["code"], u["name"], u["rank"], u["city_code"]):
         key = city if city else f"P{code}"
-        toks = {name, places.strip_suffix(name), places.short_name(name)}
+        toks = {name, places.strip_suffix(name), gazetteer.short_name(name)}
         if rank == 0:
             toks.add(places.province_short(name))
         for tok in toks:

@@ -80,25 +80,11 @@ def place_tokens() -> frozenset[str]:
     for name in units()["name"]:
         toks.add(name)
         toks.add(strip_suffix(name))
-        toks.add(short_name(name))
+        toks.add(gazetteer.short_name(name))
     for prov in units().query("rank == 0")["name"]:
         toks.add(province_short(prov))
     return frozenset(t for t in toks if len(t) >= 2)
 
-
-@lru_cache(maxsize=1)
-def _ethnic_pattern() -> re.Pattern:
-    ethnic = load_yaml(conf_file("cities.yaml"))["ethnic_words"]
-    return re.compile("(" + "|".join(sorted(ethnic, key=len, reverse=True)) + ")族?$")
-
-
-def short_name(name: str) -> str:
-    """gazetteer.short_name with the conf file read once (it is called for every unit)."""
-    s = re.sub(r"(自治州|地区|盟|市)$", "", name)
-    pattern = _ethnic_pattern()
-    while len(s) > 2 and pattern.search(s):
-        s = pattern.sub("", s)
-    return s
 
 
 def province_short(name: str) -> str:

@@ -150,30 +150,33 @@ def _hidden(rel: Path) -> bool:
     return any(p.startswith((".", "_")) for p in rel.parts)
 
 
+def list_folder(input_dir: Path, folder_name: str, needs: str) -> list[tuple[Path, str, str]]:
+    """(path, relpath, format) of every data file under <input>/<folder_name>; `needs` says in the
+    error which folders the caller expects."""
+    folder = input_dir / folder_name
+    if not folder.is_dir():
+        raise UserError(f"no {folder_name}/ folder in {input_dir} ({needs})")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p.relative_to(folder)))
+    if not files:
+        raise UserError(f"no files found in {folder} ({_EXPECTED})")
+    listed = []
+    for p in files:
+        rel = p.relative_to(input_dir).as_posix()
+        fmt = FORMATS.get(p.suffix.lower())
+        if fmt is None:
+            raise UserError(f"{rel}: unknown file format '{p.suffix or '(no extension)'}' ({_EXPECTED})")
+        listed.append((p.resolve(), rel, fmt))
+    return listed
+
+
 def list_files(input_dir: Path) -> dict[str, list[tuple[Path, str, str]]]:
     """(path, relpath, format) of every data file under <input>/patents and <input>/transfers."""
     if not input_dir.exists():
         raise UserError(f"input folder not found: {input_dir}")
     if not input_dir.is_dir():
         raise UserError(f"input is not a folder: {input_dir}")
-    out: dict[str, list[tuple[Path, str, str]]] = {}
-    for kind in KINDS:
-        folder = input_dir / kind
-        if not folder.is_dir():
-            raise UserError(f"no {kind}/ folder in {input_dir} (an input needs patents/ and transfers/, "
-                            "docs/raw_formats.md)")
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p.relative_to(folder)))
-        if not files:
-            raise UserError(f"no files found in {folder} ({_EXPECTED})")
-        listed = []
-        for p in files:
-            rel = p.relative_to(input_dir).as_posix()
-            fmt = FORMATS.get(p.suffix.lower())
-            if fmt is None:
-                raise UserError(f"{rel}: unknown file format '{p.suffix or '(no extension)'}' ({_EXPECTED})")
-            listed.append((p.resolve(), rel, fmt))
-        out[kind] = listed
-    return out
+    needs = "an input needs patents/ and transfers/, docs/raw_formats.md"
+    return {kind: list_folder(input_dir, kind, needs) for kind in KINDS}
 
 
 def sniff_bytes(path: Path, evidence_chars: int) -> tuple[str, str]:
