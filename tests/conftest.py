@@ -55,34 +55,18 @@ class ReferenceWarehouse(NamedTuple):
 
 
 @pytest.fixture(scope="session")
-def reference_warehouse(request, spark, generated_world, tmp_path_factory) -> ReferenceWarehouse:
-    """A clean local run on `generated_world`, the reference other runs must equal (cluster run,
-    recovery after a kill): `pipeline_warehouse` (the whole pipeline; it must yield the
-    warehouse root) once it is defined here, until then an ingest-only warehouse. Read-only.
+def reference_warehouse(pipeline_warehouse) -> ReferenceWarehouse:
+    """A clean local run on `generated_world` (the whole pipeline, `pipeline_warehouse`), the
+    reference other runs must equal (cluster run, recovery after a kill). Read-only.
     `stages` are the stages that succeeded in it, in the order they ran (from its _meta.runs)."""
     from greenlink.analyst import read_table
     from greenlink.cli import COMMANDS
 
-    try:
-        wh = Path(str(request.getfixturevalue("pipeline_warehouse")))
-    except pytest.FixtureLookupError:
-        pass
-    else:
-        runs = read_table(wh, "_meta.runs").sort_values("at")
-        done = set(runs[(runs["event"] == "end") & (runs["status"] == "succeeded")]["job"])
-        started = runs[runs["event"] == "start"]["job"].drop_duplicates()
-        return ReferenceWarehouse(wh, tuple(s for s in started if s in done and s in COMMANDS and s != "run"))
-    from greenlink.ingest.cli import run as ingest
-    from greenlink.session import WAREHOUSE_KEY
-
-    wh = tmp_path_factory.mktemp("reference") / "warehouse"
-    before = spark.conf.get(WAREHOUSE_KEY)
-    spark.conf.set(WAREHOUSE_KEY, str(wh))
-    try:
-        ingest(spark, argparse.Namespace(input=str(generated_world), force=False))
-    finally:
-        spark.conf.set(WAREHOUSE_KEY, before)
-    return ReferenceWarehouse(wh, ("ingest",))
+    runs = read_table(pipeline_warehouse, "_meta.runs").sort_values("at")
+    done = set(runs[(runs["event"] == "end") & (runs["status"] == "succeeded")]["job"])
+    started = runs[runs["event"] == "start"]["job"].drop_duplicates()
+    return ReferenceWarehouse(pipeline_warehouse,
+                              tuple(s for s in started if s in done and s in COMMANDS and s != "run"))
 
 
 @pytest.fixture(scope="session")

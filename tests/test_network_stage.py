@@ -175,15 +175,12 @@ def test_edges_equal_truth(truth_run):
     assert (transfer["is_local"] == (transfer["src"] == transfer["dst"])).all()
 
 
-def test_pipeline_network_metrics_equal_truth(request, generated_world):
+def test_pipeline_network_metrics_equal_truth(pipeline_warehouse, generated_world):
     """The same comparison on the whole pipeline's warehouse (classify, controls, networks run
-    on the raw files of the shared world): runs once conftest defines `pipeline_warehouse`."""
-    try:
-        warehouse = Path(str(request.getfixturevalue("pipeline_warehouse")))
-    except pytest.FixtureLookupError:
-        pytest.skip("needs a whole pipeline run: tests/conftest.py has no `pipeline_warehouse` fixture yet "
-                    "(runs automatically once it exists)")
+    on the raw files of the shared world)."""
     from greenlink.analyst import read_table
+
+    warehouse = pipeline_warehouse
 
     truth = generated_world / "truth"
     assert_edges_equal_truth(read_table(warehouse, "gold.collab_edges"), read_table(warehouse, "gold.transfer_edges"),

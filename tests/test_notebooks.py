@@ -40,13 +40,8 @@ def test_notebooks_exist_without_outputs():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_on_the_pipeline_warehouse(notebook, request, monkeypatch):
-    try:
-        warehouse = request.getfixturevalue("pipeline_warehouse")
-    except pytest.FixtureLookupError:
-        pytest.skip("needs the gold tables of a whole pipeline run: tests/conftest.py has no "
-                    "`pipeline_warehouse` fixture yet (runs automatically once it exists)")
-    execute(notebook, Path(str(warehouse)), monkeypatch)
+def test_notebook_runs_on_the_pipeline_warehouse(notebook, pipeline_warehouse, monkeypatch):
+    execute(notebook, pipeline_warehouse, monkeypatch)
 
 
 # --------------------------------------------------------------------------- hand-made gold
