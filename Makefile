@@ -21,7 +21,7 @@ demo: setup
 	$(BIN)/greenlink run --all --demo
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=30
 
 clean:
 	rm -rf warehouse reports demo .pytest_cache

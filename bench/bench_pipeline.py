@@ -1,7 +1,7 @@
 """Benchmark of the whole pipeline, stage by stage, on a generated world (not a test).
 
     .venv/bin/python bench/bench_pipeline.py --patents 1000000 [--seed 1] [--root /tmp/bench_pipeline]
-        [--profile local] [--reuse-world] [--stages ingest,classify,...] [--json OUT.json]
+        [--profile local] [--reuse-world] [--stages ingest,classify,...] [--json OUT.json] [--event-log DIR]
 
 Generates the world (unless --reuse-world finds it under ROOT/world), then runs every stage of
 `greenlink run` in one SparkSession on ROOT/warehouse, timing each stage; also the green
@@ -62,9 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages", default=None, help="subset of the pipeline stages (default: all)")
     ap.add_argument("--no-green-reference", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--event-log", default=None, metavar="DIR",
+                    help="write Spark's event log there (profile it with bench/profile_events.py)")
     a = ap.parse_args(argv)
 
+    from dataclasses import replace
+
     from greenlink.cli import COMMANDS, PIPELINE
+    from greenlink.config import load_profile
     from greenlink.generate.world import generate
     from greenlink.pipeline import stage_args
     from greenlink.session import get_spark
@@ -75,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"command": " ".join([Path(sys.executable).name, *sys.argv]) if argv is None else argv,
                     "patents": a.patents, "seed": a.seed, "stages": {}}
     with Peak() as peak:
-        spark = get_spark(a.profile, str(warehouse))
+        profile = load_profile(a.profile)
+        if a.event_log:
+            Path(a.event_log).mkdir(parents=True, exist_ok=True)
+            profile = replace(profile, spark_conf={**profile.spark_conf, "spark.eventLog.enabled": "true",
+                                                   "spark.eventLog.dir": Path(a.event_log).resolve().as_uri(),
+                                                   "spark.eventLog.compress": "false"})
+        spark = get_spark(profile, str(warehouse))
         if not (a.reuse_world and (world / "MANIFEST.json").exists()):
             t = time.monotonic()
             generate(spark, world, a.patents, a.seed)

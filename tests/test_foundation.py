@@ -65,6 +65,54 @@ def test_runs_are_recorded_with_status(spark, fresh_warehouse):
     assert tables.read(spark, RUNS.name).count() == 4
 
 
+def test_table_deleted_during_the_session_is_created_again_with_its_constraints(spark, fresh_warehouse):
+    import shutil
+
+    df = spark.createDataFrame([(2010, "a", 0.5)], "year int, city string, share double")
+    tables.write(df, SPEC)                       # created and remembered as ensured
+    shutil.rmtree(fresh_warehouse / "gold" / "smoke")
+    tables.write(df, SPEC)                       # the cache must notice the table is gone
+    props = {k for k, _ in spark.sql(f"SHOW TBLPROPERTIES delta.`{tables.path(spark, 'gold.smoke')}`").collect()}
+    assert "delta.constraints.share_unit" in props
+    bad = spark.createDataFrame([(2012, "c", 1.5)], "year int, city string, share double")
+    with pytest.raises(Exception, match="(?i)constraint|check"):
+        tables.write(bad, SPEC, mode="replace_where", replace_where="year = 2012")
+
+
+def test_stats_columns_limit_delta_statistics_and_keep_reader_version_1(spark, fresh_warehouse):
+    import json
+    from dataclasses import replace
+
+    spec = replace(SPEC, stats_columns=("year", "city"))
+    df = spark.createDataFrame([(2010, "a", 0.5), (2011, "b", 1.0)], "year int, city string, share double")
+    tables.write(df, spec)
+    props = dict(spark.sql(f"SHOW TBLPROPERTIES delta.`{tables.path(spark, 'gold.smoke')}`").collect())
+    assert props[tables.STATS_COLUMNS] == "city"                  # partition columns need no statistics
+    assert tables.protocol(spark, "gold.smoke")[0] == 1
+    log = fresh_warehouse / "gold" / "smoke" / "_delta_log"
+    adds = [json.loads(line)["add"] for f in sorted(log.glob("*.json")) for line in f.read_text().splitlines()
+            if '"add"' in line]
+    assert adds and all(set(json.loads(a["stats"])["minValues"]) == {"city"} for a in adds)
+    # a table created without them gets them on the next write of a spec that has them
+    tables.write(df, SPEC)
+    other = replace(SPEC, stats_columns=("city", "share"))
+    tables.write(df, other)
+    props = dict(spark.sql(f"SHOW TBLPROPERTIES delta.`{tables.path(spark, 'gold.smoke')}`").collect())
+    assert props[tables.STATS_COLUMNS] == "city,share"
+
+
+def test_run_phases_are_timed_and_name_their_spark_jobs(spark, fresh_warehouse):
+    sc = spark.sparkContext
+    with Run(spark, "smoke") as run:
+        with run.phase("count"):
+            assert sc.getLocalProperty("spark.job.description") == "smoke: count"
+            assert sc.getLocalProperty("greenlink.job") == "smoke"
+            spark.range(3).count()
+        assert sc.getLocalProperty("spark.job.description") is None
+    assert sc.getLocalProperty("greenlink.job") is None
+    assert run.counts["phase_ms.count"] >= 0
+
+
 def test_profiles_validate():
     assert load_profile("local").master == "local[*]"
     with pytest.raises(UserError, match="unknown profile"):

@@ -137,27 +137,29 @@ def classify(spark: SparkSession, *, parent_run_id: str | None = None) -> dict[s
     with Run(spark, JOB, inputs={n: str(tables.latest_version(spark, n)) for n in (PATENTS_RAW.name, TRANSFERS_RAW.name)},
              parent_run_id=parent_run_id) as run:
         raw = tables.read(spark, PATENTS_RAW.name)
-        records = classified_records(raw, load_inventory(spark)).localCheckpoint()
-        n_records = records.count()
+        with run.phase("green"):
+            records = classified_records(raw, load_inventory(spark)).localCheckpoint()
+            n_records = records.count()
         run.count("patents.records_in", n_records)
         run.log(f"{n_records:,} bronze patent records classified")
 
-        chosen = best_records(records).withColumn("reason", reject_reason()).localCheckpoint()
-        verdicts = {(r["reason"], int(r["n"]), int(r["recs"])) for r in
-                    chosen.groupBy("reason").agg(F.count(F.lit(1)).alias("n"),
-                                                 F.sum("n_records").alias("recs")).collect()}
-        accepted_n = sum(n for reason, n, _ in verdicts if reason is None)
-        accepted_recs = sum(recs for reason, _, recs in verdicts if reason is None)
-        run.count("patents.accepted", accepted_n)
-        run.count("patents.collapsed_duplicates", accepted_recs - accepted_n)
-        for reason in ("no_parseable_ipc", "no_applicant"):
-            run.count(f"patents.rejected.{reason}", sum(recs for r, _, recs in verdicts if r == reason))
-        rejected_recs = sum(recs for reason, _, recs in verdicts if reason is not None)
-        if accepted_recs + rejected_recs != n_records:     # a bug, not bad input
-            raise RuntimeError(f"classify counts do not reconcile: {n_records} records in, "
-                               f"{accepted_recs} accepted + {rejected_recs} rejected")
-        tables.write(rejected_records(records, chosen, run.run_id), REJECTS,
-                     mode="replace_where", replace_where=f"stage = '{JOB}'")
+        with run.phase("dedupe"):
+            chosen = best_records(records).withColumn("reason", reject_reason()).localCheckpoint()
+            verdicts = {(r["reason"], int(r["n"]), int(r["recs"])) for r in
+                        chosen.groupBy("reason").agg(F.count(F.lit(1)).alias("n"),
+                                                     F.sum("n_records").alias("recs")).collect()}
+            accepted_n = sum(n for reason, n, _ in verdicts if reason is None)
+            accepted_recs = sum(recs for reason, _, recs in verdicts if reason is None)
+            run.count("patents.accepted", accepted_n)
+            run.count("patents.collapsed_duplicates", accepted_recs - accepted_n)
+            for reason in ("no_parseable_ipc", "no_applicant"):
+                run.count(f"patents.rejected.{reason}", sum(recs for r, _, recs in verdicts if r == reason))
+            rejected_recs = sum(recs for reason, _, recs in verdicts if reason is not None)
+            if accepted_recs + rejected_recs != n_records:     # a bug, not bad input
+                raise RuntimeError(f"classify counts do not reconcile: {n_records} records in, "
+                                   f"{accepted_recs} accepted + {rejected_recs} rejected")
+            tables.write(rejected_records(records, chosen, run.run_id), REJECTS,
+                         mode="replace_where", replace_where=f"stage = '{JOB}'")
         run.log(f"{accepted_n:,} patents accepted, {rejected_recs:,} records rejected, "
                 f"{accepted_recs - accepted_n:,} duplicate records collapsed")
 
@@ -165,24 +167,28 @@ def classify(spark: SparkSession, *, parent_run_id: str | None = None) -> dict[s
         transfers = tables.read(spark, TRANSFERS_RAW.name)
         located = locate(accepted.select("application_no", "year", "applicants_raw", "applicant_address"), transfers)
         try:
-            applicants = located.applicants.localCheckpoint()
-            patents = silver_patents(accepted, applicants).localCheckpoint()
-            tables.write(patents, PATENTS)
-            run.count("patents.green", patents.where("is_green").count())
+            with run.phase("locate"):
+                applicants = located.applicants.localCheckpoint()
+            with run.phase("patents"):
+                patents = silver_patents(accepted, applicants).localCheckpoint()
+                tables.write(patents, PATENTS)
+                run.count("patents.green", patents.where("is_green").count())
             run.log("silver.patents written")
-            tables.write(applicants, APPLICANTS)
-            tables.write(located.org_locations, ORG_LOCATIONS)
-            for key, n in location_count_keys(applicants, "applicants").items():
-                run.count(key, n)
-            run.log("silver.applicants, silver.org_locations written")
-            out = silver_transfers(located.transfers, patents).localCheckpoint()
-            tables.write(out, TRANSFERS)
-            run.count("transfers.rows", out.count())
-            run.count("transfers.in_dump", out.where("in_dump").count())
-            for side in ("from", "to"):
-                for key, n in location_count_keys(out, f"transfers.{side}", f"{side}_method",
-                                                  f"{side}_unlocated_reason").items():
+            with run.phase("applicants"):
+                tables.write(applicants, APPLICANTS)
+                tables.write(located.org_locations, ORG_LOCATIONS)
+                for key, n in location_count_keys(applicants, "applicants").items():
                     run.count(key, n)
+            run.log("silver.applicants, silver.org_locations written")
+            with run.phase("transfers"):
+                out = silver_transfers(located.transfers, patents).localCheckpoint()
+                tables.write(out, TRANSFERS)
+                run.count("transfers.rows", out.count())
+                run.count("transfers.in_dump", out.where("in_dump").count())
+                for side in ("from", "to"):
+                    for key, n in location_count_keys(out, f"transfers.{side}", f"{side}_method",
+                                                      f"{side}_unlocated_reason").items():
+                        run.count(key, n)
             run.log("silver.transfers written")
         finally:
             located.unpersist()

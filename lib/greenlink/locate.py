@@ -100,6 +100,7 @@ APPLICANTS = tables.TableSpec(
     },
     comment="One row per applicant of each patent, located in a city unit (SPEC §1, §3)",
     keys=("application_no", "applicant_order"),
+    stats_columns=("application_no", "applicant_order", "city_code", "method"),
 )
 
 ORG_LOCATIONS = tables.TableSpec(
@@ -126,6 +127,7 @@ ORG_LOCATIONS = tables.TableSpec(
     },
     comment="One row per distinct applicant/owner name: how it is located when its record has no address",
     keys=("name",),
+    stats_columns=("name", "city_code", "method"),
 )
 
 
@@ -634,9 +636,14 @@ def locate(patents: DataFrame, transfers: DataFrame, *, rules: OrgTypeRules | No
     Evidence for `first_applicant` comes from patents only (first applicants whose
     record's address located them), pooled over all years and patent types."""
     cfg = cfg or default_config()
+    # Splitting and cleaning the applicant lists is regex work on every record, and four
+    # steps below read the links: computed once (the raw address is not needed after it).
     links = (applicant_links(patents)
              .withColumn("address_key", clean_address(F.col("address")))
-             .withColumn("_has_address", F.col("applicant_order") == 1))
+             .withColumn("_has_address", F.col("applicant_order") == 1)
+             .drop("address"))
+    if persist:
+        links = links.persist(StorageLevel.MEMORY_AND_DISK)
     tr = transfers.select(
         "*",
         split_names(F.col("owners_before")).alias("_before"),
@@ -687,7 +694,7 @@ def locate(patents: DataFrame, transfers: DataFrame, *, rules: OrgTypeRules | No
               .select("application_no", "year", "side", "owner_order", "name", "org_type",
                       "city_code", "province_code", "method", "unlocated_reason"))
     return Located(applicants, orgs.select(*ORG_LOCATIONS.schema.fieldNames()), located_tr, owners,
-                   (addresses, typed, orgs) if persist else ())
+                   (links, addresses, typed, orgs) if persist else ())
 
 
 # --- reporting -------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import logging
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
@@ -21,7 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from greenlink import __version__, lock, tables
-from greenlink.session import warehouse_of
+from greenlink.session import job_description, warehouse_of
 
 log = logging.getLogger("greenlink")
 if not log.handlers:
@@ -55,6 +57,9 @@ RUNS = tables.TableSpec(
 )
 
 
+JOB_PROPERTY = "greenlink.job"   # Spark local property naming the greenlink job of a Spark job
+
+
 class Run:
     """Context manager recording one job run; `count()` accumulates row counts."""
 
@@ -68,9 +73,19 @@ class Run:
         self.args = json.dumps(args or {}, default=str, sort_keys=True)
         self.counts: dict[str, int] = {}
         self._t0 = 0.0
+        self._outer_job: str | None = None
 
     def count(self, key: str, n: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + int(n)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """A named part of the run: its Spark jobs carry `<job>: <name>` as their description
+        (event logs, bench/profile_events.py) and its wall time is counted as `phase_ms.<name>`."""
+        t = time.monotonic()
+        with job_description(self.spark, f"{self.job}: {name}"):
+            yield
+        self.count(f"phase_ms.{name}", int((time.monotonic() - t) * 1000))
 
     def log(self, message: str) -> None:
         log.info("%s: %s (%.1fs)", self.job, message, time.monotonic() - self._t0)
@@ -85,6 +100,10 @@ class Run:
 
     def __enter__(self) -> "Run":
         self._t0 = time.monotonic()
+        # Spark jobs started inside the run carry its job name (event logs, bench/profile_events.py).
+        sc = self.spark.sparkContext
+        self._outer_job = sc.getLocalProperty(JOB_PROPERTY)
+        sc.setLocalProperty(JOB_PROPERTY, self.job)
         self._reap_killed()
         self._append("start", "running", None)
         log.info("%s: started run %s", self.job, self.run_id)
@@ -107,6 +126,7 @@ class Run:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        self.spark.sparkContext.setLocalProperty(JOB_PROPERTY, self._outer_job)
         if exc is None:
             self._append("end", "succeeded", None)
             log.info("%s: succeeded in %.1fs", self.job, time.monotonic() - self._t0)

@@ -58,6 +58,7 @@ PATENTS_RAW = TableSpec(
     },
     comment="greenlink ingest: accepted patent records of the current dump, raw strings + parsed dates/type",
     keys=("source_file", "source_row"),
+    stats_columns=("application_no", "application_date", "patent_type", "source_file", "source_row"),
 )
 
 TRANSFERS_RAW = TableSpec(
@@ -75,6 +76,7 @@ TRANSFERS_RAW = TableSpec(
     },
     comment="greenlink ingest: accepted transfer (change of patent right owner) records of the current dump",
     keys=("source_file", "source_row"),
+    stats_columns=("application_no", "effective_date", "source_file", "source_row"),
 )
 
 
@@ -95,4 +97,5 @@ REJECTS = TableSpec(
     },
     comment="rows refused by a stage, with reason, lineage and the raw record; each stage replaces its own rows",
     keys=("stage", "kind", "source_file", "source_row"),
+    stats_columns=("stage", "kind", "source_file", "source_row", "reason"),
 )

@@ -119,15 +119,23 @@ def _decoded(value: Column, encoding: Column) -> tuple[Column, Column]:
     return text, problem
 
 
-def _fields(text: Column, width: Column, widths: Sequence[int]) -> tuple[Column, Column]:
-    """(fields array, token-count problem) for each header width present among the files."""
-    arrays, corrupt = [], []
-    for w in sorted(set(widths)):
+def with_fields(df: DataFrame, text: Column, width: Column, widths: Sequence[int]) -> DataFrame:
+    """`df` plus `_fields` (the line's fields as an array, for its file's header width) and
+    `_corrupt` (set when the line does not split into that many fields).
+
+    One `from_csv` per header width present among the files, each as a column of its own:
+    every field below reads it, and inside a conditional Spark would parse the line again
+    for each field it extracts (measured: 30 µs instead of a few per row)."""
+    widths = sorted(set(widths))
+    parsed = {}
+    for w in widths:
         schema = ", ".join([f"c{i} STRING" for i in range(w)] + ["_corrupt STRING"])
-        parsed = F.when(width == w, F.from_csv(text, schema, _CSV_OPTIONS))
-        arrays.append(F.when(width == w, F.array(*[parsed[f"c{i}"] for i in range(w)])))
-        corrupt.append(parsed["_corrupt"])
-    return F.coalesce(*arrays), F.coalesce(*corrupt)
+        parsed[f"_csv{w}"] = F.when(width == w, F.from_csv(text, schema, _CSV_OPTIONS))
+    df = df.withColumns(parsed)
+    fields = F.coalesce(*[F.when(width == w, F.array(*[F.col(f"_csv{w}")[f"c{i}"] for i in range(w)]))
+                          for w in widths])
+    corrupt = F.coalesce(*[F.col(f"_csv{w}")["_corrupt"] for w in widths])
+    return df.select("*", fields.alias("_fields"), corrupt.alias("_corrupt")).drop(*parsed)
 
 
 def _field_count_problem(text: Column, width: Column) -> Column:
@@ -150,8 +158,7 @@ def read_csv(spark: SparkSession, files: Sequence[InputFile], conf: KindConf,
           .filter(F.col("_line") > 1))                                     # line 1 is the header
     text, byte_problem = _decoded(F.col("value"), F.col("_encoding"))
     df = df.select("*", text.alias("_text"), byte_problem.alias("_bytes"))
-    fields, corrupt = _fields(F.col("_text"), F.col("_width"), [len(f.headers) for f in files])
-    df = df.select("*", fields.alias("_fields"), corrupt.alias("_corrupt"))
+    df = with_fields(df, F.col("_text"), F.col("_width"), [len(f.headers) for f in files])
     malformed = (F.when(F.col("_bytes").isNotNull(), F.col("_bytes"))
                  .when(F.col("_text").rlike(BLANK), F.lit("empty line"))
                  .when(F.col("_corrupt").isNotNull(), _field_count_problem(F.col("_text"), F.col("_width"))))
