@@ -178,17 +178,20 @@ def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputF
                 fp: str) -> dict[str, dict]:
     """Read, check, reconcile and write one kind; returns the per-file counts."""
     checked, rows_in = checked_frame(spark, kind, files, conf, run)
-    # computed once (scan, parse, duplicate window), then counted and written twice
-    checked = checked.persist(StorageLevel.DISK_ONLY)
+    # computed once (scan, parse, duplicate window), then counted and written twice; the raw
+    # line is kept for the rejects only (bronze does not store it)
+    checked = (checked.withColumn("raw_record", F.when(F.col("reason").isNotNull(), F.col("raw_record")))
+               .persist(StorageLevel.DISK_ONLY))
     try:
-        got = file_counts(checked, INGEST_REASONS[kind])
+        with run.phase(f"{kind}.read_check"):
+            got = file_counts(checked, INGEST_REASONS[kind])
         reconcile(files, rows_in, got)
         record_counts(run, kind, files, rows_in, got)
         accepted = sum(g["accepted"] for g in got.values())
         run.log(f"{kind}: {sum(rows_in.values()):,} rows read, {accepted:,} accepted; writing bronze")
         rejected = sum(sum(g["reasons"].values()) for g in got.values())
         meta = {"job": JOB, "kind": kind, "fingerprint": fp, "run_id": run.run_id, "rejects": rejected}
-        with commit_metadata(spark, meta):
+        with run.phase(f"{kind}.write"), commit_metadata(spark, meta):
             tables.write(checks.accepted(checked, kind, run.run_id), spec_of(kind))
             tables.write(checks.rejected(checked, kind, run.run_id), REJECTS, mode="replace_where",
                          replace_where=f"stage = '{JOB}' AND kind = '{kind}'")
