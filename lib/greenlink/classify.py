@@ -21,7 +21,7 @@ import argparse
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from greenlink import tables
+from greenlink import ids, tables
 from greenlink.applicants import split_names
 from greenlink.cli import add_common
 from greenlink.errors import UserError
@@ -29,6 +29,7 @@ from greenlink.ingest.bronze import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.inventory import classify_green, load_inventory
 from greenlink.ipc import explode_ipc
 from greenlink.locate import APPLICANTS, ORG_LOCATIONS, locate, location_count_keys
+from greenlink.printable import printable_column
 from greenlink.runs import Run
 from greenlink.silver import PATENTS, TRANSFERS
 
@@ -79,14 +80,27 @@ def reject_reason() -> Column:
             .when(F.col("n_applicants") == 0, F.lit("no_applicant")))
 
 
+def reject_detail() -> Column:
+    """The sentence of a reject, from the chosen record's raw field (`_ipc`, `_applicants`)
+    and `n_records`: every rejected record carries one, whether its patent has one record or several."""
+    ipc, names = F.col("_ipc"), F.col("_applicants")
+    what = (F.when(F.col("reason") == "no_parseable_ipc",
+                   F.when(ids.is_blank(ipc), F.lit("the IPC field is empty"))
+                   .otherwise(F.format_string("no valid IPC symbol in '%s'", ipc)))
+            .otherwise(F.when(ids.is_blank(names), F.lit("the applicant field is empty"))
+                       .otherwise(F.format_string("no applicant name in '%s'", names))))
+    detail = F.when(F.col("n_records") > 1,
+                    F.format_string("application %s has %d records; the chosen one: %s",
+                                    F.col("application_no"), F.col("n_records"), what)).otherwise(what)
+    return printable_column(detail)
+
+
 def rejected_records(records: DataFrame, chosen: DataFrame, run_id: str) -> DataFrame:
     """Every bronze record of a rejected patent, in bronze.rejects columns."""
-    verdict = chosen.where(F.col("reason").isNotNull()).select("application_no", "reason", "n_records")
-    detail = F.when(F.col("n_records") > 1,
-                    F.format_string("application %s has %d records; the chosen one has no usable %s",
-                                    F.col("application_no"), F.col("n_records"),
-                                    F.when(F.col("reason") == "no_parseable_ipc", F.lit("IPC symbol"))
-                                    .otherwise(F.lit("applicant"))))
+    verdict = chosen.where(F.col("reason").isNotNull()).select(
+        "application_no", "reason", "n_records", F.col("ipc_raw").alias("_ipc"),
+        F.col("applicants_raw").alias("_applicants"))
+    detail = reject_detail()
     return (records.join(verdict, "application_no")
             .select(F.lit(JOB).alias("stage"), F.lit("patents").alias("kind"), "source_file", "source_row",
                     "application_no_raw", "reason", detail.alias("detail"),
