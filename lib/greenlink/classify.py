@@ -27,7 +27,7 @@ from greenlink.cli import add_common
 from greenlink.errors import UserError
 from greenlink.ingest.bronze import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.inventory import classify_green, load_inventory
-from greenlink.ipc import explode_ipc
+from greenlink.ipc import explode_ipc, symbol_level_column
 from greenlink.locate import APPLICANTS, ORG_LOCATIONS, locate, location_count_keys
 from greenlink.printable import printable_column
 from greenlink.runs import Run
@@ -183,6 +183,12 @@ def classify(spark: SparkSession, *, parent_run_id: str | None = None) -> dict[s
             patents = silver_patents(accepted, applicants).localCheckpoint()
             tables.write(patents, PATENTS)
             run.count("patents.green", patents.where("is_green").count())
+            # a class or subclass alone as main IPC is kept, and flagged here (docs/green.md)
+            coarse = patents.where(symbol_level_column(F.col("main_ipc")) != "group").count()
+            run.count("patents.main_ipc_without_group", coarse)
+            if coarse:
+                run.log(f"{coarse:,} accepted patents have a class or subclass alone as main IPC "
+                        "(kept; only class and subclass inventory entries can cover them)")
             run.log("silver.patents written")
             tables.write(applicants, APPLICANTS)
             tables.write(located.org_locations, ORG_LOCATIONS)

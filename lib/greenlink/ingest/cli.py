@@ -34,12 +34,15 @@ def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.ingest.layout import list_files, load_conf
+    from greenlink.ingest.filechecks import BadFiles, check_input
+    from greenlink.ingest.layout import load_conf
     from greenlink.session import get_spark
 
-    # layout and conf errors surface before Spark starts; file checks run inside the recorded run
-    load_conf()
-    list_files(_input_dir(args).resolve())
+    # layout, conf and (strict mode) file problems surface before Spark starts, every bad file
+    # listed; the run repeats the checks with the streamed pass (sha256, encoding) and records them
+    check = check_input(_input_dir(args).resolve(), load_conf(), full=False)
+    if check.rejects and not getattr(args, "quarantine_bad_files", False):
+        raise BadFiles(check)
     spark = get_spark(args.profile, args.warehouse)
     run(spark, args)
     return 0

@@ -7,6 +7,9 @@ of `layout.sniff_bytes`), the header line (CSV), the footer (Parquet) or the fir
 (Excel), and the header mapping. A file that fails a test is only streamed once more for
 its sha256. No problem stops the pass: `check_input` returns the usable files and every
 refused file with a reason code (`bronze.FILE_REASONS`) and a printable detail.
+
+`full=False` skips the streamed read (no sha256; a CSV's encoding guessed from its header
+line): the CLI's check before Spark starts, so a strict run with bad files fails in a second.
 """
 from __future__ import annotations
 
@@ -20,9 +23,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 from greenlink.errors import UserError
 from greenlink.ingest.bronze import FILE_REJECTS
-from greenlink.ingest.layout import (KINDS, FileProblem, IngestConf, InputFile, csv_headers, list_files,
-                                     match_columns, parquet_header, sha256_file, sniff_bytes, unknown_format,
-                                     xlsx_header)
+from greenlink.ingest.layout import (KINDS, FileProblem, IngestConf, InputFile, csv_headers, guess_encoding,
+                                     list_files, match_columns, parquet_header, sha256_file, sniff_bytes,
+                                     unknown_format, xlsx_header)
 from greenlink.printable import printable
 
 HEAD_BYTES = 1 << 16
@@ -98,9 +101,9 @@ def _head(path: Path) -> bytes:
         return f.read(HEAD_BYTES)
 
 
-def check_file(kind: str, path: Path, rel: str, fmt: str | None, conf: IngestConf) -> InputFile:
+def check_file(kind: str, path: Path, rel: str, fmt: str | None, conf: IngestConf, full: bool = True) -> InputFile:
     """The file as an InputFile (format, encoding, sha256, header mapping); a FileProblem if
-    it cannot be ingested. Reads the head, then streams the whole file once."""
+    it cannot be ingested. Reads the head, then (`full`) streams the whole file once."""
     if fmt is None:
         raise unknown_format(path, rel)
     try:
@@ -111,7 +114,7 @@ def check_file(kind: str, path: Path, rel: str, fmt: str | None, conf: IngestCon
                                                   f"{exc.strerror or exc})") from None
     if size == 0:
         raise FileProblem(rel, "empty_file", "the file is empty (0 bytes)")
-    encoding = rows = None
+    encoding = rows = sha = None
     if fmt == "csv":
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise FileProblem(rel, "unsupported_encoding",
@@ -121,29 +124,32 @@ def check_file(kind: str, path: Path, rel: str, fmt: str | None, conf: IngestCon
             raise FileProblem(rel, "not_text", why)
         if size <= len(head) and not head.removeprefix(codecs.BOM_UTF8).strip(_BLANK):
             raise FileProblem(rel, "empty_file", f"the file holds only blank lines ({size:,} bytes)")
-        sha, encoding = sniff_bytes(path, conf.utf8_evidence_chars)
+        if full:
+            sha, encoding = sniff_bytes(path, conf.utf8_evidence_chars)
+        else:
+            encoding = guess_encoding(head.split(b"\n", 1)[0])
         try:
             headers = csv_headers(path, encoding)
         except csv.Error as exc:                    # e.g. a first line beyond the csv field limit
             raise FileProblem(rel, "missing_columns", f"the header line cannot be parsed ({exc})") from None
     elif fmt == "parquet":
         headers, rows = parquet_header(path, rel)
-        sha = sha256_file(path)
     else:
         headers = xlsx_header(path, rel, conf.xlsx_max_bytes)
+    if full and sha is None:
         sha = sha256_file(path)
     columns = match_columns(headers, conf.kinds[kind], rel)
     return InputFile(kind, path, rel, fmt, size, headers, columns, encoding, sha, rows)
 
 
-def _size_and_sha(path: Path) -> tuple[int | None, str | None]:
+def _size_and_sha(path: Path, full: bool) -> tuple[int | None, str | None]:
     try:
-        return path.stat().st_size, sha256_file(path)
+        return path.stat().st_size, sha256_file(path) if full else None
     except OSError:
         return None, None
 
 
-def check_input(input_dir: Path, conf: IngestConf) -> FileCheck:
+def check_input(input_dir: Path, conf: IngestConf, full: bool = True) -> FileCheck:
     """Every file under <input>/patents and <input>/transfers checked; layout problems (no
     folder, no files) are still a UserError, file problems are collected."""
     files: dict[str, list[InputFile]] = {}
@@ -152,12 +158,12 @@ def check_input(input_dir: Path, conf: IngestConf) -> FileCheck:
         files[kind] = []
         for path, rel, fmt in listed:
             try:
-                files[kind].append(check_file(kind, path, rel, fmt, conf))
+                files[kind].append(check_file(kind, path, rel, fmt, conf, full))
             except FileProblem as p:
-                size, sha = _size_and_sha(path)
+                size, sha = _size_and_sha(path, full)
                 rejects.append(FileReject(kind, rel, size, sha, p.reason, p.detail))
             except OSError as exc:                  # vanished or unreadable while being streamed
-                size, sha = _size_and_sha(path)
+                size, sha = _size_and_sha(path, full)
                 rejects.append(FileReject(kind, rel, size, sha, "unreadable_file", printable(
                     f"cannot read the file ({type(exc).__name__}: {exc.strerror or exc})")))
     return FileCheck(files, rejects)
