@@ -177,6 +177,16 @@ def test_printable_escapes_and_cuts():
     assert printable("line\nnext", None) == "line\\x0anext"
 
 
+def test_subclass_alone_is_a_valid_symbol_at_a_coarser_level(spark):
+    from pyspark.sql import functions as F
+
+    from greenlink.ipc import parse_ipc, symbol_level_column
+
+    assert [parse_ipc(s).level for s in ("H01L", "B61", "H01L 31/042")] == ["subclass", "class", "group"]
+    df = spark.createDataFrame([("H01L",), ("B61",), ("H01L 31/042",), (None,)], "s string")
+    assert [r[0] for r in df.select(symbol_level_column(F.col("s"))).collect()] == ["subclass", "class", "group", None]
+
+
 # ---------------------------------------------------------------- strict: fail, name all, write nothing
 
 def test_strict_cli_lists_every_bad_file_before_spark(dump, tmp_path, capsys, monkeypatch):
@@ -215,6 +225,7 @@ def test_strict_run_fails_records_why_and_writes_no_bronze(spark, dump, fresh_wa
 def quarantined(spark, dump, tmp_path_factory, use_warehouse):
     """`greenlink run --stages ingest,classify --quarantine-bad-files` on the dump, then the
     same dump with the bad files removed (strict mode)."""
+    from greenlink.diff import diff_table, render
     from greenlink.pipeline import run_stages
 
     wh = tmp_path_factory.mktemp("quarantine") / "warehouse"
@@ -229,6 +240,7 @@ def quarantined(spark, dump, tmp_path_factory, use_warehouse):
             patents={(r.source_file, r.source_row) for r in tables.read(spark, PATENTS_RAW.name).collect()},
             transfers={(r.source_file, r.source_row) for r in tables.read(spark, TRANSFERS_RAW.name).collect()},
             rejects=[r.asDict() for r in tables.read(spark, REJECTS.name).collect()])
+        partial_version = tables.latest_version(spark, PATENTS_RAW.name)
         clean = wh.parent / "clean"
         shutil.copytree(dump, clean)
         for rel in BAD_FILES:
@@ -237,6 +249,8 @@ def quarantined(spark, dump, tmp_path_factory, use_warehouse):
         out.clean_rejects = tables.read(spark, FILE_REJECTS.name).count()
         out.clean_run = tables.read(spark, RUNS.name).where("job = 'ingest' AND event = 'end'").orderBy(
             "at", ascending=False).first().asDict()
+        out.diff = diff_table(spark, PATENTS_RAW.name, partial_version)
+        out.diff_text = render(out.diff)
     return out
 
 
@@ -301,6 +315,11 @@ def test_removing_the_bad_files_gives_a_complete_dump(quarantined):
     assert quarantined.clean_run["inputs"]["patents.action"] == "written"
     assert quarantined.clean_run["inputs"]["transfers.action"] == "written"
     assert quarantined.clean_counts["files.rejected"] == 0
+    # `greenlink diff` says which side was built from a partial dump
+    assert quarantined.diff.dumps == (f"partial dump ({len(BAD_FILES)} input files refused, bronze.file_rejects)",
+                                      "complete dump")
+    assert (f"  built from: partial dump ({len(BAD_FILES)} input files refused, bronze.file_rejects) -> "
+            "complete dump") in quarantined.diff_text.split("\n")
 
 
 def test_no_usable_file_left_is_a_user_error(spark, tmp_path, fresh_warehouse):
