@@ -311,10 +311,10 @@ def fingerprint(files: Sequence[InputFile], conf: IngestConf, logic: str, reject
 
 
 def logic_digest() -> str:
-    """sha256 of the code that decides bronze content (this package, ids.py, dates.py):
-    a changed rule makes the next ingest rewrite the tables instead of skipping."""
+    """sha256 of the code that decides bronze content (this package, ids.py, dates.py,
+    printable.py): a changed rule makes the next ingest rewrite the tables instead of skipping."""
     here = Path(__file__).resolve().parent
-    sources = sorted(here.glob("*.py")) + [here.parent / "ids.py", here.parent / "dates.py"]
+    sources = sorted(here.glob("*.py")) + [here.parent / n for n in ("ids.py", "dates.py", "printable.py")]
     digest = hashlib.sha256()
     for p in sources:
         digest.update(p.name.encode() + b"\0" + p.read_bytes())
