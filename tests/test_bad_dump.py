@@ -177,6 +177,18 @@ def test_printable_escapes_and_cuts():
     assert printable("line\nnext", None) == "line\\x0anext"
 
 
+def test_printable_column_is_printable_in_spark(spark):
+    from pyspark.sql import functions as F
+
+    from greenlink.printable import printable_column
+
+    values = [f"a{ESC}[2Jb", "\u202e\x00\x7f\x85\u3000中\ue000", "😀\x1b😀", "\U000e0001x", "plain 中文",
+              "\x1b" + "y" * 300, "z" * 201, "", None]
+    df = spark.createDataFrame([(v,) for v in values], "v string")
+    got = [r[0] for r in df.select(printable_column(F.col("v"))).collect()]
+    assert got == [None if v is None else printable(v) for v in values]
+
+
 def test_subclass_alone_is_a_valid_symbol_at_a_coarser_level(spark):
     from pyspark.sql import functions as F
 

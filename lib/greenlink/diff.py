@@ -236,7 +236,6 @@ def dump_at(spark, name: str, version: int) -> str:
     """Whether `name` at `version` was built from a partial dump: the ingest file rejects as
     they stood when that version was committed ("" when no ingest had checked files by then)."""
     from delta.tables import DeltaTable
-    from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
 
     from greenlink import tables
@@ -245,13 +244,13 @@ def dump_at(spark, name: str, version: int) -> str:
         return ""
     at = (DeltaTable.forPath(spark, tables.path(spark, name)).history()
           .where(F.col("version") == version).select("timestamp").first())
-    try:
-        n = (spark.read.format("delta").option("timestampAsOf", str(at["timestamp"]))
-             .load(tables.path(spark, FILE_REJECTS_TABLE)).count()) if at else None
-    except PySparkException:            # committed before bronze.file_rejects existed
+    # the last file_rejects version committed at or before it (Delta's timestampAsOf refuses
+    # a time after the table's latest commit, the usual case for the newest version)
+    before = (DeltaTable.forPath(spark, tables.path(spark, FILE_REJECTS_TABLE)).history()
+              .where(F.col("timestamp") <= F.lit(at["timestamp"])).agg(F.max("version")).first()[0]) if at else None
+    if before is None:
         return ""
-    if n is None:
-        return ""
+    n = tables.read(spark, FILE_REJECTS_TABLE, int(before)).count()
     return f"partial dump ({n} input files refused, bronze.file_rejects)" if n else "complete dump"
 
 

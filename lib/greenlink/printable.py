@@ -15,7 +15,8 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 LIMIT = 200                                  # characters of a value shown in a message or detail
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+# private-use characters stay: GBK exports map rare Chinese characters there
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 _UNSAFE_JAVA = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
 
 
@@ -43,14 +44,18 @@ def printable(value: object, limit: int | None = LIMIT) -> str:
 
 def printable_column(col: Column, limit: int | None = LIMIT) -> Column:
     """Spark version of `printable` for a string column (NULL stays NULL). The per-character
-    escape only runs on values that hold an unsafe character."""
-    def escape(c: Column) -> Column:
-        n = F.ascii(c)
-        return (F.when(~c.rlike(_UNSAFE_JAVA), c)
-                .when(n < 0x100, F.concat(F.lit("\\x"), F.lpad(F.lower(F.hex(n)), 2, "0")))
-                .otherwise(F.concat(F.lit("\\u"), F.lpad(F.lower(F.hex(n)), 4, "0"))))
+    escape only runs on values that hold an unsafe character; characters are taken with a
+    regex (`.` is a whole code point in Java), so characters outside the BMP stay whole."""
 
-    escaped = F.when(col.rlike(_UNSAFE_JAVA), F.array_join(F.transform(F.split(col, ""), escape), "")).otherwise(col)
+    def escape(c: Column) -> Column:
+        n = F.ascii(c)                                  # the code point of the character
+        return (F.when(~c.rlike(_UNSAFE_JAVA), c)
+                .when(n < 0x100, F.format_string("\\x%02x", n))
+                .when(n < 0x10000, F.format_string("\\u%04x", n))
+                .otherwise(F.format_string("\\U%08x", n)))
+
+    chars = F.regexp_extract_all(col, F.lit("(?s)."), F.lit(0))
+    escaped = F.when(col.rlike(_UNSAFE_JAVA), F.array_join(F.transform(chars, escape), "")).otherwise(col)
     if limit is None:
         return escaped
     return F.when(F.length(escaped) > limit,
