@@ -458,7 +458,8 @@ def test_user_errors_are_one_line(capsys, tmp_path, world, monkeypatch):
     shutil.copytree(world, w)
     (w / "patents" / "notes.txt").write_text("x")
     assert _cli_file_errors(capsys, ["ingest", "--input", str(w)]) == \
-        ["greenlink ingest: patents/notes.txt: unknown_format: unknown file format '.txt' (expected .csv, .parquet or .xlsx)"]
+        ["greenlink ingest: patents/notes.txt: unknown_format: unknown file format '.txt' "
+         "(expected .csv, .parquet or .xlsx)"]
     (w / "patents" / "notes.txt").unlink()
     (w / "patents" / "u16.csv").write_text("申请号,申请日\n", encoding="utf-16")
     assert _cli_file_errors(capsys, ["ingest", "--input", str(w)]) == \

@@ -32,7 +32,7 @@ from greenlink import tables
 from greenlink.errors import UserError
 from greenlink.ingest import checks, readers
 from greenlink.ingest.bronze import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
-from greenlink.ingest.filechecks import BadFiles, FileCheck, check_input, file_rejects_frame, without_files
+from greenlink.ingest.filechecks import BadFiles, FileCheck, FileReject, check_input, file_rejects_frame, without_files
 from greenlink.ingest.layout import KINDS, IngestConf, InputFile, fingerprint, load_conf, logic_digest
 from greenlink.printable import printable
 from greenlink.runs import RUNS, Run
@@ -255,7 +255,7 @@ def file_stage(spark: SparkSession, run: Run, input_dir: Path, conf: IngestConf,
 # ---------------------------------------------------------------- summary
 
 def summary(files: Mapping[str, Sequence[InputFile]], counts: Mapping[str, int], actions: Mapping[str, str],
-            refused: Sequence = ()) -> str:
+            refused: Sequence[FileReject] = ()) -> str:
     """Short per-file table of rows read, accepted and rejected (by reason), and the refused files."""
     head = ("file", "format", "rows_in", "accepted", "rejected", "reasons")
     lines = []
@@ -301,7 +301,8 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, q
                 run.inputs[f"{kind}.fingerprint"] = fp
                 for f in files:
                     run.inputs[f"file:{f.relpath}"] = f.describe()
-                    run.log(f"{printable(f.relpath)}: {f.fmt}{' ' + f.encoding if f.encoding else ''}, {f.size:,} bytes")
+                    encoding = f" {f.encoding}" if f.encoding else ""
+                    run.log(f"{printable(f.relpath)}: {f.fmt}{encoding}, {f.size:,} bytes")
                 previous = None if force else unchanged_since(spark, kind, fp)
                 if previous:
                     for key, n in counts_of_run(spark, previous, kind).items():
