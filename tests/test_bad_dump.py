@@ -357,3 +357,16 @@ def test_no_reject_without_a_detail_in_the_pipeline_warehouse(pipeline_warehouse
         empty = df[df["detail"].isna() | (df["detail"].astype(str).str.strip() == "")]
         assert empty.empty, (name, empty[["reason"]].value_counts().to_dict())
         assert not df["detail"].astype(str).str.contains(CONTROL).any(), name
+
+
+def test_runs_built_on_bronze_record_the_dump_state(pipeline_warehouse):
+    """The shared pipeline run read a complete dump: its parent `run`, ingest and the stages
+    built on bronze (panel included) say so; bronze.file_rejects exists and is empty."""
+    from greenlink.analyst import read_table
+
+    runs = read_table(pipeline_warehouse, "_meta.runs")
+    ends = runs[runs["event"] == "end"]
+    dumps = {job: dict(inputs).get("dump") for job, inputs in zip(ends["job"], ends["inputs"])}
+    assert {j: dumps.get(j) for j in ("run", "ingest", "classify", "networks", "panel")} == \
+        dict.fromkeys(("run", "ingest", "classify", "networks", "panel"), "complete")
+    assert len(read_table(pipeline_warehouse, "bronze.file_rejects")) == 0
