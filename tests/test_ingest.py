@@ -4,6 +4,7 @@ Parquet and .xlsx files are built from the literals below), plus ids.py and date
 from __future__ import annotations
 
 import codecs
+import re
 import shutil
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -430,6 +431,17 @@ def _cli_error(capsys, argv: list[str]) -> str:
     return err
 
 
+def _cli_file_errors(capsys, argv: list[str]) -> list[str]:
+    """Refused files: one line per file (`<file>: <reason>: <detail>`), then one line saying
+    how many and what to do; status 2 (docs/ingest.md, "File checks")."""
+    assert cli.main(argv) == 2
+    lines = capsys.readouterr().err.strip().split("\n")
+    assert "Traceback" not in "".join(lines)
+    assert re.match(r"greenlink ingest: \d+ of \d+ input files (is|are) unusable \(listed above\); nothing was "
+                    r"ingested\. Fix or remove them, or rerun with --quarantine-bad-files", lines[-1]), lines[-1]
+    return lines[:-1]
+
+
 def test_user_errors_are_one_line(capsys, tmp_path, world, monkeypatch):
     # only this stage's command: the others may not be importable while they are being written
     monkeypatch.setattr(cli, "COMMANDS", {"ingest": cli.COMMANDS["ingest"]})
@@ -445,20 +457,23 @@ def test_user_errors_are_one_line(capsys, tmp_path, world, monkeypatch):
     shutil.rmtree(w)
     shutil.copytree(world, w)
     (w / "patents" / "notes.txt").write_text("x")
-    assert _cli_error(capsys, ["ingest", "--input", str(w)]) == \
-        "greenlink ingest: patents/notes.txt: unknown file format '.txt' (expected .csv, .parquet or .xlsx)"
+    assert _cli_file_errors(capsys, ["ingest", "--input", str(w)]) == \
+        ["greenlink ingest: patents/notes.txt: unknown_format: unknown file format '.txt' "
+         "(expected .csv, .parquet or .xlsx)"]
     (w / "patents" / "notes.txt").unlink()
     (w / "patents" / "u16.csv").write_text("申请号,申请日\n", encoding="utf-16")
-    assert _cli_error(capsys, ["ingest", "--input", str(w)]) == \
-        "greenlink ingest: patents/u16.csv: UTF-16 text is not supported; save the file as UTF-8 or GBK CSV"
+    assert _cli_file_errors(capsys, ["ingest", "--input", str(w)]) == \
+        ["greenlink ingest: patents/u16.csv: unsupported_encoding: UTF-16 text is not supported; "
+         "save the file as UTF-8 or GBK CSV"]
     (w / "patents" / "u16.csv").unlink()
     (w / "patents" / "x.parquet").write_bytes(b"not parquet")
-    assert _cli_error(capsys, ["ingest", "--input", str(w)]).startswith(
-        "greenlink ingest: patents/x.parquet: not a readable Parquet file (")
+    [err] = _cli_file_errors(capsys, ["ingest", "--input", str(w)])
+    assert err.startswith("greenlink ingest: patents/x.parquet: unreadable_parquet: not a readable Parquet file (")
     (w / "patents" / "x.parquet").unlink()
     (w / "transfers" / "2021.csv").write_text("申请号,变更生效日,转让人\n1,2,3\n", encoding="utf-8")
-    err = _cli_error(capsys, ["ingest", "--input", str(w)])
-    assert err.startswith("greenlink ingest: transfers/2021.csv: missing required column 'owners_after' (one of: ")
+    [err] = _cli_file_errors(capsys, ["ingest", "--input", str(w)])
+    assert err.startswith("greenlink ingest: transfers/2021.csv: missing_columns: missing required column "
+                          "'owners_after' (one of: ")
     assert err.endswith("; the file has: 申请号, 变更生效日, 转让人")
 
 
@@ -467,11 +482,13 @@ def test_failed_run_is_recorded(spark, first, tmp_path):
     (w / "patents").mkdir(parents=True)
     (w / "transfers").mkdir()
     (w / "patents" / "a.xls").write_text("x")
+    (w / "transfers" / "t.csv").write_text("申请号,变更生效日,变更前权利人,变更后权利人\n", encoding="utf-8")
     with warehouse_at(spark, first.wh):
-        with pytest.raises(UserError, match=r"^patents/a.xls: unknown file format '.xls'"):
+        with pytest.raises(UserError, match=r"^patents/a.xls: unknown_format: unknown file format '.xls'"):
             ingest(spark, w)
         failed = tables.read(spark, RUNS.name).filter("job = 'ingest' AND status = 'failed'").collect()
-    assert len(failed) == 1 and failed[0]["message"].startswith("UserError: patents/a.xls: unknown file format")
+    assert len(failed) == 1 and failed[0]["message"].startswith(
+        "BadFiles: patents/a.xls: unknown_format: unknown file format")
 
 
 def test_one_reason_per_row_in_precedence_order(spark):

@@ -21,14 +21,15 @@ import argparse
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from greenlink import tables
+from greenlink import ids, tables
 from greenlink.applicants import split_names
 from greenlink.cli import add_common
 from greenlink.errors import UserError
 from greenlink.ingest.bronze import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.inventory import classify_green, load_inventory
-from greenlink.ipc import explode_ipc
+from greenlink.ipc import explode_ipc, symbol_level_column
 from greenlink.locate import APPLICANTS, ORG_LOCATIONS, locate, location_count_keys
+from greenlink.printable import printable_column
 from greenlink.runs import Run
 from greenlink.silver import PATENTS, TRANSFERS
 
@@ -79,14 +80,27 @@ def reject_reason() -> Column:
             .when(F.col("n_applicants") == 0, F.lit("no_applicant")))
 
 
+def reject_detail() -> Column:
+    """The sentence of a reject, from the chosen record's raw field (`_ipc`, `_applicants`)
+    and `n_records`: every rejected record carries one, whether its patent has one record or several."""
+    ipc, names = F.col("_ipc"), F.col("_applicants")
+    what = (F.when(F.col("reason") == "no_parseable_ipc",
+                   F.when(ids.is_blank(ipc), F.lit("the IPC field is empty"))
+                   .otherwise(F.format_string("no valid IPC symbol in '%s'", ipc)))
+            .otherwise(F.when(ids.is_blank(names), F.lit("the applicant field is empty"))
+                       .otherwise(F.format_string("no applicant name in '%s'", names))))
+    detail = F.when(F.col("n_records") > 1,
+                    F.format_string("application %s has %d records; the chosen one: %s",
+                                    F.col("application_no"), F.col("n_records"), what)).otherwise(what)
+    return printable_column(detail)
+
+
 def rejected_records(records: DataFrame, chosen: DataFrame, run_id: str) -> DataFrame:
     """Every bronze record of a rejected patent, in bronze.rejects columns."""
-    verdict = chosen.where(F.col("reason").isNotNull()).select("application_no", "reason", "n_records")
-    detail = F.when(F.col("n_records") > 1,
-                    F.format_string("application %s has %d records; the chosen one has no usable %s",
-                                    F.col("application_no"), F.col("n_records"),
-                                    F.when(F.col("reason") == "no_parseable_ipc", F.lit("IPC symbol"))
-                                    .otherwise(F.lit("applicant"))))
+    verdict = chosen.where(F.col("reason").isNotNull()).select(
+        "application_no", "reason", "n_records", F.col("ipc_raw").alias("_ipc"),
+        F.col("applicants_raw").alias("_applicants"))
+    detail = reject_detail()
     return (records.join(verdict, "application_no")
             .select(F.lit(JOB).alias("stage"), F.lit("patents").alias("kind"), "source_file", "source_row",
                     "application_no_raw", "reason", detail.alias("detail"),
@@ -172,7 +186,16 @@ def classify(spark: SparkSession, *, parent_run_id: str | None = None) -> dict[s
             with run.phase("patents"):
                 patents = silver_patents(accepted, applicants).localCheckpoint()
                 tables.write(patents, PATENTS)
-                run.count("patents.green", patents.where("is_green").count())
+                # a class or subclass alone as main IPC is kept, and flagged here (docs/green.md)
+                tally = patents.agg(
+                    F.count(F.when(F.col("is_green"), 1)).alias("green"),
+                    F.count(F.when(symbol_level_column(F.col("main_ipc")) != "group", 1)).alias("coarse")).first()
+            coarse = int(tally["coarse"])
+            run.count("patents.green", int(tally["green"]))
+            run.count("patents.main_ipc_without_group", coarse)
+            if coarse:
+                run.log(f"{coarse:,} accepted patents have a class or subclass alone as main IPC "
+                        "(kept; only class and subclass inventory entries can cover them)")
             run.log("silver.patents written")
             with run.phase("applicants"):
                 tables.write(applicants, APPLICANTS)

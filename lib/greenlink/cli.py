@@ -3,7 +3,8 @@
 Each stage lives in its own module exposing `configure(parser)` (its options) and
 `main(args) -> int`; the registry below maps command names to those modules, and
 `greenlink run` chains the pipeline stages in order. Errors a user can fix
-(`UserError`) print as one line and exit with status 2.
+(`UserError`) print as one line (ingest's file checks: one line per refused file) and exit
+with status 2; every line goes through `printable`, so no raw control byte reaches the terminal.
 """
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="where tables and figures go (default: <warehouse>/../reports)")
     parser.add_argument("--lock-wait", type=float, default=0.0, metavar="SECONDS",
                         help="wait up to SECONDS for another run holding the warehouse lock (default: fail at once)")
+
+
+def add_quarantine(parser: argparse.ArgumentParser) -> None:
+    """The ingest option `greenlink run` shares (docs/ingest.md, "File checks")."""
+    parser.add_argument("--quarantine-bad-files", action="store_true",
+                        help="ingest the usable files when some input files are refused, record the refused "
+                             "ones in bronze.file_rejects and mark the run as built from a partial dump "
+                             "(default: fail, listing every refused file)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         with warehouse_lock(args):
             return int(importlib.import_module(args._module).main(args) or 0)
     except UserError as exc:
-        print(f"greenlink {args.command}: {exc}", file=sys.stderr)
+        from greenlink.printable import printable
+
+        for line in str(exc).split("\n"):
+            print(f"greenlink {args.command}: {printable(line, None)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"greenlink {args.command}: interrupted", file=sys.stderr)

@@ -33,6 +33,7 @@ from greenlink.errors import UserError
 from greenlink.ingest.layout import InputFile, KindConf, kind_confs, list_folder
 from greenlink.panelconf import (CITY_CONTROL_VALUES, CONTROL_VALUES, YEAR_RANGE, PanelConf, parse_years,
                                  text_key)
+from greenlink.printable import printable_column
 from greenlink.sample import SAMPLE_LOG
 
 JOB = "controls"
@@ -476,7 +477,7 @@ def accepted(checked: DataFrame, spec: tables.TableSpec) -> DataFrame:
 def rejected(checked: DataFrame, kind: str) -> DataFrame:
     return checked.where(F.col("reason").isNotNull()).select(
         F.lit(kind).alias("kind"), "source_file", "source_row", "reason",
-        F.substring("detail", 1, _DETAIL_CHARS).alias("detail"), "raw_record")
+        printable_column(F.col("detail"), _DETAIL_CHARS).alias("detail"), "raw_record")
 
 
 # --------------------------------------------------------------------------- sample rule (pure)

@@ -10,7 +10,9 @@ tolerance (recomputation on another partitioning may move the last bits). Run-id
 A negative version counts back from the latest (`--from-version -1`: the previous one).
 
 The comparison runs in Spark (full outer join on the key, one aggregation), so it works
-for tables of any size; only counts and a few example rows reach the driver.
+for tables of any size; only counts and a few example rows reach the driver. Each side
+also says whether it was built from a partial dump: `bronze.file_rejects` as of the
+version's commit time (time travel) holds the files ingest had quarantined then.
 
 `warehouse_differences` compares whole warehouses (two runs of the pipeline) with delta-rs
 and pandas; the cluster and fault tests use it (docs/operations.md).
@@ -22,7 +24,7 @@ import importlib
 import math
 import pkgutil
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -99,6 +101,7 @@ class TableDiff:
     ignored: tuple[str, ...] = ()
     examples: list[tuple[str, tuple, dict[str, tuple[Any, Any]]]] = field(default_factory=list)
     # (kind: added/removed/changed, key values, {column: (old, new)} for changed rows)
+    dumps: tuple[str, str] = ("", "")     # per side: complete / partial (N files refused) / "" unknown
 
     @property
     def unchanged(self) -> int:
@@ -221,8 +224,34 @@ def diff_table(spark, name: str, from_version: int, to_version: int | None = Non
     v0 = resolve_version(from_version, lo, hi, name, "--from-version")
     v1 = resolve_version(to_version, lo, hi, name, "--to-version")
     key = tuple(keys) if keys else natural_keys(name)
-    return diff_frames(tables.read(spark, name, v0), tables.read(spark, name, v1), key, table=name,
-                       versions=(v0, v1), rtol=rtol, examples=examples)
+    d = diff_frames(tables.read(spark, name, v0), tables.read(spark, name, v1), key, table=name,
+                    versions=(v0, v1), rtol=rtol, examples=examples)
+    return replace(d, dumps=(dump_at(spark, name, v0), dump_at(spark, name, v1)))
+
+
+FILE_REJECTS_TABLE = "bronze.file_rejects"
+
+
+def dump_at(spark, name: str, version: int) -> str:
+    """Whether `name` at `version` was built from a partial dump: the ingest file rejects as
+    they stood when that version was committed ("" when no ingest had checked files by then)."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    from greenlink import tables
+
+    if not tables.exists(spark, FILE_REJECTS_TABLE):
+        return ""
+    at = (DeltaTable.forPath(spark, tables.path(spark, name)).history()
+          .where(F.col("version") == version).select("timestamp").first())
+    # the last file_rejects version committed at or before it (Delta's timestampAsOf refuses
+    # a time after the table's latest commit, the usual case for the newest version)
+    before = (DeltaTable.forPath(spark, tables.path(spark, FILE_REJECTS_TABLE)).history()
+              .where(F.col("timestamp") <= F.lit(at["timestamp"])).agg(F.max("version")).first()[0]) if at else None
+    if before is None:
+        return ""
+    n = tables.read(spark, FILE_REJECTS_TABLE, int(before)).count()
+    return f"partial dump ({n} input files refused, bronze.file_rejects)" if n else "complete dump"
 
 
 # --------------------------------------------------------------------------- rendering
@@ -248,6 +277,8 @@ def render(d: TableDiff) -> str:
         lines.append("  changed columns: " + ", ".join(f"{c} ({n(k)} rows)" for c, k in d.column_changes.items()))
     if d.ignored:
         lines.append(f"  ignored (run ids): {', '.join(d.ignored)}")
+    if any(d.dumps):
+        lines.append(f"  built from: {d.dumps[0] or 'unknown'} -> {d.dumps[1] or 'unknown'}")
     table = [("", " | ".join(d.keys), "column", "old", "new")]
     for kind, key, cols in d.examples:
         k = " | ".join(_fmt(v) for v in key)

@@ -4,6 +4,13 @@ Canonical form: `F03D 1/06` (subclass, one space, main group without leading zer
 subgroup digits with trailing zeros beyond two dropped); a subclass alone is `F03D`, a
 class alone `B61`. Anything else is invalid (None / null) and counted by the caller.
 
+A class or subclass alone (`H01L`) is kept as a valid symbol, at a coarser `level`
+(`class` / `subclass` / `group`, `symbol_level`): SPEC §2 matches groups, so such a symbol
+can only be covered by class or subclass entries, never by a group, subgroup or range entry.
+It is flagged, not dropped: the classify stage counts accepted patents whose main IPC has no
+group (`patents.main_ipc_without_group` in `_meta.runs`; in silver.patents `main_ipc` has
+no space), docs/green.md.
+
 Accepted dirty forms (each step below is one regular expression or character map, applied
 in order, identically in Python, Spark and DuckDB):
 
@@ -112,11 +119,30 @@ class IpcSymbol:
     subgroup: str | None        # "06" (digits, at least two)
 
     @property
+    def level(self) -> str:
+        """`group` for a full symbol, `subclass` / `class` for a subclass or class alone."""
+        return symbol_level(self.symbol)
+
+    @property
     def sort_key(self) -> int | None:
         """Order within the subclass (SPEC §2); None without a group."""
         if self.main_group is None or self.subgroup is None:
             return None
         return sort_key(self.main_group, self.subgroup)
+
+
+LEVELS = ("class", "subclass", "group")
+
+
+def symbol_level(symbol: str) -> str:
+    """Level of a canonical symbol: `group` (`F03D 1/06`), `subclass` (`F03D`), `class` (`B61`)."""
+    return "group" if " " in symbol else ("subclass" if len(symbol) == 4 else "class")
+
+
+def symbol_level_column(symbol: Column) -> Column:
+    """Spark version of `symbol_level` (null for a null symbol)."""
+    return (F.when(symbol.contains(" "), F.lit("group"))
+            .when(F.length(symbol) == 4, F.lit("subclass")).when(symbol.isNotNull(), F.lit("class")))
 
 
 def sort_key(main_group: int, subgroup: str) -> int:

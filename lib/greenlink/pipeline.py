@@ -3,7 +3,8 @@
 `--all` runs every stage of `cli.PIPELINE`; `--stages a,b` a subset (still in pipeline
 order). `--demo` uses the embedded default world: it generates ./demo/world once
 (fixed seed, small size) and reads it as the input. Every stage records its own row in
-`_meta.runs`, linked to the parent `run` row.
+`_meta.runs`, linked to the parent `run` row. `--quarantine-bad-files` goes to ingest
+(docs/ingest.md, "File checks"); the parent row then records `dump` = `partial` or `complete`.
 """
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import argparse
 import importlib
 from pathlib import Path
 
-from greenlink.cli import COMMANDS, PIPELINE, add_common
+from greenlink.cli import COMMANDS, PIPELINE, add_common, add_quarantine
 from greenlink.errors import UserError
-from greenlink.runs import Run
+from greenlink.runs import Run, dump_state
 
 DEMO_WORLD = Path("demo/world")
 DEMO_PATENTS = 60_000
@@ -28,6 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--stages", help="comma-separated subset of the stages, run in pipeline order")
     parser.add_argument("--demo", action="store_true",
                         help=f"generate (once) and use the demo world in {DEMO_WORLD}/ ({DEMO_PATENTS:,} patents)")
+    add_quarantine(parser)
 
 
 def selected_stages(args: argparse.Namespace) -> list[str]:
@@ -46,7 +48,7 @@ def stage_args(stage: str, args: argparse.Namespace) -> argparse.Namespace:
     module = importlib.import_module(COMMANDS[stage][0])
     module.configure(parser)
     ns = parser.parse_args([])   # stages take no required options: they validate in run()
-    for key in ("profile", "warehouse", "reports", "input"):
+    for key in ("profile", "warehouse", "reports", "input", "quarantine_bad_files"):
         if hasattr(ns, key) and getattr(args, key, None) is not None:
             setattr(ns, key, getattr(args, key))
     return ns
@@ -70,9 +72,13 @@ def main(args: argparse.Namespace) -> int:
 
 def run_stages(spark, stages: list[str], args: argparse.Namespace) -> str:
     """Run `stages` in order under one parent `run` record; returns its run_id."""
-    with Run(spark, "run", inputs={"input": getattr(args, "input", None) or ""}, args={"stages": stages}) as parent:
+    quarantine = bool(getattr(args, "quarantine_bad_files", False))
+    with Run(spark, "run", inputs={"input": getattr(args, "input", None) or ""},
+             args={"stages": stages, "quarantine_bad_files": quarantine}) as parent:
         for stage in stages:
             parent.log(f"stage {stage}")
             ns = stage_args(stage, args)
             importlib.import_module(COMMANDS[stage][0]).run(spark, ns, parent_run_id=parent.run_id)
+            if stage == "ingest":               # the parent record says whether the dump was partial
+                parent.inputs.update(dump_state(spark))
         return parent.run_id

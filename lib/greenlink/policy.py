@@ -36,6 +36,7 @@ from pyspark.sql import types as T
 from greenlink import tables
 from greenlink.config import conf_file, load_yaml
 from greenlink.errors import UserError
+from greenlink.printable import printable_column
 
 TOOL_TYPES: tuple[str, ...] = ("supply", "demand", "environment")
 FILLS: tuple[str, ...] = ("observed", "carried_forward", "missing")
@@ -624,7 +625,7 @@ def policy_rejects(parsed: DataFrame) -> DataFrame:
     """The bronze.policy_rejects rows of `parse_policies` output."""
     return parsed.where(F.col("reject_reason").isNotNull()).select(
         "source_file", "source_line", "policy_id", F.col("reject_reason").alias("reason"),
-        F.col("reject_detail").alias("detail"), "raw_record")
+        printable_column(F.col("reject_detail")).alias("detail"), "raw_record")
 
 
 def provinces_frame(spark: SparkSession) -> DataFrame:

@@ -5,6 +5,10 @@ concurrent jobs only ever append and never conflict; `runs_view` shows the lates
 of each run. A run killed mid-way keeps its `start` row with status `running` until the
 next run under the warehouse lock finds the dead process's stale lock and appends an `end`
 row with status `killed` for it (greenlink.lock).
+
+Runs of the stages that build on bronze (`DUMP_AWARE_JOBS`) record in `inputs` whether the
+current bronze came from a partial dump (`dump` = `partial`, `files_rejected` = N: the ingest
+quarantined N refused files, listed in bronze.file_rejects) or a complete one.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from greenlink import __version__, lock, tables
+from greenlink.printable import printable_lines
 from greenlink.session import job_description, warehouse_of
 
 log = logging.getLogger("greenlink")
@@ -58,6 +63,18 @@ RUNS = tables.TableSpec(
 
 
 JOB_PROPERTY = "greenlink.job"   # Spark local property naming the greenlink job of a Spark job
+FILE_REJECTS_TABLE = "bronze.file_rejects"      # declared in greenlink.ingest.bronze
+DUMP_AWARE_JOBS = frozenset({"classify", "networks", "panel", "estimate"})
+
+
+def dump_state(spark: SparkSession) -> dict[str, str]:
+    """`{"dump": "partial", "files_rejected": "N"}` when the ingest that wrote the current bronze
+    quarantined N refused files, `{"dump": "complete"}` when it refused none, {} before any ingest
+    that checked files."""
+    if not tables.exists(spark, FILE_REJECTS_TABLE):
+        return {}
+    n = tables.read(spark, FILE_REJECTS_TABLE).count()
+    return {"dump": "partial", "files_rejected": str(n)} if n else {"dump": "complete"}
 
 
 class Run:
@@ -88,7 +105,7 @@ class Run:
         self.count(f"phase_ms.{name}", int((time.monotonic() - t) * 1000))
 
     def log(self, message: str) -> None:
-        log.info("%s: %s (%.1fs)", self.job, message, time.monotonic() - self._t0)
+        log.info("%s: %s (%.1fs)", self.job, printable_lines(message), time.monotonic() - self._t0)
 
     def _append(self, event: str, status: str, message: str | None) -> None:
         row = (self.run_id, self.parent_run_id, self.job, event, status, datetime.now(timezone.utc).replace(tzinfo=None),
@@ -105,6 +122,8 @@ class Run:
         self._outer_job = sc.getLocalProperty(JOB_PROPERTY)
         sc.setLocalProperty(JOB_PROPERTY, self.job)
         self._reap_killed()
+        if self.job in DUMP_AWARE_JOBS:
+            self.inputs.update(dump_state(self.spark))
         self._append("start", "running", None)
         log.info("%s: started run %s", self.job, self.run_id)
         return self
@@ -131,7 +150,7 @@ class Run:
             self._append("end", "succeeded", None)
             log.info("%s: succeeded in %.1fs", self.job, time.monotonic() - self._t0)
         else:
-            self._append("end", "failed", f"{type(exc).__name__}: {exc}"[:2000])
+            self._append("end", "failed", printable_lines(f"{type(exc).__name__}: {exc}")[:2000])
             log.info("%s: failed after %.1fs", self.job, time.monotonic() - self._t0)
 
 

@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import ast
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.csgraph
 
+from greenlink.econ import sample_expr
 from greenlink.econ.spec import EquationSpec, Factor, ModelSpec, Term
 from greenlink.errors import UserError
 
@@ -183,11 +183,7 @@ class ModelData:
 # ----------------------------------------------------------------------------- terms -> columns
 
 def _expr_names(expr: str, where: str) -> set[str]:
-    try:
-        tree = ast.parse(expr, mode="eval")
-    except SyntaxError:
-        raise UserError(f"{where}: cannot parse sample expression {expr!r}") from None
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - {"and", "or", "not", "True", "False"}
+    return sample_expr.names(expr, where)          # a spec is user input: whitelisted syntax only
 
 
 def _resolve_fe(name: str, unit: str | None, time: str, panel: pd.DataFrame, where: str) -> str:
@@ -295,13 +291,7 @@ class PanelFrame:
     def sample_mask(self, expr: str | None) -> np.ndarray:
         if not expr:
             return np.ones(len(self.panel), bool)
-        try:
-            res = self.panel.eval(expr, engine="python")
-        except Exception as exc:  # pandas raises many types for bad expressions
-            raise UserError(f"{self.where}: cannot evaluate sample {expr!r}: {exc}") from None
-        if not isinstance(res, pd.Series) or res.dtype != bool:
-            raise UserError(f"{self.where}: sample {expr!r} must be a true/false condition per row")
-        return res.fillna(False).values
+        return sample_expr.evaluate(expr, self.panel, self.where)
 
 
 def _account(pf: PanelFrame, terms: list[Term], filters: list[tuple[str, np.ndarray]]) -> tuple[np.ndarray, SampleCounts]:

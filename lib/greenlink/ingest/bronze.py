@@ -4,7 +4,8 @@
 row with its raw strings, parsed dates and type, and lineage (`source_file` relative to the
 input folder, `source_row` = 1-based data-row index, header not counted). `bronze.rejects`
 holds every row a stage refused, with its reason; each stage replaces only its own rows
-(`stage = 'ingest'`, later `'classify'`).
+(`stage = 'ingest'`, later `'classify'`). `bronze.file_rejects` holds the input files the
+file checks refused in the ingest that wrote the current bronze (empty for a complete dump).
 """
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ INGEST_REASONS: dict[str, tuple[str, ...]] = {
                   "missing_owners"),
 }
 PATENT_TYPES = ("invention", "utility", "design")
+# File-level reason codes of the file checks (docs/ingest.md "File checks"), in the order tested.
+FILE_REASONS = ("unknown_format", "unreadable_file", "empty_file", "unsupported_encoding", "not_text",
+                "file_too_large", "unreadable_parquet", "unreadable_xlsx", "missing_columns")
 
 _S, _D, _I, _L = T.StringType(), T.DateType(), T.IntegerType(), T.LongType()
 _APPLICATION_NO_FORM = "application_no RLIKE '^([0-9]{12}|[0-9]{8})[.][0-9X]$'"
@@ -98,4 +102,14 @@ REJECTS = TableSpec(
     comment="rows refused by a stage, with reason, lineage and the raw record; each stage replaces its own rows",
     keys=("stage", "kind", "source_file", "source_row"),
     stats_columns=("stage", "kind", "source_file", "source_row", "reason"),
+)
+
+
+FILE_REJECTS = TableSpec(
+    name="bronze.file_rejects",
+    schema=_fields(("file", _S), ("size", _L), ("sha256", _S), ("reason", _S), ("detail", _S), ("run_id", _S)),
+    not_null=("file", "reason", "detail", "run_id"),
+    checks={"valid_values": f"reason IN ({_in(FILE_REASONS)}) AND length(detail) > 0 AND (size IS NULL OR size >= 0)"},
+    comment="input files refused by the ingest file checks (partial dump when not empty), with reason and detail",
+    keys=("file",),
 )

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from greenlink import dates, ids
 from greenlink.ingest.bronze import PATENTS_RAW, REJECTS, TRANSFERS_RAW, YEAR_MAX, YEAR_MIN
+from greenlink.printable import printable_column
 
 _FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
 _ASCII = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
@@ -148,8 +149,10 @@ def accepted(checked: DataFrame, kind: str, run_id: str) -> DataFrame:
 
 
 def rejected(checked: DataFrame, kind: str, run_id: str) -> DataFrame:
-    """Rows of bronze.rejects (stage 'ingest') for the checked rows with a reason."""
+    """Rows of bronze.rejects (stage 'ingest') for the checked rows with a reason; the detail
+    quotes raw values, so it is made printable (escaped, cut) here, where it is stored."""
     return (checked.filter(F.col("reason").isNotNull())
             .select(F.lit("ingest").alias("stage"), F.lit(kind).alias("kind"), "source_file", "source_row",
-                    "application_no_raw", "reason", "detail", "raw_record", F.lit(run_id).alias("run_id"))
+                    "application_no_raw", "reason", printable_column(F.col("detail")).alias("detail"), "raw_record",
+                    F.lit(run_id).alias("run_id"))
             .select(*REJECTS.schema.fieldNames()))

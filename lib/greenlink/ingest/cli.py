@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from greenlink.cli import add_common
+from greenlink.cli import add_common, add_quarantine
 from greenlink.errors import UserError
 
 
@@ -16,6 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="input folder holding patents/ and transfers/ (docs/raw_formats.md)")
     parser.add_argument("--force", action="store_true",
                         help="rewrite bronze even when the inputs are unchanged since the last ingest")
+    add_quarantine(parser)
 
 
 def _input_dir(args: argparse.Namespace) -> Path:
@@ -28,15 +29,20 @@ def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None
     """Ingest args.input in an existing session; returns the run's counts."""
     from greenlink.ingest.job import ingest
 
-    return ingest(spark, _input_dir(args), force=bool(getattr(args, "force", False)), parent_run_id=parent_run_id)
+    return ingest(spark, _input_dir(args), force=bool(getattr(args, "force", False)),
+                  quarantine=bool(getattr(args, "quarantine_bad_files", False)), parent_run_id=parent_run_id)
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.ingest.layout import inspect_input, load_conf
+    from greenlink.ingest.filechecks import BadFiles, check_input
+    from greenlink.ingest.layout import load_conf
     from greenlink.session import get_spark
 
-    # layout, format and header errors surface before Spark starts
-    inspect_input(_input_dir(args).resolve(), load_conf(), full=False)
+    # layout, conf and (strict mode) file problems surface before Spark starts, every bad file
+    # listed; the run repeats the checks with the streamed pass (sha256, encoding) and records them
+    check = check_input(_input_dir(args).resolve(), load_conf(), full=False)
+    if check.rejects and not getattr(args, "quarantine_bad_files", False):
+        raise BadFiles(check)
     spark = get_spark(args.profile, args.warehouse)
     run(spark, args)
     return 0

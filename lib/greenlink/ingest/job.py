@@ -1,4 +1,9 @@
-"""One ingest run: inspect the input, skip unchanged kinds, read, check, reconcile, write.
+"""One ingest run: check every file, skip unchanged kinds, read, check rows, reconcile, write.
+
+File checks come first (`filechecks`): in the default strict mode any refused file fails the
+run with one line per refused file (BadFiles, exit 2) before a row is read or a table is
+written; with `quarantine=True` the usable files are ingested, the refused ones go to
+bronze.file_rejects and `_meta.runs` (inputs `dump` = `partial`, `rejected_file:<file>`).
 
 Idempotence (docs/ingest.md): each kind (patents, transfers) has a fingerprint of its
 input files (names, sizes, sha256), conf/headers.yaml and the ingest code. Every commit an
@@ -24,10 +29,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from greenlink import tables
+from greenlink.errors import UserError
 from greenlink.ingest import checks, readers
-from greenlink.ingest.bronze import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
-from greenlink.ingest.layout import (KINDS, IngestConf, InputFile, fingerprint, inspect_input, load_conf,
-                                     logic_digest)
+from greenlink.ingest.bronze import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.ingest.filechecks import BadFiles, FileCheck, FileReject, check_input, file_rejects_frame, without_files
+from greenlink.ingest.layout import KINDS, IngestConf, InputFile, fingerprint, load_conf, logic_digest
+from greenlink.printable import printable
 from greenlink.runs import RUNS, Run
 from greenlink.session import session_conf
 
@@ -209,19 +216,62 @@ def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputF
     return got
 
 
+# ---------------------------------------------------------------- file checks
+
+def record_file_checks(run: Run, check: FileCheck, quarantine: bool) -> None:
+    """`_meta.runs`: counts `files.checked|accepted|rejected` (checked = accepted + rejected) and
+    `files.rejected.<reason>` (every reason, zeros included); inputs `dump` (complete, partial
+    when refused files were quarantined, refused when strict mode stops) and, per refused
+    file, `rejected_file:<file>` = `reason;size;sha256;detail`."""
+    accepted = sum(len(v) for v in check.files.values())
+    run.count("files.checked", check.checked)
+    run.count("files.accepted", accepted)
+    run.count("files.rejected", len(check.rejects))
+    for reason in FILE_REASONS:
+        run.count(f"files.rejected.{reason}", 0)
+    for r in check.rejects:
+        run.count(f"files.rejected.{r.reason}", 1)
+        run.inputs[f"rejected_file:{r.relpath}"] = f"{r.describe()};{r.detail}"
+    run.inputs["dump"] = "complete" if not check.rejects else ("partial" if quarantine else "refused")
+
+
+def file_stage(spark: SparkSession, run: Run, input_dir: Path, conf: IngestConf, quarantine: bool) -> FileCheck:
+    """Check every file; strict: fail listing all refused files; quarantine: record them in
+    bronze.file_rejects (replaced on every run that gets past the checks) and go on."""
+    run.log(f"checking the files of {printable(input_dir, None)}")
+    check = check_input(input_dir, conf)
+    record_file_checks(run, check, quarantine)
+    run.log(f"{check.checked} files checked, {len(check.rejects)} refused")
+    if check.rejects and not quarantine:
+        raise BadFiles(check)
+    empty = without_files(check)
+    if empty:
+        raise UserError("no usable file left in " + " and ".join(f"{k}/" for k in empty)
+                        + f" ({len(check.rejects)} files refused: "
+                        + "; ".join(r.line() for r in check.rejects if r.kind in empty) + "); nothing was ingested")
+    for r in check.rejects:
+        run.log(f"quarantined {r.line()}")
+    tables.write(file_rejects_frame(spark, check.rejects, run.run_id), FILE_REJECTS)
+    return check
+
+
 # ---------------------------------------------------------------- summary
 
-def summary(files: Mapping[str, Sequence[InputFile]], counts: Mapping[str, int], actions: Mapping[str, str]) -> str:
-    """Short per-file table of rows read, accepted and rejected (by reason)."""
+def summary(files: Mapping[str, Sequence[InputFile]], counts: Mapping[str, int], actions: Mapping[str, str],
+            refused: Sequence[FileReject] = ()) -> str:
+    """Short per-file table of rows read, accepted and rejected (by reason), and the refused files."""
     head = ("file", "format", "rows_in", "accepted", "rejected", "reasons")
     lines = []
     for kind in KINDS:
         for f in files[kind]:
             reasons = " ".join(f"{k.split(':rejected.')[1]}={v}" for k, v in sorted(counts.items())
                                if k.startswith(f"{f.relpath}:rejected.") and v)
-            lines.append((f.relpath, f"{f.fmt} {f.encoding or ''}".strip(),
+            lines.append((printable(f.relpath), f"{f.fmt} {f.encoding or ''}".strip(),
                           *(str(counts.get(f"{f.relpath}:{k}", 0)) for k in ("rows_in", "accepted", "rejected")),
                           reasons))
+        for r in refused:
+            if r.kind == kind:
+                lines.append((printable(r.relpath), "-", "-", "-", "-", f"file refused: {r.reason}"))
         lines.append((f"total {kind} ({actions[kind]})", "",
                       *(str(counts.get(f"{kind}.{k}", 0)) for k in ("rows_in", "accepted", "rejected")), ""))
     widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head))]
@@ -235,25 +285,27 @@ def summary(files: Mapping[str, Sequence[InputFile]], counts: Mapping[str, int],
 
 # ---------------------------------------------------------------- the run
 
-def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False,
+def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, quarantine: bool = False,
            parent_run_id: str | None = None, conf: IngestConf | None = None) -> dict[str, int]:
-    """Ingest `input_dir`/patents and `input_dir`/transfers into bronze; returns the run's counts."""
+    """Ingest `input_dir`/patents and `input_dir`/transfers into bronze; returns the run's counts.
+    `quarantine`: ingest the usable files when some are refused (else the run fails)."""
     input_dir = Path(input_dir).expanduser().resolve()
     conf = conf or load_conf()
-    with Run(spark, JOB, inputs={"input": str(input_dir)}, args={"force": force},
+    with Run(spark, JOB, inputs={"input": str(input_dir)}, args={"force": force, "quarantine_bad_files": quarantine},
              parent_run_id=parent_run_id) as run:
-        run.log(f"inspecting {input_dir}")
-        inventory = inspect_input(input_dir, conf)
+        check = file_stage(spark, run, input_dir, conf, quarantine)
+        inventory = check.files
         logic = logic_digest()
         actions = {}
         with session_conf(spark, _DECODE_CONF):
             for kind in KINDS:
                 files = inventory[kind]
-                fp = fingerprint(files, conf, logic)
+                fp = fingerprint(files, conf, logic, check.rejected(kind))
                 run.inputs[f"{kind}.fingerprint"] = fp
                 for f in files:
                     run.inputs[f"file:{f.relpath}"] = f.describe()
-                    run.log(f"{f.relpath}: {f.fmt}{' ' + f.encoding if f.encoding else ''}, {f.size:,} bytes")
+                    encoding = f" {f.encoding}" if f.encoding else ""
+                    run.log(f"{printable(f.relpath)}: {f.fmt}{encoding}, {f.size:,} bytes")
                 previous = None if force else unchanged_since(spark, kind, fp)
                 if previous:
                     for key, n in counts_of_run(spark, previous, kind).items():
@@ -265,5 +317,8 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False,
                     ingest_kind(spark, run, kind, files, conf, fp)
                     actions[kind] = "written"
                 run.inputs[f"{kind}.action"] = "skipped" if previous else "written"
-        print(f"greenlink ingest: run {run.run_id}\n{summary(inventory, run.counts, actions)}", file=sys.stderr)
+        partial = (f"\npartial dump: {len(check.rejects)} refused files quarantined, listed in {FILE_REJECTS.name}"
+                   if check.rejects else "")
+        print(f"greenlink ingest: run {run.run_id}\n{summary(inventory, run.counts, actions, check.rejects)}{partial}",
+              file=sys.stderr)
         return dict(run.counts)

@@ -2,6 +2,8 @@
 
 Everything here runs on the driver and touches only file metadata, header lines and the
 bytes of each file once (streamed: sha256 and the encoding test), never parsed rows.
+A problem with one file is a `FileProblem` (a UserError with a file-level reason code,
+docs/ingest.md "File checks"); `filechecks` collects them over the whole dump.
 """
 from __future__ import annotations
 
@@ -18,11 +20,21 @@ from greenlink import __version__
 from greenlink.config import conf_file, load_yaml
 from greenlink.errors import UserError
 from greenlink.ingest.bronze import PATENT_TYPES
+from greenlink.printable import printable
 
 KINDS = ("patents", "transfers")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
 _EXPECTED = "expected .csv, .parquet or .xlsx"
 _CHUNK = 1 << 20
+
+
+class FileProblem(UserError):
+    """Why one input file cannot be read: a reason code of `bronze.FILE_REASONS` and a short
+    detail (input values in it already made printable). The message is `<file>: <detail>`."""
+
+    def __init__(self, relpath: str, reason: str, detail: str) -> None:
+        self.relpath, self.reason, self.detail = relpath, reason, printable(detail, limit=None)
+        super().__init__(f"{printable(relpath)}: {self.detail}")
 
 
 def normalise_header(name: object) -> str:
@@ -117,9 +129,10 @@ def match_columns(headers: Sequence[object], conf: KindConf, source: str) -> dic
         found[column] = next((normalised.index(a) for a in conf.aliases[column] if a in normalised), None)
     missing = [c for c in conf.required if found[c] is None]
     if missing:
-        has = ", ".join(str(h) for h in headers if str(h or "").strip()) or "no header"
+        # the headers come from the file: escaped, each and all together cut (a binary first line)
+        has = printable(", ".join(printable(h, 60) for h in headers if str(h or "").strip()), 300) or "no header"
         wanted = "; ".join(f"'{c}' (one of: {', '.join(conf.aliases[c])})" for c in missing)
-        raise UserError(f"{source}: missing required column {wanted}; the file has: {has}")
+        raise FileProblem(source, "missing_columns", f"missing required column {wanted}; the file has: {has}")
     return found
 
 
@@ -150,33 +163,42 @@ def _hidden(rel: Path) -> bool:
     return any(p.startswith((".", "_")) for p in rel.parts)
 
 
-def list_folder(input_dir: Path, folder_name: str, needs: str) -> list[tuple[Path, str, str]]:
-    """(path, relpath, format) of every data file under <input>/<folder_name>; `needs` says in the
-    error which folders the caller expects."""
+def folder_files(input_dir: Path, folder_name: str, needs: str) -> list[tuple[Path, str, str | None]]:
+    """(path, relpath, format or None for an unknown extension) of every file under
+    <input>/<folder_name>; `needs` says in the error which folders the caller expects."""
     folder = input_dir / folder_name
     if not folder.is_dir():
         raise UserError(f"no {folder_name}/ folder in {input_dir} ({needs})")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p.relative_to(folder)))
     if not files:
         raise UserError(f"no files found in {folder} ({_EXPECTED})")
+    return [(p.resolve(), p.relative_to(input_dir).as_posix(), FORMATS.get(p.suffix.lower())) for p in files]
+
+
+def unknown_format(path: Path, rel: str) -> FileProblem:
+    return FileProblem(rel, "unknown_format", f"unknown file format '{path.suffix or '(no extension)'}' ({_EXPECTED})")
+
+
+def list_folder(input_dir: Path, folder_name: str, needs: str) -> list[tuple[Path, str, str]]:
+    """(path, relpath, format) of every data file under <input>/<folder_name>; an unknown
+    extension is a FileProblem."""
     listed = []
-    for p in files:
-        rel = p.relative_to(input_dir).as_posix()
-        fmt = FORMATS.get(p.suffix.lower())
+    for p, rel, fmt in folder_files(input_dir, folder_name, needs):
         if fmt is None:
-            raise UserError(f"{rel}: unknown file format '{p.suffix or '(no extension)'}' ({_EXPECTED})")
-        listed.append((p.resolve(), rel, fmt))
+            raise unknown_format(p, rel)
+        listed.append((p, rel, fmt))
     return listed
 
 
-def list_files(input_dir: Path) -> dict[str, list[tuple[Path, str, str]]]:
-    """(path, relpath, format) of every data file under <input>/patents and <input>/transfers."""
+def list_files(input_dir: Path) -> dict[str, list[tuple[Path, str, str | None]]]:
+    """(path, relpath, format or None) of every file under <input>/patents and <input>/transfers.
+    Raises UserError for layout problems only (no input folder, a kind's folder missing or empty)."""
     if not input_dir.exists():
         raise UserError(f"input folder not found: {input_dir}")
     if not input_dir.is_dir():
         raise UserError(f"input is not a folder: {input_dir}")
     needs = "an input needs patents/ and transfers/, docs/raw_formats.md"
-    return {kind: list_folder(input_dir, kind, needs) for kind in KINDS}
+    return {kind: folder_files(input_dir, kind, needs) for kind in KINDS}
 
 
 def sniff_bytes(path: Path, evidence_chars: int) -> tuple[str, str]:
@@ -249,14 +271,16 @@ def csv_headers(path: Path, encoding: str) -> tuple[str, ...]:
 
 
 def parquet_header(path: Path, rel: str) -> tuple[tuple[str, ...], int]:
+    """Column names and row count from the Parquet footer alone (no data page is read)."""
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path)
+        return tuple(pf.schema_arrow.names), int(pf.metadata.num_rows)
     except Exception as exc:  # noqa: BLE001 - any reader error means "not a Parquet file"
         first = (str(exc).splitlines() or [""])[0]
-        raise UserError(f"{rel}: not a readable Parquet file ({type(exc).__name__}: {first})") from None
-    return tuple(pf.schema_arrow.names), int(pf.metadata.num_rows)
+        raise FileProblem(rel, "unreadable_parquet",
+                          f"not a readable Parquet file ({type(exc).__name__}: {printable(first)})") from None
 
 
 def xlsx_header(path: Path, rel: str, max_bytes: int) -> tuple[str, ...]:
@@ -264,7 +288,7 @@ def xlsx_header(path: Path, rel: str, max_bytes: int) -> tuple[str, ...]:
 
     size = path.stat().st_size
     if size > max_bytes:
-        raise UserError(f"{rel}: {size:,} bytes is too big for the driver-side Excel reader "
+        raise FileProblem(rel, "file_too_large", f"{size:,} bytes is too big for the driver-side Excel reader "
                         f"(limit {max_bytes:,}, conf/headers.yaml reader.xlsx_max_bytes); convert it to CSV")
     wb, rows = open_first_sheet(path, rel)
     try:
@@ -277,47 +301,20 @@ def xlsx_header(path: Path, rel: str, max_bytes: int) -> tuple[str, ...]:
     return tuple(headers)
 
 
-def inspect_input(input_dir: Path, conf: IngestConf, *, full: bool = True) -> dict[str, list[InputFile]]:
-    """Every input file with its header mapping; `full` also streams each file once for its
-    sha256 (and a CSV's encoding). Raises UserError for layout, format or header problems."""
-    out: dict[str, list[InputFile]] = {}
-    for kind, listed in list_files(input_dir).items():
-        files = []
-        for path, rel, fmt in listed:
-            size = path.stat().st_size
-            sha, encoding, rows = None, None, None
-            if fmt == "csv":
-                if _first_line(path).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                    raise UserError(f"{rel}: UTF-16 text is not supported; save the file as UTF-8 or GBK CSV")
-                if full:
-                    sha, encoding = sniff_bytes(path, conf.utf8_evidence_chars)
-                else:
-                    encoding = guess_encoding(_first_line(path))
-                headers = csv_headers(path, encoding)
-            elif fmt == "parquet":
-                headers, rows = parquet_header(path, rel)
-            else:
-                headers = xlsx_header(path, rel, conf.xlsx_max_bytes)
-            if full and sha is None:
-                sha = sha256_file(path)
-            columns = match_columns(headers, conf.kinds[kind], rel)
-            files.append(InputFile(kind, path, rel, fmt, size, headers, columns, encoding, sha, rows))
-        out[kind] = files
-    return out
-
-
-def fingerprint(files: Sequence[InputFile], conf: IngestConf, logic: str) -> str:
-    """sha256 over the names, sizes and contents of a kind's files, the conf and the code."""
-    payload = {"files": sorted((f.relpath, f.size, f.sha256) for f in files),
+def fingerprint(files: Sequence[InputFile], conf: IngestConf, logic: str, rejected: Sequence[str] = ()) -> str:
+    """sha256 over the names, sizes and contents of a kind's files, the conf and the code, and
+    the names of the kind's files refused by the file checks (`rejected`): bronze built while a
+    file was quarantined is rewritten once that file is removed, even if nothing else changed."""
+    payload = {"files": sorted((f.relpath, f.size, f.sha256) for f in files), "rejected": sorted(rejected),
                "conf": conf.digest, "logic": logic, "version": __version__}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def logic_digest() -> str:
-    """sha256 of the code that decides bronze content (this package, ids.py, dates.py):
-    a changed rule makes the next ingest rewrite the tables instead of skipping."""
+    """sha256 of the code that decides bronze content (this package, ids.py, dates.py,
+    printable.py): a changed rule makes the next ingest rewrite the tables instead of skipping."""
     here = Path(__file__).resolve().parent
-    sources = sorted(here.glob("*.py")) + [here.parent / "ids.py", here.parent / "dates.py"]
+    sources = sorted(here.glob("*.py")) + [here.parent / n for n in ("ids.py", "dates.py", "printable.py")]
     digest = hashlib.sha256()
     for p in sources:
         digest.update(p.name.encode() + b"\0" + p.read_bytes())

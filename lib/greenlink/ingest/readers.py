@@ -28,8 +28,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from greenlink.errors import UserError
-from greenlink.ingest.layout import InputFile, KindConf
+from greenlink.ingest.layout import FileProblem, InputFile, KindConf
+from greenlink.printable import printable
 
 BLANK = r"^[\s\x{3000}\x{FEFF}]*$"
 # a comma followed by an even number of double quotes up to the end of the line lies outside quotes
@@ -198,10 +198,11 @@ def open_first_sheet(path: Path, rel: str) -> tuple[object, Iterator[tuple]]:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any reader error means "not an .xlsx workbook"
         first = (str(exc).splitlines() or [""])[0]
-        raise UserError(f"{rel}: not a readable .xlsx workbook ({type(exc).__name__}: {first})") from None
+        raise FileProblem(rel, "unreadable_xlsx",
+                          f"not a readable .xlsx workbook ({type(exc).__name__}: {printable(first)})") from None
     if not wb.worksheets:
         wb.close()
-        raise UserError(f"{rel}: the workbook has no sheet")
+        raise FileProblem(rel, "unreadable_xlsx", "the workbook has no sheet")
     return wb, wb.worksheets[0].iter_rows(values_only=True)
 
 
