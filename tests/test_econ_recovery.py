@@ -136,8 +136,11 @@ def test_tobit_with_city_dummies_and_all_censored_cities():
     res = estimate(d, spec.models[0])
     r = res.equations["y"]
     assert abs(r.params["x"] - 0.8) < 2 * r.std_errors["x"]
-    assert r.counts.as_dict()["excluded: all outcomes censored in a city/year group"] == 60
-    assert r.counts.reconciles() and r.nobs == len(d) - 60
+    # N as Stata's tobit: every row of the likelihood; the 60 rows of the six all-censored
+    # cities are counted as uninformative in the stats and a note
+    assert r.counts.reconciles() and r.nobs == r.counts.used == len(d)
+    assert r.stats["informative"] == len(d) - 60
+    assert any("N = 1,200 rows" in n and "1,140 informative rows" in n and "6 city" in n for n in res.notes)
     kept = estimate(d[~d["city_code"].isin([f"c{c:03d}" for c in range(6)])], spec.models[0])
     assert kept.equations["y"].params["x"] == pytest.approx(r.params["x"], rel=1e-9)
     assert kept.equations["y"].std_errors["x"] == pytest.approx(r.std_errors["x"], rel=1e-9)

@@ -241,8 +241,13 @@ class PanelFrame:
         t = pd.to_numeric(panel[time], errors="coerce")
         if t.isna().any() or not np.allclose(t, np.round(t)):
             raise UserError(f"{where}: panel time column {time!r} must hold integer periods")
-        self.panel = panel.reset_index(drop=True)
-        self.t = t.round().astype(np.int64).reset_index(drop=True)
+        # rows sorted by (unit, period) first: no estimate may depend on the order the panel
+        # arrived in (Spark's toPandas() and delta-rs differ), down to the last bit of a sum
+        t = t.round().astype(np.int64)
+        keys_frame = pd.DataFrame({"u": panel[unit].astype(str).values if unit else "", "t": t.values})
+        order = keys_frame.sort_values(["u", "t"], kind="mergesort").index
+        self.panel = panel.iloc[order].reset_index(drop=True)
+        self.t = t.iloc[order].reset_index(drop=True)
         self.u = self.panel[unit].reset_index(drop=True) if unit else pd.Series(0, index=self.panel.index)
         dup = pd.MultiIndex.from_arrays([self.u, self.t]).duplicated()
         if dup.any():

@@ -24,6 +24,7 @@ class EquationResult:
     nobs      observations used; rsquared: 1 - SSR/SST (centred) of the structural residuals, with
               the fixed effects counted as fitted (LSDV R²); NaN where not defined (Tobit)
     omitted   term -> reason (regressors absorbed by the constant/fixed effects)
+    term_notes  term -> note on an estimated term (e.g. the NB alpha at its boundary 0)
     counts    row accounting of the estimation sample
     """
 
@@ -41,6 +42,7 @@ class EquationResult:
     omitted: dict[str, str] = field(default_factory=dict)
     counts: SampleCounts | None = None
     stats: dict[str, float] = field(default_factory=dict)
+    term_notes: dict[str, str] = field(default_factory=dict)    # term -> why its estimate is special
 
     @property
     def tstats(self) -> pd.Series:
@@ -49,7 +51,7 @@ class EquationResult:
     def to_frame(self) -> pd.DataFrame:
         """One row per term (omitted terms with NaN estimates and the reason in `note`)."""
         rows = [(self.name, t, float(self.params[t]), float(self.std_errors[t]), float(self.pvalues[t]),
-                 self.nobs, self.rsquared, "") for t in self.params.index]
+                 self.nobs, self.rsquared, self.term_notes.get(t, "")) for t in self.params.index]
         rows += [(self.name, t, np.nan, np.nan, np.nan, self.nobs, self.rsquared, reason)
                  for t, reason in self.omitted.items()]
         return pd.DataFrame(rows, columns=LONG_COLUMNS)
