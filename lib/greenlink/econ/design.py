@@ -178,6 +178,7 @@ class ModelData:
     unit: str | None
     time: str
     notes: list[str] = field(default_factory=list)
+    clusters: dict[str, np.ndarray] = field(default_factory=dict)   # cov_type clustered: equation -> cluster codes
 
 
 # ----------------------------------------------------------------------------- terms -> columns
@@ -225,7 +226,7 @@ def check_variables(panel: pd.DataFrame, model: ModelSpec, unit: str | None, tim
         avail = ", ".join(sorted(map(str, panel.columns))[:40])
         raise UserError(f"{where}: spec names variable(s) not in the panel: {', '.join(missing)} "
                         f"(panel has {len(panel.columns)} columns: {avail}{', ...' if len(panel.columns) > 40 else ''})")
-    for name in model.fixed_effects:
+    for name in model.fixed_effects + ((model.cluster,) if model.cluster else ()):
         _resolve_fe(name, unit, time, panel, where)
 
 
@@ -537,7 +538,7 @@ def build(panel: pd.DataFrame, model: ModelSpec, unit: str | None = "city_code",
             samples[e.name] = _account(pf, needed(e), filters)
 
     fe_cache: dict[bytes, FixedEffects] = {}
-    eq_data, fes = [], {}
+    eq_data, fes, clusters = [], {}, {}
     for e in model.equations:
         rows, counts = samples[e.name]
         if counts.used == 0:
@@ -576,8 +577,19 @@ def build(panel: pd.DataFrame, model: ModelSpec, unit: str | None = "city_code",
             _check_size(e.name, counts.used, exog.shape[1] + excluded.shape[1] + fe.nparams, fe.nparams, where)
         eq_data.append(EquationData(e, y, exog, endog, excluded, omitted, counts))
         fes[e.name] = fe
+        if model.cov_type == "clustered":
+            clusters[e.name] = _cluster_codes(pf, model.cluster, idx, where)
     notes = []
     dropped = {fe.dropped for fe in fe_cache.values()}
     if max(dropped, default=0):
         notes.append(f"{max(dropped)} redundant fixed-effect dummies dropped (groups not connected)")
-    return ModelData(model, eq_data, fes, unit, time, notes)
+    return ModelData(model, eq_data, fes, unit, time, notes, clusters)
+
+
+def _cluster_codes(pf: PanelFrame, cluster: str, idx: pd.Index, where: str) -> np.ndarray:
+    """Integer cluster codes of the sample rows (cov_type: clustered)."""
+    col = _resolve_fe(cluster, pf.unit, pf.time, pf.panel, where)
+    values = pf.panel.loc[idx, col]
+    if values.isna().any():
+        raise UserError(f"{where}: cluster variable {col!r} is missing in {int(values.isna().sum())} sample row(s)")
+    return pd.factorize(values, sort=True)[0]

@@ -60,7 +60,7 @@ import scipy.sparse.linalg
 from scipy import special, stats
 
 from greenlink.econ.design import EquationData, ModelData, check_collinear, drop_flagged_groups, refit_sample
-from greenlink.econ.linear import spec_order
+from greenlink.econ.linear import spec_order, within_r2
 from greenlink.econ.tobit import xtwx
 from greenlink.econ.results import EquationResult, SystemResults
 from greenlink.errors import UserError
@@ -351,7 +351,7 @@ def fit_mixed(md: ModelData) -> SystemResults:
     boundary = hit_floor or ll1 <= ll0
     if boundary:
         params, ll, H, iters = p0, ll0, H0, it0
-        notes.append(f"{count_ed.spec.column or count_ed.name}: the NB dispersion alpha is at its boundary 0 "
+        notes.append(f"{count_ed.name}: the NB dispersion alpha is at its boundary 0 "
                      f"(the count is Poisson given the latent factor); alpha reported as 0 without a standard "
                      f"error; LR test of alpha = 0: chibar2(01) = {lr:.3g}, p = {p_lr:.3g}")
     else:
@@ -389,6 +389,7 @@ def fit_mixed(md: ModelData) -> SystemResults:
     yc = y - y.mean()
     r2_lin = float(1 - e @ e / (yc @ yc)) if yc @ yc > 0 else float("nan")
     r2_cnt = float(np.corrcoef(c, np.exp(eta))[0, 1] ** 2) if np.std(c) > 0 else float("nan")
+    r2_within = within_r2(fe, lin_ed.y, e)
     stats_common = {"loglik": ll, "iterations": float(iters), "quadrature_points": float(model.quadrature_points),
                     "loglik_alpha0": ll0, "lr_alpha0": lr, "p_lr_alpha0": p_lr, "alpha_boundary": float(boundary)}
     out = {}
@@ -402,7 +403,8 @@ def fit_mixed(md: ModelData) -> SystemResults:
             estimator="mixed_ml" + ("/negbin" if ed is count_ed else "/linear"),
             params=pd.Series(coef, index=terms), std_errors=pd.Series(se, index=terms),
             pvalues=pd.Series(p, index=terms), nobs=n, rsquared=r2, fixed_effects=fe.names,
-            omitted=dict(ed.omitted), counts=ed.counts, stats=dict(stats_common), term_notes=term_notes)
+            omitted=dict(ed.omitted), counts=ed.counts, stats=dict(stats_common), term_notes=term_notes,
+            rsquared_within=r2_within if ed is lin_ed else float("nan"))
     # equations in the spec's order
     ordered = {ed.spec.name: out[ed.spec.name] for ed in md.equations}
     return SystemResults(model=model.name, estimator="mixed_ml", equations=ordered, iterations=iters,

@@ -169,7 +169,7 @@ def fit_tobit_model(md: ModelData) -> SystemResults:
     for e, groups in fits.values():
         k = e.nobs - int(e.stats["informative"])
         if k:
-            notes.append(f"{e.column or e.name}: N = {e.nobs:,} rows, as Stata's tobit reports; {k:,} of them, "
+            notes.append(f"{e.name}: N = {e.nobs:,} rows, as Stata's tobit reports; {k:,} of them, "
                          f"all censored in groups with no uncensored outcome ({groups}), carry no information "
                          f"on the slopes: {int(e.stats['informative']):,} informative rows")
     return SystemResults(model=md.model.name, estimator="tobit", equations=eqs, loglik=ll, notes=notes)
