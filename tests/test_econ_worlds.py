@@ -1,19 +1,21 @@
 """Known truth recovered end to end (issue 13): raw dumps -> pipeline -> panel -> Table 2.
 
 Two recovery worlds (conf/generator.yaml profiles `recovery_alpha`, `recovery_beta`; docs/
-generator.md "Recovery worlds"), 5,000 patents each, 80 sample cities: no censoring of
-ln(1 + count) and feedback in one direction only, so the article's fixed-effects 3SLS is
-consistent for the planted value. Each is generated and run through the whole pipeline once
-(module fixture, ~2-4 min per world on the 2-core CI machine), then:
+generator.md "Recovery worlds"), 8,000 patents each, 80 sample cities: no censoring of
+ln(1 + count) (latent y* < 0 in at most 0.7 % of city-years) and feedback in one direction
+only, so the article's fixed-effects 3SLS is consistent for the planted value. Each is
+generated and run through the whole pipeline once (module fixture, parametrised by world),
+then:
 
 * alpha-hat and beta-hat (Table 2 (2)(4)) lie within 2 SE of their planted values
   (alpha world: alpha = 0.10, beta = 0; beta world: alpha = 0, beta = 0.15);
 * the pipeline's Table 2 equals the estimate on the generator's own panel exactly
   (`generate.system.simulate`, driver side: the pipeline rebuilds that panel).
 
-Seed 8 for both worlds. Driver-side, seeds 1-8 all pass the four 2-SE checks of each world
-(|z| <= 1.93); the mean over those seeds is 0.097 for alpha and 0.165 for beta (Monte Carlo
-SE 0.013), docs/generator.md.
+Seed 8 for both worlds. Driver-side over seeds 1-10 (docs/generator.md): 9/10 (alpha world)
+and 8/10 (beta world) seeds pass both 2-SE checks, the failures at |z| <= 2.2, as a
+consistent estimator with correct SEs does; mean alpha-hat 0.098 (MC se 0.011) in the alpha
+world, mean beta-hat 0.137 (0.009) in the beta world. Seed 8: |z| <= 1.3.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import pytest
 from greenlink.econ import estimate, load_table
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "estimation"
-RECOVERY_PATENTS, RECOVERY_SEED = 5_000, 8
+RECOVERY_PATENTS, RECOVERY_SEED = 8_000, 8
 PLANTED = {"recovery_alpha": {"alpha": 0.10, "beta": 0.0}, "recovery_beta": {"alpha": 0.0, "beta": 0.15}}
 
 
