@@ -6,12 +6,12 @@ city-years) and feedback in one direction only, so the article's fixed-effects 3
 consistent for the planted value: `recovery_alpha` (alpha = 0.10, beta = 0) and
 `recovery_beta` (alpha = 0, beta = 0.15).
 
-Cost design: a whole pipeline run on this shared 2-core machine takes minutes (about 15 min
-measured under load average 17-18), so only ONE recovery world goes through the pipeline:
+Cost design: a whole pipeline run of this world took 21 min on the shared 2-core machine
+(load average 18-48; generation included), so only ONE recovery world goes through the pipeline:
 `recovery_alpha`, where both estimates are checked against their planted values
 (alpha-hat vs 0.10, beta-hat vs 0) and the pipeline's Table 2 must equal the estimate on the
-generator's own panel exactly. That exactness (also checked on the session's shared world,
-at no extra cost) is what carries the beta world: its check runs on the generator's panel
+generator's own panel (to 1e-9; the panels agree to 1e-12). That equality is what carries
+the beta world: its check runs on the generator's panel
 (`generate.system.simulate`, driver side, seconds), which is the panel the pipeline rebuilds.
 
 Seed 8 for both worlds. Driver-side over seeds 1-10 (docs/generator.md): 9/10 (alpha world)
@@ -80,11 +80,22 @@ def test_planted_alpha_and_beta_recovered_through_the_pipeline(alpha_world):
 
 
 def test_pipeline_table2_equals_the_generator_panel_estimate(alpha_world):
+    """The pipeline rebuilds the generator's panel (every column Table 2 uses, to the last bits
+    Spark and numpy may round differently), so Table 2 is the same estimate."""
     panel, own = alpha_world
+    t2 = load_table(CONF / "table2.yaml")
+    used = sorted({f.var for m in t2.models for e in m.equations for t in (e.dependent, *e.regressors)
+                   for f in t.factors})
+    key = ["city_code", "year"]
+    both = panel[key + used].merge(own[key + used], on=key, suffixes=("", "_gen"), validate="1:1")
+    assert len(both) == len(own) == len(panel)
+    for v in used:
+        assert np.allclose(both[v].astype(float), both[f"{v}_gen"].astype(float), rtol=1e-12, atol=1e-14,
+                           equal_nan=True), v
     got, ref = _table2_fe(panel), _table2_fe(own)
-    pd.testing.assert_series_equal(got.params, ref.params, check_exact=True)
-    pd.testing.assert_series_equal(got.std_errors, ref.std_errors, check_exact=True)
-    assert np.array_equal(got.nobs.values, ref.nobs.values)
+    assert np.allclose(got.params.values, ref.params.values, rtol=1e-9, atol=1e-12)
+    assert np.allclose(got.std_errors.values, ref.std_errors.values, rtol=1e-9, atol=1e-12)
+    assert list(got.params.index) == list(ref.params.index) and np.array_equal(got.nobs.values, ref.nobs.values)
 
 
 def test_planted_beta_recovered_on_the_generator_panel():
@@ -97,19 +108,3 @@ def test_planted_beta_recovered_on_the_generator_panel():
     assert (world.panel["ystar_gtr"] < 0).mean() < 0.01 and (world.panel["ystar_rsi"] < 0).mean() < 0.01
     _check_planted(_table2_fe(world.panel), "recovery_beta")
 
-
-def test_shared_world_table2_equals_the_generator_panel_estimate(pipeline_warehouse):
-    """The same exactness on the session's shared world (tests/conftest.py), at no extra cost:
-    Table 2, both models, on gold.city_year_panel equals Table 2 on `simulate`'s panel."""
-    from conftest import WORLD_OVERRIDES, WORLD_PATENTS, WORLD_SEED
-    from greenlink.analyst import read_table
-    from greenlink.generate import params as gparams
-    from greenlink.generate.system import simulate
-
-    panel = read_table(pipeline_warehouse, "gold.city_year_panel")
-    own = simulate(WORLD_SEED, WORLD_PATENTS, gparams.load(WORLD_OVERRIDES)).panel
-    t2 = load_table(CONF / "table2.yaml")
-    for m in t2.models:
-        got, ref = estimate(panel, m, t2.unit, t2.time), estimate(own, m, t2.unit, t2.time)
-        pd.testing.assert_series_equal(got.params, ref.params, check_exact=True)
-        pd.testing.assert_series_equal(got.std_errors, ref.std_errors, check_exact=True)
