@@ -6,11 +6,12 @@ city-years) and feedback in one direction only, so the article's fixed-effects 3
 consistent for the planted value: `recovery_alpha` (alpha = 0.10, beta = 0) and
 `recovery_beta` (alpha = 0, beta = 0.15).
 
-Cost design: a whole pipeline run of this world took 21 min on the shared 2-core machine
-(load average 18-48; generation included), so only ONE recovery world goes through the pipeline:
+Cost design: a whole pipeline run of this world took 17-21 min on the shared 2-core machine
+(load average 12-48; generation included), so only ONE recovery world goes through the pipeline:
 `recovery_alpha`, where both estimates are checked against their planted values
 (alpha-hat vs 0.10, beta-hat vs 0) and the pipeline's Table 2 must equal the estimate on the
-generator's own panel (to 1e-9; the panels agree to 1e-12). That equality is what carries
+generator's own panel (to 1e-9; measured 3e-14 and 2e-11: the panels differ only in the last
+bits of er, ln_pgdp, BC, bc_gt, <= 1.8e-15). That equality is what carries
 the beta world: its check runs on the generator's panel
 (`generate.system.simulate`, driver side, seconds), which is the panel the pipeline rebuilds.
 
