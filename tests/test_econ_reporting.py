@@ -3,7 +3,6 @@ the demo world's Tables 1-8 without a failed column, city-clustered standard err
 against linearmodels/statsmodels, the within R², and per-SD effects of the centralities."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +12,7 @@ from greenlink.econ import estimate, table_from_dict
 from greenlink.econ.cli import article_tables, run_estimation
 from greenlink.econ.estimate import run_table
 from greenlink.econ.render import per_sd_effects
+from greenlink.econ.spec import ModelSpec
 from greenlink.errors import UserError
 from test_econ_mixed import demo_panel  # noqa: F401  (the demo world's generator panel, a fixture)
 
@@ -52,7 +52,7 @@ def _panel(seed: int = 4, n_c: int = 40, t: int = 8) -> pd.DataFrame:
     return d
 
 
-def _spec(estimator: str, **extra) -> table_from_dict:
+def _spec(estimator: str, **extra) -> ModelSpec:
     return table_from_dict({"table": "t", "models": [{
         "name": "m", "estimator": estimator, "iterate": False, "fixed_effects": ["city", "year"],
         "exogenous": ["z"], "cov_type": "clustered", "cluster": "city", **extra,
