@@ -1,4 +1,4 @@
-"""Benchmark: the article's Tables 1-7 (conf/estimation) on a simulated full-size panel.
+"""Benchmark: the article's Tables 1-8 (conf/estimation) on a simulated full-size panel.
 
     .venv/bin/python bench/bench_estimate.py [--cities 278] [--seed 7] [--out DIR]
 

@@ -154,7 +154,7 @@ def test_cli_all_article_tables_on_a_small_world(tmp_path):
     out = tmp_path / "reports"
     assert _cli(["--tables", "all", "--panel", str(tmp_path / "panel.parquet"), "--out", str(out)]) == 0
     est = pd.read_csv(out / "estimates.csv")
-    assert set(est["table"]) == {f"table{i}" for i in range(2, 8)}
+    assert set(est["table"]) == {f"table{i}" for i in range(2, 9)}   # 8: clustered robustness
     for i in range(1, 8):
         for ext in ("md", "tex", "html", "csv"):
             assert (out / f"table{i}.{ext}").stat().st_size > 0

@@ -6,7 +6,7 @@
 The panel is a CSV, Parquet file or Delta table folder; without --panel, --tables reads
 <warehouse>/gold/city_year_panel with Spark and also writes gold.estimates (the pipeline stage,
 `run`). --tables takes `all` or names of the article's
-tables in conf/estimation (table1,...,table7). Writes DIR/estimates.csv (one row per table,
+tables in conf/estimation (table1,...,table8). Writes DIR/estimates.csv (one row per table,
 column, equation and term), DIR/samples.csv (row accounting of every estimation sample),
 DIR/<table>.{md,tex,html,csv} and DIR/<table>_coef.png.
 """
@@ -31,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", action="append", default=[],
                         help="estimation spec YAML (a table or a single model); repeatable")
     parser.add_argument("--tables", default=None,
-                        help="'all' or comma-separated article tables from conf/estimation (table1,...,table7)")
+                        help="'all' or comma-separated article tables from conf/estimation (table1,...,table8)")
     parser.add_argument("--out", default=None, help="output folder (default with --tables: the reports folder)")
     parser.add_argument("--formats", default="md,tex,html,csv", help="table formats (default: md,tex,html,csv)")
     parser.add_argument("--contemporaneous", action="store_true",

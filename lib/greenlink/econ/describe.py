@@ -24,7 +24,7 @@ def descriptive_table(panel: pd.DataFrame, table: TableDef) -> pd.DataFrame:
         bad = int((x.isna() & panel[var].notna()).sum())
         if bad:
             raise UserError(f"{table.table}: {var} has {bad} non-numeric value(s)")
-        x = x[np.isfinite(x)]
+        x = x[np.isfinite(x)].sort_values(ignore_index=True)     # sums independent of the row order
         rows.append((label, name, int(x.size),
                      float(x.mean()) if x.size else np.nan, float(x.std(ddof=1)) if x.size > 1 else np.nan,
                      float(x.min()) if x.size else np.nan, float(x.max()) if x.size else np.nan))

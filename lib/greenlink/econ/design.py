@@ -178,6 +178,7 @@ class ModelData:
     unit: str | None
     time: str
     notes: list[str] = field(default_factory=list)
+    clusters: dict[str, np.ndarray] = field(default_factory=dict)   # cov_type clustered: equation -> cluster codes
 
 
 # ----------------------------------------------------------------------------- terms -> columns
@@ -221,7 +222,7 @@ def check_variables(panel: pd.DataFrame, model: ModelSpec, unit: str | None, tim
         avail = ", ".join(sorted(map(str, panel.columns))[:40])
         raise UserError(f"{where}: spec names variable(s) not in the panel: {', '.join(missing)} "
                         f"(panel has {len(panel.columns)} columns: {avail}{', ...' if len(panel.columns) > 40 else ''})")
-    for name in model.fixed_effects:
+    for name in model.fixed_effects + ((model.cluster,) if model.cluster else ()):
         _resolve_fe(name, unit, time, panel, where)
 
 
@@ -237,8 +238,13 @@ class PanelFrame:
         t = pd.to_numeric(panel[time], errors="coerce")
         if t.isna().any() or not np.allclose(t, np.round(t)):
             raise UserError(f"{where}: panel time column {time!r} must hold integer periods")
-        self.panel = panel.reset_index(drop=True)
-        self.t = t.round().astype(np.int64).reset_index(drop=True)
+        # rows sorted by (unit, period) first: no estimate may depend on the order the panel
+        # arrived in (Spark's toPandas() and delta-rs differ), down to the last bit of a sum
+        t = t.round().astype(np.int64)
+        keys_frame = pd.DataFrame({"u": panel[unit].astype(str).values if unit else "", "t": t.values})
+        order = keys_frame.sort_values(["u", "t"], kind="mergesort").index
+        self.panel = panel.iloc[order].reset_index(drop=True)
+        self.t = t.iloc[order].reset_index(drop=True)
         self.u = self.panel[unit].reset_index(drop=True) if unit else pd.Series(0, index=self.panel.index)
         dup = pd.MultiIndex.from_arrays([self.u, self.t]).duplicated()
         if dup.any():
@@ -522,7 +528,7 @@ def build(panel: pd.DataFrame, model: ModelSpec, unit: str | None = "city_code",
             samples[e.name] = _account(pf, needed(e), filters)
 
     fe_cache: dict[bytes, FixedEffects] = {}
-    eq_data, fes = [], {}
+    eq_data, fes, clusters = [], {}, {}
     for e in model.equations:
         rows, counts = samples[e.name]
         if counts.used == 0:
@@ -561,8 +567,19 @@ def build(panel: pd.DataFrame, model: ModelSpec, unit: str | None = "city_code",
             _check_size(e.name, counts.used, exog.shape[1] + excluded.shape[1] + fe.nparams, fe.nparams, where)
         eq_data.append(EquationData(e, y, exog, endog, excluded, omitted, counts))
         fes[e.name] = fe
+        if model.cov_type == "clustered":
+            clusters[e.name] = _cluster_codes(pf, model.cluster, idx, where)
     notes = []
     dropped = {fe.dropped for fe in fe_cache.values()}
     if max(dropped, default=0):
         notes.append(f"{max(dropped)} redundant fixed-effect dummies dropped (groups not connected)")
-    return ModelData(model, eq_data, fes, unit, time, notes)
+    return ModelData(model, eq_data, fes, unit, time, notes, clusters)
+
+
+def _cluster_codes(pf: PanelFrame, cluster: str, idx: pd.Index, where: str) -> np.ndarray:
+    """Integer cluster codes of the sample rows (cov_type: clustered)."""
+    col = _resolve_fe(cluster, pf.unit, pf.time, pf.panel, where)
+    values = pf.panel.loc[idx, col]
+    if values.isna().any():
+        raise UserError(f"{where}: cluster variable {col!r} is missing in {int(values.isna().sum())} sample row(s)")
+    return pd.factorize(values, sort=True)[0]

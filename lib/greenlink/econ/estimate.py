@@ -55,11 +55,16 @@ def estimate(panel: pd.DataFrame, model: ModelSpec, unit: str | None = "city_cod
 def _estimate(panel: pd.DataFrame, model: ModelSpec, unit: str | None, time: str, where: str | None) -> SystemResults:
     md = design.build(panel, model, unit, time, where=where)
     try:
-        return _fit(md)
+        res = _fit(md)
     except np.linalg.LinAlgError as exc:
         n = min(len(e.y) for e in md.equations)
         raise UserError(f"{where or 'model ' + model.name}: numerically singular estimation ({exc}) with {n} "
                         "observations: the panel is too small for the spec or regressors are nearly collinear") from None
+    for ed in md.equations:     # for per-SD effects (coefficient x sd of the regressor in the sample)
+        if ed.name in res.equations:
+            x = pd.concat([ed.exog, ed.endog], axis=1)
+            res.equations[ed.name].regressor_sd = {c: float(x[c].std(ddof=1)) for c in x.columns}
+    return res
 
 
 def _fit(md: design.ModelData) -> SystemResults:

@@ -23,7 +23,7 @@ import pandas as pd
 from linearmodels import IV3SLS
 from scipy import stats
 
-from greenlink.econ.design import EquationData, ModelData
+from greenlink.econ.design import EquationData, FixedEffects, ModelData
 from greenlink.econ.results import EquationResult, SystemResults
 from greenlink.errors import UserError
 
@@ -37,6 +37,25 @@ def _r2(y: pd.Series, resid: np.ndarray) -> float:
     yc = y.values - y.values.mean()
     sst = float(yc @ yc)
     return float(1.0 - resid @ resid / sst) if sst > 0 else float("nan")
+
+
+def within_r2(fe: FixedEffects, y: pd.Series, resid: np.ndarray) -> float:
+    """1 - SSR / (sum of squares of y after the fixed effects): the share of the within-group
+    variation explained by the regressors (Stata xtreg's within R²); NaN without fixed effects."""
+    if not fe.names:
+        return float("nan")
+    yw = np.asarray(fe.partial_out(y), float)
+    sst = float(yw @ yw)
+    return float(1.0 - resid @ resid / sst) if sst > 0 else float("nan")
+
+
+def cluster_note(md: ModelData) -> list[str]:
+    """The note of a clustered model: cluster variable and number of clusters."""
+    if md.model.cov_type != "clustered":
+        return []
+    g = sorted({int(c.max()) + 1 for c in md.clusters.values()})
+    factor = "G/(G-1)(N-1)/(N-K), t(G-1) p-values" if md.model.estimator == "ols" else "G/(G-1)"
+    return [f"standard errors clustered by {md.model.cluster} ({'/'.join(map(str, g))} clusters; {factor})"]
 
 
 def _prepared(md: ModelData, ed: EquationData) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
@@ -75,8 +94,13 @@ def fit_3sls(md: ModelData) -> SystemResults:
                           "endog": endog if endog.shape[1] else None,
                           "instruments": excl if endog.shape[1] else None}
     first = IV3SLS(eqs).fit(method="ols", cov_type="unadjusted")
+    # conventional (reg3) or clustered: linearmodels' sandwich with the GLS-weighted scores
+    # summed within clusters, times G/(G-1) (group_debias); the system's rows share one sample
+    cov = {"cov_type": "unadjusted"}
+    if model.cov_type == "clustered":
+        cov = {"cov_type": "clustered", "clusters": md.clusters[md.equations[0].name], "group_debias": True}
     if not model.iterate:
-        final = IV3SLS(eqs).fit(method="gls", cov_type="unadjusted")
+        final = IV3SLS(eqs).fit(method="gls", **cov)
         steps, converged = 1, True
     else:
         beta_prev, eps = first.params.values, first.resids.values
@@ -92,7 +116,7 @@ def fit_3sls(md: ModelData) -> SystemResults:
         else:
             raise UserError(f"model {model.name}: iterated 3SLS did not converge after {model.max_iter} "
                             f"iterations (max relative change {change:.3g} > tol {model.tol:g})")
-        final = IV3SLS(eqs).fit(method="gls", cov_type="unadjusted", iterate=True, iter_limit=steps, tol=0.0)
+        final = IV3SLS(eqs).fit(method="gls", iterate=True, iter_limit=steps, tol=0.0, **cov)
         if not np.allclose(final.params.values, beta_prev, rtol=1e-7, atol=1e-10):
             raise RuntimeError("linearmodels' iterated GLS diverged from the step-by-step iteration")
         converged = True
@@ -109,12 +133,12 @@ def fit_3sls(md: ModelData) -> SystemResults:
             params=pd.Series(r.params.values, index=terms)[order],
             std_errors=pd.Series(r.std_errors.values, index=terms)[order],
             pvalues=pd.Series(r.pvalues.values, index=terms)[order], nobs=int(r.nobs), rsquared=_r2(ed.y, resid),
-            fixed_effects=fe.names, omitted=dict(ed.omitted), counts=ed.counts,
+            rsquared_within=within_r2(md.fe[ed.name], ed.y, resid), fixed_effects=fe.names, omitted=dict(ed.omitted), counts=ed.counts,
             stats={"instruments": float(exog.shape[1] + (ed.excluded.shape[1] if endog.shape[1] else 0))})
         names.append(ed.name)
     sigma = pd.DataFrame(np.asarray(final.sigma), index=names, columns=names)
     return SystemResults(model=model.name, estimator="3sls", equations=out, iterations=steps,
-                         converged=converged, sigma=sigma, notes=list(md.notes))
+                         converged=converged, sigma=sigma, notes=list(md.notes) + cluster_note(md))
 
 
 def fit_single(md: ModelData, ed: EquationData, estimator: str) -> EquationResult:
@@ -136,7 +160,20 @@ def fit_single(md: ModelData, ed: EquationData, estimator: str) -> EquationResul
         s2, df = resid @ resid / (n - k), n - k
     else:
         s2, df = resid @ resid / n, None
-    se = np.sqrt(np.diag(np.linalg.inv(xtx)) * s2)
+    bread = np.linalg.inv(xtx)
+    if md.model.cov_type == "clustered":
+        # sandwich with the (projected) regressor scores summed by cluster: Stata's regress
+        # vce(cluster) factor G/(G-1) (n-1)/(n-k) and t(G-1) for OLS; G/(G-1) and normal for 2SLS
+        codes = md.clusters[ed.name]
+        g = int(codes.max()) + 1
+        scores = np.zeros((g, Xh.shape[1]))
+        np.add.at(scores, codes, Xh * resid[:, None])
+        factor = g / (g - 1) * ((n - 1) / (n - k) if estimator == "ols" else 1.0)
+        cov = factor * bread @ (scores.T @ scores) @ bread
+        df = g - 1 if estimator == "ols" else None
+    else:
+        cov = bread * s2
+    se = np.sqrt(np.diag(cov))
     z = beta / se
     p = 2 * (stats.t.sf(np.abs(z), df) if df else stats.norm.sf(np.abs(z)))
     terms = list(x.columns)
@@ -146,10 +183,11 @@ def fit_single(md: ModelData, ed: EquationData, estimator: str) -> EquationResul
         name=ed.name, dependent=ed.name, column=ed.spec.column, label=ed.spec.label, estimator=estimator,
         params=pd.Series(beta, index=terms)[order], std_errors=pd.Series(se, index=terms)[order],
         pvalues=pd.Series(p, index=terms)[order],
-        nobs=n, rsquared=_r2(ed.y, resid), fixed_effects=fe.names, omitted=dict(ed.omitted), counts=ed.counts,
-        stats={"df_resid": float(n - k), "sigma": float(np.sqrt(s2))})
+        nobs=n, rsquared=_r2(ed.y, resid), rsquared_within=within_r2(md.fe[ed.name], ed.y, resid), fixed_effects=fe.names,
+        omitted=dict(ed.omitted), counts=ed.counts, stats={"df_resid": float(n - k), "sigma": float(np.sqrt(s2))})
 
 
 def fit_equations(md: ModelData, estimator: str) -> SystemResults:
     eqs = {ed.name: fit_single(md, ed, estimator) for ed in md.equations}
-    return SystemResults(model=md.model.name, estimator=estimator, equations=eqs, notes=list(md.notes))
+    return SystemResults(model=md.model.name, estimator=estimator, equations=eqs,
+                         notes=list(md.notes) + cluster_note(md))

@@ -22,11 +22,33 @@ smooth for Newton's method. (An additional independent normal term in ln m was t
 dropped: it is only weakly identified against the NB's gamma heterogeneity and drove the
 maximiser to its boundary.)
 
+Numerics. The NB log-probability is written so that every term stays accurate for any
+alpha >= 0, including alpha -> 0 (Poisson), where the textbook form subtracts lnGamma values
+of size 1/alpha * ln(1/alpha) and loses all digits:
+
+    ln NB(c | mu, alpha) = sum_{j<c} log1p(j alpha) - lnGamma(c+1) - (1/alpha + c) log1p(alpha mu) + c ln mu
+
+(lnGamma(c+a) - lnGamma(a) = c ln a + sum_{j<c} log1p(j/a), a = 1/alpha, merged with
+a ln(a/(a+mu)) + c ln(mu/(a+mu))); the derivative in ln alpha is
+sum_{j<c} j alpha/(1 + j alpha) + h(alpha mu)/alpha - c alpha mu/(1 + alpha mu) with
+h(x) = log1p(x) - x/(1+x) by its series for small x (the digamma difference as a sum), and
+P(c > 0) = -expm1(-log1p(alpha mu)/alpha). At alpha = 0 the same formulas are the Poisson ones.
+
 Maximisation: Newton-Raphson with step halving over (a, b, ln s, ln alpha, lambda), the
 fixed-effect dummies as sparse explicit columns of x and z. The gradient is analytic; the
 Hessian is assembled from per-observation second derivatives in the five indices
 (e_i, z_i'b, ln s, ln alpha, lambda), obtained by central differences of the analytic index
-gradient. Standard errors: inverse of minus that Hessian; s and alpha by the delta method.
+gradient. Convergence as Stata's ml: the scaled gradient g'(-H)^-1 g below `_NRTOL` and the
+relative change of the log-likelihood below `_LTOL` (or of the parameters below `_PTOL`).
+Standard errors: inverse of minus that Hessian; s and alpha by the delta method.
+
+Boundary (as Stata's nbreg): the model with alpha = 0 (Poisson count, same latent factor) is
+fitted first, then the full model from it. When alpha goes to 0 (below `_ALPHA_FLOOR`, where
+the likelihood is flat in ln alpha) or the full model does not improve on alpha = 0, the
+estimate is the alpha = 0 model: /alpha is reported as 0 without a standard error (the
+parameter sits on the boundary, where its SE means nothing) and the likelihood-ratio test of
+alpha = 0 (chibar2(01): half a chi2(1) tail) is in the stats and notes. The LR test is
+reported in every case.
 """
 from __future__ import annotations
 
@@ -38,91 +60,140 @@ import scipy.sparse.linalg
 from scipy import special, stats
 
 from greenlink.econ.design import EquationData, ModelData, check_collinear, drop_flagged_groups, refit_sample
-from greenlink.econ.linear import spec_order
+from greenlink.econ.linear import spec_order, within_r2
 from greenlink.econ.tobit import xtwx
 from greenlink.econ.results import EquationResult, SystemResults
 from greenlink.errors import UserError
 
 _LOG2PI = np.log(2 * np.pi)
+_NRTOL = 1e-10         # g'(-H)^-1 g (Stata's nrtolerance is 1e-5: tighter, so that row orders agree to 1e-8)
+_LTOL = 1e-12          # relative change of the log-likelihood (Stata's ltolerance 1e-7)
+_PTOL = 1e-10          # max relative change of the parameters (Stata's tolerance 1e-6)
+_ALPHA_FLOOR = 1e-8    # below this the NB is the Poisson to ~1e-8 per observation: boundary
 
 
-def _nb_logpmf(c: np.ndarray, logmu: np.ndarray, a: float) -> np.ndarray:
-    """ln NB2(c; mean exp(logmu), dispersion 1/a)."""
-    log_a_mu = np.logaddexp(np.log(a), logmu)                          # ln(a + mu)
-    return (special.gammaln(c + a) - special.gammaln(a) - special.gammaln(c + 1)
-            + a * (np.log(a) - log_a_mu) + c * (logmu - log_a_mu))
+def _h(x: np.ndarray) -> np.ndarray:
+    """log1p(x) - x/(1+x) for x >= 0, by its series where the difference would cancel."""
+    x = np.asarray(x, float)
+    out = np.empty_like(x)
+    small = x < 1e-3
+    xs = x[small]
+    out[small] = xs * xs * (0.5 - xs * (2 / 3 - xs * (0.75 - xs * (0.8 - xs * 5 / 6))))
+    xl = x[~small]
+    out[~small] = np.log1p(xl) - xl / (1 + xl)
+    return out
+
+
+def _sums(c: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """sum_{j<c} log1p(j alpha) and sum_{j<c} j alpha/(1 + j alpha) per observation."""
+    x = alpha * np.arange(int(c.max()) if len(c) else 0)
+    s1 = np.concatenate([[0.0], np.cumsum(np.log1p(x))])
+    s2 = np.concatenate([[0.0], np.cumsum(x / (1 + x))])
+    return s1[c], s2[c]
+
+
+def nb_logpmf(c: np.ndarray, logmu: np.ndarray, alpha: float) -> np.ndarray:
+    """ln NB2(c; mean exp(logmu), dispersion alpha), accurate for every alpha >= 0 (0: Poisson)."""
+    ci = np.asarray(c).astype(np.int64)
+    c = ci.astype(float)
+    if alpha == 0.0:
+        return c * logmu - np.exp(logmu) - special.gammaln(c + 1)
+    s1, _ = _sums(ci, alpha)
+    l1p = np.logaddexp(0.0, np.log(alpha) + logmu)                   # log1p(alpha mu), no overflow
+    return s1 - special.gammaln(c + 1) - (1.0 / alpha + c) * l1p + c * logmu
 
 
 class MixedLikelihood:
-    """Per-observation log-likelihood and its gradient in the indices (e, eta, ln s, ln alpha, lambda)."""
+    """Per-observation log-likelihood and its gradient in the indices (e, eta, ln s, ln alpha, lambda).
+
+    `alpha_zero`: the count is Poisson given the factor (alpha = 0; ln alpha is not a parameter)."""
 
     K = 5
 
-    def __init__(self, y: np.ndarray, c: np.ndarray, nodes: int, truncated: bool) -> None:
-        self.y, self.c = y, c
+    def __init__(self, y: np.ndarray, c: np.ndarray, nodes: int, truncated: bool, alpha_zero: bool = False) -> None:
+        self.y = y
+        self.ci = np.asarray(c).astype(np.int64)
+        self.c = self.ci.astype(float)
         x, w = np.polynomial.hermite.hermgauss(nodes)
         self.x = x * np.sqrt(2.0)                 # E[f(N(0,1))] = sum(omega_k f(x_k))
         self.omega = w / np.sqrt(np.pi)
         self.truncated = truncated
+        self.alpha_zero = alpha_zero
+        # indices that carry a parameter (ln alpha does not when alpha is fixed at 0)
+        self.free = [0, 1, 2, 4] if alpha_zero else [0, 1, 2, 3, 4]
 
     def parts(self, e: np.ndarray, eta: np.ndarray, th: np.ndarray, grad: bool = True):
         """ll_i and, with grad, the n x 5 matrix of d ll_i / d (e, eta, ln s, ln alpha, lambda)."""
         lns, lnal, lam = th
-        s, a = np.exp(lns), np.exp(-lnal)
+        s = np.exp(lns)
+        al = 0.0 if self.alpha_zero else float(np.exp(lnal))
         c = self.c
         q = lam * e / s
         logmu = eta + q
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            g = _nb_logpmf(c, logmu, a)
+            mu = np.exp(logmu)
+            if al == 0.0:
+                g = c * logmu - mu - special.gammaln(c + 1)
+                s2 = None
+            else:
+                s1, s2 = _sums(self.ci, al)
+                l1p = np.logaddexp(0.0, lnal + logmu)
+                g = s1 - special.gammaln(c + 1) - (1.0 / al + c) * l1p + c * logmu
             ll = -0.5 * _LOG2PI - lns - 0.5 * (e / s) ** 2 + g
             if self.truncated:
                 xk, om = self.x[None, :], self.omega[None, :]
                 logmu0 = eta[:, None] + lam * xk
-                g0 = a * (np.log(a) - np.logaddexp(np.log(a), logmu0))       # ln NB(0)
-                p0 = np.exp(g0)
-                P = (om * (1.0 - p0)).sum(axis=1)
+                mu0 = np.exp(logmu0)
+                g0 = -mu0 if al == 0.0 else -np.logaddexp(0.0, lnal + logmu0) / al      # ln NB(0)
+                P = (om * -np.expm1(g0)).sum(axis=1)
                 ll = ll - np.log(P)
             if not np.all(np.isfinite(ll)):
                 return np.full_like(ll, -np.inf), None
             if not grad:
                 return ll, None
-            mu = np.exp(logmu)
-            d = a * (c - mu) / (a + mu)                                       # dg/dln mu
-            dg_da = (special.digamma(c + a) - special.digamma(a) + np.log(a) - np.logaddexp(np.log(a), logmu)
-                     + (mu - c) / (a + mu))
-            G = np.empty((len(e), self.K))
+            d = (c - mu) / (1.0 + al * mu)                                  # dg/dln mu
+            G = np.zeros((len(e), self.K))
             G[:, 0] = -e / s**2 + d * lam / s
             G[:, 1] = d
             G[:, 2] = -1.0 + (e / s) ** 2 - d * q
-            G[:, 3] = -a * dg_da
+            if al > 0.0:
+                am = al * mu
+                G[:, 3] = s2 + _h(am) / al - c * am / (1.0 + am)
             G[:, 4] = d * e / s
             if self.truncated:
-                mu0 = np.exp(logmu0)
-                d0 = -a * mu0 / (a + mu0)
-                dg0_da = np.log(a) - np.logaddexp(np.log(a), logmu0) + mu0 / (a + mu0)
-                wp = om * p0 / P[:, None]
+                d0 = -mu0 / (1.0 + al * mu0)
+                wp = om * np.exp(g0) / P[:, None]
                 G[:, 1] += (wp * d0).sum(axis=1)
-                G[:, 3] += (wp * (-a * dg0_da)).sum(axis=1)
+                if al > 0.0:
+                    G[:, 3] += (wp * (_h(al * mu0) / al)).sum(axis=1)
                 G[:, 4] += (wp * d0 * xk).sum(axis=1)
+        if not np.all(np.isfinite(G)):
+            return np.full_like(ll, -np.inf), None
         return ll, G
+
+
+def _theta(lik: MixedLikelihood, aux: np.ndarray) -> np.ndarray:
+    """(ln s, ln alpha, lambda) from the auxiliary parameters (ln alpha = -inf when alpha = 0)."""
+    return np.array([aux[0], -np.inf, aux[1]]) if lik.alpha_zero else np.asarray(aux, float)
 
 
 def _assemble(lik: MixedLikelihood, X, Z, params: np.ndarray, hessian: bool = True):
     """Total log-likelihood, gradient and (optionally) Hessian in the full parameter vector."""
     pa, pb = X.shape[1], Z.shape[1]
-    a_, b_, th = params[:pa], params[pa:pa + pb], params[pa + pb:]
+    a_, b_, th = params[:pa], params[pa:pa + pb], _theta(lik, params[pa + pb:])
     e = lik.y - X @ a_
     eta = Z @ b_
     ll_i, G = lik.parts(e, eta, th, grad=True)
     if G is None:
         return -np.inf, None, None
-    grad = np.concatenate([-(X.T @ G[:, 0]), Z.T @ G[:, 1], G[:, 2:].sum(axis=0)])
+    aux = [j for j in lik.free if j >= 2]
+    grad = np.concatenate([-(X.T @ G[:, 0]), Z.T @ G[:, 1], G[:, aux].sum(axis=0)])
     if not hessian:
         return float(ll_i.sum()), grad, None
     # per-observation index Hessians by central differences of the analytic index gradient
     K = lik.K
     Hi = np.zeros((len(e), K, K))
-    for j in range(K):
+    for j in lik.free:
         if j == 0:
             h = 1e-5 * np.maximum(1.0, np.abs(e))
             gp, gm = lik.parts(e + h, eta, th)[1], lik.parts(e - h, eta, th)[1]
@@ -139,14 +210,14 @@ def _assemble(lik: MixedLikelihood, X, Z, params: np.ndarray, hessian: bool = Tr
             return -np.inf, None, None
         Hi[:, :, j] = (gp - gm) / (2 * (h[:, None] if np.ndim(h) else h))
     Hi = 0.5 * (Hi + Hi.transpose(0, 2, 1))
-    k = pa + pb + K - 2
+    k = pa + pb + len(aux)
     H = np.zeros((k, k))
     H[:pa, :pa] = xtwx(X, Hi[:, 0, 0])
     H[:pa, pa:pa + pb] = -xtwx(X, Hi[:, 0, 1], Z)
     H[pa:pa + pb, pa:pa + pb] = xtwx(Z, Hi[:, 1, 1])
-    H[:pa, pa + pb:] = -np.asarray(X.T @ Hi[:, 0, 2:])
-    H[pa:pa + pb, pa + pb:] = np.asarray(Z.T @ Hi[:, 1, 2:])
-    H[pa + pb:, pa + pb:] = Hi[:, 2:, 2:].sum(axis=0)
+    H[:pa, pa + pb:] = -np.asarray(X.T @ Hi[:, 0][:, aux])
+    H[pa:pa + pb, pa + pb:] = np.asarray(Z.T @ Hi[:, 1][:, aux])
+    H[pa + pb:, pa + pb:] = Hi[:, aux][:, :, aux].sum(axis=0)
     H = np.triu(H) + np.triu(H, 1).T
     return float(ll_i.sum()), grad, H
 
@@ -163,33 +234,45 @@ def _factor(negH: np.ndarray):
     raise np.linalg.LinAlgError("Hessian could not be made positive definite")
 
 
-def _newton(lik, X, Z, start, max_iter: int, tol: float, where: str):
+def _newton(lik, X, Z, start, max_iter: int, where: str, ln_alpha_at: int | None = None):
+    """Newton-Raphson with step halving, Stata-like convergence (see module docstring).
+
+    Returns (params, loglik, gradient, Hessian, iterations, hit_floor); `hit_floor`: ln alpha
+    (at position `ln_alpha_at`) went below ln(_ALPHA_FLOOR), where the search stops."""
     params = start.copy()
     ll, grad, H = _assemble(lik, X, Z, params)
-    if not np.isfinite(ll):
+    if H is None:
         raise UserError(f"{where}: the mixed likelihood is not finite at the starting values")
+    floor = np.log(_ALPHA_FLOOR)
     for it in range(1, max_iter + 1):
         try:
-            step = scipy.linalg.cho_solve(_factor(-H), grad, check_finite=False)
+            fac = _factor(-H)
         except np.linalg.LinAlgError:
             raise UserError(f"{where}: the Hessian could not be factored at iteration {it}") from None
+        step = scipy.linalg.cho_solve(fac, grad, check_finite=False)
+        decrement = float(grad @ step)
         t = 1.0
         while True:
             cand = params + t * step
             ll_new = _assemble(lik, X, Z, cand, hessian=False)[0]
-            if np.isfinite(ll_new) and ll_new >= ll - 1e-10 * abs(ll):
+            if np.isfinite(ll_new) and ll_new >= ll - 1e-13 * (abs(ll) + 1.0):
                 break
             t /= 2
             if t < 1e-10:
+                if decrement < 1e-5:       # Stata's nrtolerance: at the maximum to numerical precision
+                    return params, ll, grad, H, it - 1, False
                 raise UserError(f"{where}: the mixed likelihood could not be increased at iteration {it}")
-        change = float(np.max(np.abs(cand - params) / (np.abs(params) + 1.0)))
+        dll = abs(ll_new - ll) / (abs(ll) + 1.0)
+        dpar = float(np.max(np.abs(cand - params) / (np.abs(params) + 1.0)))
         params = cand
         ll, grad, H = _assemble(lik, X, Z, params)
         if H is None:
             raise UserError(f"{where}: the mixed likelihood is not finite at iteration {it}")
+        if ln_alpha_at is not None and params[ln_alpha_at] < floor:
+            return params, ll, grad, H, it, True
         decrement = float(grad @ scipy.linalg.cho_solve(_factor(-H), grad, check_finite=False))
-        if change < tol or abs(decrement) < 1e-10:
-            return params, ll, grad, H, it
+        if decrement < _NRTOL and (dll < _LTOL or dpar < _PTOL):
+            return params, ll, grad, H, it, False
     raise UserError(f"{where}: the mixed count/linear ML did not converge after {max_iter} iterations")
 
 
@@ -253,20 +336,35 @@ def fit_mixed(md: ModelData) -> SystemResults:
     b0 = _poisson_start(c, Z)
     mu0 = np.exp(Z @ b0)
     alpha0 = float(np.clip(np.mean(((c - mu0) ** 2 - mu0) / mu0**2), 0.05, 10.0))
-    start = np.concatenate([a0, b0, [np.log(s0), np.log(alpha0), 0.0]])
     notes = list(md.notes)
-    lik = MixedLikelihood(y, c.astype(float), model.quadrature_points, model.zero_truncated)
-    params, ll, grad, H, iters = _newton(lik, X, Z, start, model.max_iter, 1e-9, where)
+    pa, pb = X.shape[1], Z.shape[1]
+    nodes, trunc = model.quadrature_points, model.zero_truncated
+    # alpha = 0 first (Stata's nbreg fits the Poisson model first), then the full model from it
+    pois = MixedLikelihood(y, c, nodes, trunc, alpha_zero=True)
+    p0, ll0, _, H0, it0, _ = _newton(pois, X, Z, np.concatenate([a0, b0, [np.log(s0), 0.0]]), model.max_iter,
+                                     f"{where} (alpha = 0)")
+    nb = MixedLikelihood(y, c, nodes, trunc)
+    start = np.concatenate([p0[:pa + pb], [p0[pa + pb], np.log(alpha0), p0[pa + pb + 1]]])
+    p1, ll1, _, H1, it1, hit_floor = _newton(nb, X, Z, start, model.max_iter, where, ln_alpha_at=pa + pb + 1)
+    lr = max(0.0, 2.0 * (ll1 - ll0))
+    p_lr = 0.5 * float(stats.chi2.sf(lr, 1)) if lr > 0 else 1.0
+    boundary = hit_floor or ll1 <= ll0
+    if boundary:
+        params, ll, H, iters = p0, ll0, H0, it0
+        notes.append(f"{count_ed.name}: the NB dispersion alpha is at its boundary 0 "
+                     f"(the count is Poisson given the latent factor); alpha reported as 0 without a standard "
+                     f"error; LR test of alpha = 0: chibar2(01) = {lr:.3g}, p = {p_lr:.3g}")
+    else:
+        params, ll, H, iters = p1, ll1, H1, it1
     negH = -H
     try:
         cov = np.linalg.inv(negH)
     except np.linalg.LinAlgError:
         raise UserError(f"{where}: singular information matrix at the maximum (parameters not identified)") from None
     se_all = np.sqrt(np.clip(np.diag(cov), 0, None))
-    pa, pb = X.shape[1], Z.shape[1]
     kd = D.shape[1]
     const_named = not fe.names and kd > 0
-    th, se_th = params[pa + pb:], se_all[pa + pb:]
+    aux, se_aux = params[pa + pb:], se_all[pa + pb:]
 
     def block(ed: EquationData, x: pd.DataFrame, offset: int) -> tuple[list[str], np.ndarray, np.ndarray]:
         names = (["const"] if const_named else []) + list(x.columns)
@@ -278,24 +376,35 @@ def fit_mixed(md: ModelData) -> SystemResults:
 
     lt, lc, ls = block(lin_ed, xl, 0)
     ct, cc, cs = block(count_ed, xc, pa)
-    s, alpha, lam = np.exp(th[0]), np.exp(th[1]), th[2]
-    lt, lc, ls = lt + ["/sigma"], np.append(lc, s), np.append(ls, s * se_th[0])
-    ct, cc, cs = ct + ["/alpha", "/lambda"], np.append(cc, [alpha, lam]), np.append(cs, [alpha * se_th[1], se_th[2]])
+    s = np.exp(aux[0])
+    if boundary:
+        alpha, se_alpha, lam, se_lam = 0.0, np.nan, aux[1], se_aux[1]
+    else:
+        alpha, lam, se_lam = np.exp(aux[1]), aux[2], se_aux[2]
+        se_alpha = alpha * se_aux[1]
+    lt, lc, ls = lt + ["/sigma"], np.append(lc, s), np.append(ls, s * se_aux[0])
+    ct, cc, cs = ct + ["/alpha", "/lambda"], np.append(cc, [alpha, lam]), np.append(cs, [se_alpha, se_lam])
     e = y - X @ params[:pa]
     eta = Z @ params[pa:pa + pb]
     yc = y - y.mean()
     r2_lin = float(1 - e @ e / (yc @ yc)) if yc @ yc > 0 else float("nan")
     r2_cnt = float(np.corrcoef(c, np.exp(eta))[0, 1] ** 2) if np.std(c) > 0 else float("nan")
-    stats_common = {"loglik": ll, "iterations": float(iters), "quadrature_points": float(model.quadrature_points)}
+    r2_within = within_r2(fe, lin_ed.y, e)
+    stats_common = {"loglik": ll, "iterations": float(iters), "quadrature_points": float(model.quadrature_points),
+                    "loglik_alpha0": ll0, "lr_alpha0": lr, "p_lr_alpha0": p_lr, "alpha_boundary": float(boundary)}
     out = {}
     for ed, terms, coef, se, r2 in ((lin_ed, lt, lc, ls, r2_lin), (count_ed, ct, cc, cs, r2_cnt)):
-        p = 2 * stats.norm.sf(np.abs(coef / se))
+        with np.errstate(invalid="ignore"):
+            p = 2 * stats.norm.sf(np.abs(coef / se))
+        term_notes = {"/alpha": f"boundary: alpha = 0 (LR test of alpha = 0: chibar2(01) = {lr:.3g}, "
+                                f"p = {p_lr:.3g})"} if boundary and ed is count_ed else {}
         out[ed.name] = EquationResult(
             name=ed.name, dependent=ed.name, column=ed.spec.column, label=ed.spec.label,
             estimator="mixed_ml" + ("/negbin" if ed is count_ed else "/linear"),
             params=pd.Series(coef, index=terms), std_errors=pd.Series(se, index=terms),
             pvalues=pd.Series(p, index=terms), nobs=n, rsquared=r2, fixed_effects=fe.names,
-            omitted=dict(ed.omitted), counts=ed.counts, stats=dict(stats_common))
+            omitted=dict(ed.omitted), counts=ed.counts, stats=dict(stats_common), term_notes=term_notes,
+            rsquared_within=r2_within if ed is lin_ed else float("nan"))
     # equations in the spec's order
     ordered = {ed.spec.name: out[ed.spec.name] for ed in md.equations}
     return SystemResults(model=model.name, estimator="mixed_ml", equations=ordered, iterations=iters,

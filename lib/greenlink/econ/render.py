@@ -114,6 +114,10 @@ def regression_grid(tr: TableResult) -> Grid:
         body.append(["Estimator"] + est)
     body.append(["N"] + [f"{r.nobs:,}" if r is not None else "n/a" for r in eq_res])
     body.append(["R²"] + [(_fmt(r.rsquared, digits) or "-") if r is not None else "n/a" for r in eq_res])
+    if any(r is not None and np.isfinite(r.rsquared_within) for r in eq_res):
+        # R² above counts the fixed effects as fitted; this is what the regressors explain within
+        body.append(["Within R²"] + [(_fmt(r.rsquared_within, digits) or "-") if r is not None else "n/a"
+                                     for r in eq_res])
     notes = ["Standard errors in parentheses; * p < 0.10, ** p < 0.05, *** p < 0.01."] + list(t.notes)
     for (term, why), where in omitted_notes.items():
         notes.append(f"{_label(t, term)} omitted in {', '.join(where)}: {why}.")
@@ -264,6 +268,27 @@ def plot_terms(tr: TableResult) -> list[str]:
     return out or terms
 
 
+def per_sd_effects(tr: TableResult) -> list[str]:
+    """Per-standard-deviation effects of the table's `per_sd` variables (the centralities):
+    coefficient x sd of the regressor in the column's estimation sample, one line per term."""
+    want = set(tr.table.per_sd)
+    lines = []
+    for m, e in tr.table.columns():
+        res = tr.results.get(m.name)
+        r = res.equations.get(e.name) if res else None
+        if r is None:
+            continue
+        cells = []
+        for term in r.params.index:
+            sd = r.regressor_sd.get(term)
+            if sd is None or not any(t.name == term and all(f.var in want for f in t.factors) for t in e.regressors):
+                continue
+            cells.append(f"{_label(tr.table, term)} {r.params[term] * sd:+.{tr.table.digits}f} (sd {sd:.3g})")
+        if cells:
+            lines.append(f"{e.column}: " + "; ".join(cells))
+    return lines
+
+
 def coefficient_plot(tr: TableResult, path: str | Path) -> Path | None:
     """PNG of the plot terms' coefficients with 95% intervals, one marker per column;
     None when the table has nothing to plot (descriptive, or no estimates)."""
@@ -294,7 +319,16 @@ def coefficient_plot(tr: TableResult, path: str | Path) -> Path | None:
     ax.set_yticks(ypos, [r[0] for r in rows], fontsize=8)
     ax.set_xlabel("coefficient (95% confidence interval)")
     ax.set_title(tr.table.title or tr.table.table, fontsize=9)
-    fig.tight_layout()
+    per_sd = per_sd_effects(tr)
+    if per_sd:
+        # the centralities are shares in [0, 1] with sds of ~0.01: their raw coefficients are not
+        # comparable with the elasticities above, their effect of one sd is
+        note = "Effect of one standard deviation (coefficient x sd in the sample):\n" + "\n".join(per_sd)
+        fig.set_figheight(fig.get_figheight() + 0.16 * (len(per_sd) + 1))
+        fig.text(0.01, 0.01, note, fontsize=6, va="bottom", ha="left", wrap=True)
+        fig.tight_layout(rect=(0, 0.16 * (len(per_sd) + 1.5) / fig.get_figheight(), 1, 1))
+    else:
+        fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -23,7 +23,10 @@ class EquationResult:
     params, std_errors, pvalues  Series indexed by term name (coefficient, standard error, two-sided p)
     nobs      observations used; rsquared: 1 - SSR/SST (centred) of the structural residuals, with
               the fixed effects counted as fitted (LSDV R²); NaN where not defined (Tobit)
+    rsquared_within  1 - SSR / (SS of y after the fixed effects): what the regressors explain of
+              the within variation (Stata xtreg's within R²); NaN without fixed effects
     omitted   term -> reason (regressors absorbed by the constant/fixed effects)
+    term_notes  term -> note on an estimated term (e.g. the NB alpha at its boundary 0)
     counts    row accounting of the estimation sample
     """
 
@@ -41,6 +44,9 @@ class EquationResult:
     omitted: dict[str, str] = field(default_factory=dict)
     counts: SampleCounts | None = None
     stats: dict[str, float] = field(default_factory=dict)
+    rsquared_within: float = float("nan")                        # R² of the variation within the fixed effects
+    regressor_sd: dict[str, float] = field(default_factory=dict)  # term -> sd in the estimation sample
+    term_notes: dict[str, str] = field(default_factory=dict)    # term -> why its estimate is special
 
     @property
     def tstats(self) -> pd.Series:
@@ -49,7 +55,7 @@ class EquationResult:
     def to_frame(self) -> pd.DataFrame:
         """One row per term (omitted terms with NaN estimates and the reason in `note`)."""
         rows = [(self.name, t, float(self.params[t]), float(self.std_errors[t]), float(self.pvalues[t]),
-                 self.nobs, self.rsquared, "") for t in self.params.index]
+                 self.nobs, self.rsquared, self.term_notes.get(t, "")) for t in self.params.index]
         rows += [(self.name, t, np.nan, np.nan, np.nan, self.nobs, self.rsquared, reason)
                  for t, reason in self.omitted.items()]
         return pd.DataFrame(rows, columns=LONG_COLUMNS)
@@ -106,6 +112,7 @@ class SystemResults:
         for e in self.equations.values():
             fe = f", fixed effects: {', '.join(e.fixed_effects)}" if e.fixed_effects else ""
             r2 = "" if np.isnan(e.rsquared) else f", R² {e.rsquared:.4f}"
+            r2 += "" if np.isnan(e.rsquared_within) else f", within R² {e.rsquared_within:.4f}"
             lines.append(f"\nEquation {e.name} [{e.column}]: N {e.nobs}{r2}{fe}")
             lines.append(f"{'term':<28}{'coef':>14}{'std.err':>14}{'z/t':>10}{'p':>10}")
             for t in e.params.index:

@@ -22,6 +22,7 @@ from typing import Any
 from greenlink.config import load_yaml
 from greenlink.errors import UserError
 
+COV_TYPES = ("unadjusted", "clustered")
 ESTIMATORS = ("3sls", "2sls", "ols", "tobit", "mixed_ml")
 FAMILIES = ("linear", "negbin")
 TRANSFORMS = ("ln", "ln1p")
@@ -182,6 +183,8 @@ class ModelSpec:
     quadrature_points  mixed_ml: Gauss-Hermite nodes for the latent normal heterogeneity
     on_absorbed      omit (default; reported, like Stata's "omitted") or error, for regressors
                      without variation beyond the constant/fixed effects (cgl under city dummies)
+    cov_type         unadjusted (default; reg3/regress conventional) or clustered (3sls/2sls/ols)
+    cluster          clustered: the cluster variable (`city`/`unit`, `year`/`time` or a panel column)
     """
 
     name: str
@@ -200,6 +203,8 @@ class ModelSpec:
     zero_truncated: bool = True
     quadrature_points: int = 32
     on_absorbed: str = "omit"
+    cov_type: str = "unadjusted"
+    cluster: str | None = None
 
     @classmethod
     def from_dict(cls, data: Any, groups: dict[str, tuple[str, ...]], where: str) -> "ModelSpec":
@@ -243,6 +248,17 @@ class ModelSpec:
         if absorbed not in ("omit", "error"):
             raise UserError(f"{where}.on_absorbed: expected omit or error")
         kw["on_absorbed"] = absorbed
+        cov = str(data.get("cov_type", "unadjusted"))
+        if cov not in COV_TYPES:
+            raise UserError(f"{where}.cov_type: expected one of {', '.join(COV_TYPES)}, got {cov!r}")
+        cluster = data.get("cluster")
+        if cov == "clustered" and not (isinstance(cluster, str) and cluster):
+            raise UserError(f"{where}: cov_type: clustered needs 'cluster' (e.g. cluster: city)")
+        if cluster is not None and cov != "clustered":
+            raise UserError(f"{where}.cluster: only used with cov_type: clustered")
+        if cov == "clustered" and est not in ("3sls", "2sls", "ols"):
+            raise UserError(f"{where}: cov_type: clustered is for 3sls, 2sls and ols, not {est}")
+        kw["cov_type"], kw["cluster"] = cov, cluster
         model = cls(**kw)
         model.check_roles(where)
         return model
@@ -290,6 +306,8 @@ class TableDef:
     fe_labels  fixed-effect name -> row label ("Year FE")
     variables  descriptive tables: (column, label, description) per row ({var, label, name} in YAML)
     digits     decimals in the rendered cells
+    per_sd     variables whose per-standard-deviation effects (coefficient x sample sd of the
+               regressor) the coefficient plot's note gives (the centralities; labels.yaml)
     """
 
     table: str
@@ -305,6 +323,7 @@ class TableDef:
     notes: tuple[str, ...] = ()
     digits: int = 3
     source: str = ""
+    per_sd: tuple[str, ...] = ()
 
     def columns(self) -> list[tuple[ModelSpec, EquationSpec]]:
         """(model, equation) pairs in the table's column order (sorted by column label)."""
@@ -321,13 +340,14 @@ def table_from_dict(data: Any, source: str = "spec") -> TableDef:
     """Validate a parsed YAML document. A document with top-level `equations` is one model."""
     if isinstance(data, dict) and "equations" in data and "models" not in data:
         model_keys = {f.name for f in fields(ModelSpec)}
-        table_keys = {"table", "title", "panel", "groups", "rows", "labels", "fe_labels", "notes", "digits"}
+        table_keys = {"table", "title", "panel", "groups", "rows", "labels", "fe_labels", "notes", "digits",
+                      "per_sd"}
         data = {**{k: v for k, v in data.items() if k in table_keys},
                 "models": [{k: v for k, v in data.items() if k in model_keys or k not in table_keys}]}
         data.setdefault("table", Path(source).stem)
     where = str(source)
     allowed = ("table", "title", "kind", "panel", "groups", "models", "rows", "labels", "fe_labels",
-               "variables", "notes", "digits")
+               "variables", "notes", "digits", "per_sd")
     if not isinstance(data, dict):
         raise UserError(f"{where}: expected a mapping with 'table' and 'models'")
     unknown = sorted(set(map(str, data)) - set(allowed))
@@ -385,7 +405,7 @@ def table_from_dict(data: Any, source: str = "spec") -> TableDef:
     return TableDef(table=table, title=str(data.get("title", "")), kind=kind, unit=unit, time=time,
                     models=models, rows=rows, labels={str(k): str(v) for k, v in labels.items()},
                     fe_labels={str(k): str(v) for k, v in fe_labels.items()}, notes=notes, digits=digits,
-                    source=str(source))
+                    source=str(source), per_sd=_str_list(data.get("per_sd"), f"{where}.per_sd"))
 
 
 def load_table(path: str | Path) -> TableDef:
@@ -404,7 +424,8 @@ def load_tables(paths: list[str | Path] | str | Path) -> list[TableDef]:
                 continue
             t = load_table(p)
             out.append(replace(t, labels={**(shared.get("labels") or {}), **t.labels},
-                               fe_labels={**(shared.get("fe_labels") or {}), **t.fe_labels}))
+                               fe_labels={**(shared.get("fe_labels") or {}), **t.fe_labels},
+                               per_sd=t.per_sd or _str_list(shared.get("per_sd"), f"{folder / 'labels.yaml'}.per_sd")))
         return out
     if isinstance(paths, (str, Path)):
         paths = [paths]

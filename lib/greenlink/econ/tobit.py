@@ -116,13 +116,17 @@ def tobit_ml(y: np.ndarray, X: np.ndarray, left: float = 0.0, tol: float = 1e-10
             "iterations": it, "censored": int(cens.sum())}
 
 
-def fit_tobit(md: ModelData, ed: EquationData) -> EquationResult:
+def fit_tobit(md: ModelData, ed: EquationData) -> tuple[EquationResult, str]:
+    """The equation's Tobit fit and the fixed-effect groups it found without information."""
     left = md.model.censor_left
     where = f"model {md.model.name}: equation {ed.name}"
     fe = md.fe[ed.name]
+    n_all, counts, groups = len(ed.y), ed.counts, ""
     if fe.names:
         keep = drop_flagged_groups(ed.y.values <= left, fe)
         if not keep.all():
+            groups = ", ".join(f"{k} {name}" for name, g in fe.groups.items()
+                               if (k := g.nunique() - g[keep].nunique()))
             ed, fe = refit_sample(ed, fe, keep, f"all outcomes censored in a {'/'.join(fe.names)} group",
                                   md.model, where)
     x = pd.concat([ed.exog, ed.endog], axis=1)
@@ -145,14 +149,27 @@ def fit_tobit(md: ModelData, ed: EquationData) -> EquationResult:
     order = [names.index(t) for t in terms[:-1]] + [len(names)]
     coef, se = coef[order], se[order]
     p = 2 * stats.norm.sf(np.abs(coef / se))
+    # N as Stata's tobit reports it: every row of the likelihood. The rows of all-censored
+    # groups are in it (at the limit their dummy is -inf and they add 0 to the log-likelihood,
+    # all of them censored), so the fit above on the informative rows is the full-sample ML.
+    informative = len(ed.y)
     return EquationResult(
         name=ed.name, dependent=ed.name, column=ed.spec.column, label=ed.spec.label, estimator="tobit",
         params=pd.Series(coef, index=terms), std_errors=pd.Series(se, index=terms), pvalues=pd.Series(p, index=terms),
-        nobs=len(ed.y), rsquared=float("nan"), fixed_effects=fe.names, omitted=dict(ed.omitted), counts=ed.counts,
-        stats={"loglik": r["loglik"], "censored": float(r["censored"]), "iterations": float(r["iterations"])})
+        nobs=n_all, rsquared=float("nan"), fixed_effects=fe.names, omitted=dict(ed.omitted), counts=counts,
+        stats={"loglik": r["loglik"], "censored": float(r["censored"] + n_all - informative),
+               "iterations": float(r["iterations"]), "informative": float(informative)}), groups
 
 
 def fit_tobit_model(md: ModelData) -> SystemResults:
-    eqs = {ed.name: fit_tobit(md, ed) for ed in md.equations}
+    fits = {ed.name: fit_tobit(md, ed) for ed in md.equations}
+    eqs = {name: e for name, (e, _) in fits.items()}
     ll = sum(e.stats["loglik"] for e in eqs.values())
-    return SystemResults(model=md.model.name, estimator="tobit", equations=eqs, loglik=ll, notes=list(md.notes))
+    notes = list(md.notes)
+    for e, groups in fits.values():
+        k = e.nobs - int(e.stats["informative"])
+        if k:
+            notes.append(f"{e.name}: N = {e.nobs:,} rows, as Stata's tobit reports; {k:,} of them, "
+                         f"all censored in groups with no uncensored outcome ({groups}), carry no information "
+                         f"on the slopes: {int(e.stats['informative']):,} informative rows")
+    return SystemResults(model=md.model.name, estimator="tobit", equations=eqs, loglik=ll, notes=notes)
