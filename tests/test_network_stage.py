@@ -300,7 +300,7 @@ def test_network_inputs_filters_and_year_basis(spark):
 def _cfg(**kw):
     base = dict(years=[2010, 2020], patent_year="application",
                 org_types=["university", "institute", "enterprise", "other"], sources_per_task=64, top_k=5,
-                figures=True)
+                figures=True, components_algorithm="graphx", pagerank_tol=1e-6)
     return S.NetworksConfig.from_dict({**base, **kw}, "test")
 
 
@@ -312,6 +312,8 @@ def test_config_is_validated():
                        (dict(org_types=["enterprise", "individual"]), "individuals"),
                        (dict(org_types=[]), "org_types"), (dict(sources_per_task=0), "sources_per_task"),
                        (dict(top_k=True), "top_k"), (dict(figures="yes"), "figures"),
+                       (dict(components_algorithm="bfs"), "components_algorithm"),
+                       (dict(pagerank_tol=0), "pagerank_tol"), (dict(pagerank_tol="small"), "pagerank_tol"),
                        (dict(colour="green"), "unknown setting")]:
         with pytest.raises(UserError, match=match):
             _cfg(**bad)
