@@ -128,9 +128,10 @@ NETWORK_SUMMARY = TableSpec(
                            "AND largest_component_size <= nodes_with_ties "
                            "AND (network = 'transfer') = (local_transfers IS NOT NULL) "
                            "AND (network = 'transfer') = (reciprocated_pairs IS NOT NULL) "
-                           "AND reciprocated_pairs <= edges / 2"),
+                           # a NULL check result is a violation for Delta: collab rows need the IS NULL
+                           "AND (reciprocated_pairs IS NULL OR reciprocated_pairs <= edges / 2)"),
         "summary_shares": ("density BETWEEN 0 AND 1 AND largest_component_share BETWEEN 0 AND 1 "
-                           "AND reciprocity BETWEEN 0 AND 1"),
+                           "AND (reciprocity IS NULL OR reciprocity BETWEEN 0 AND 1)"),
     },
     comment="per year and network: size, density, components, top cities by each centrality",
 )
