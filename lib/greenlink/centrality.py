@@ -20,13 +20,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from graphframes import GraphFrame
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from scipy import sparse
 
-from graphframes import GraphFrame
-
+# GraphFrames connectedComponents algorithms offered (conf/networks.yaml components_algorithm)
 CC_ALGORITHMS = ("graphx", "two_phase")
 
 
