@@ -79,10 +79,13 @@ def latest_version(spark: SparkSession, name: str) -> int | None:
     return int(DeltaTable.forPath(spark, path(spark, name)).history(1).select("version").first()[0])
 
 
-def ensure(spark: SparkSession, spec: TableSpec) -> DeltaTable:
-    """Create the table if missing (NOT NULL columns, partitioning); add missing CHECKs."""
+def ensure(spark: SparkSession, spec: TableSpec, *, replace: bool = False) -> DeltaTable:
+    """Create the table if missing (NOT NULL columns, partitioning); add missing CHECKs.
+    replace: REPLACE the table's definition (schema, constraints) by the spec's — a new
+    version of an empty table, history kept; only for a write that replaces every row."""
     loc = path(spark, spec.name)
-    builder = DeltaTable.createIfNotExists(spark).location(loc).addColumns(spec.table_schema())
+    start = DeltaTable.replace if replace else DeltaTable.createIfNotExists
+    builder = start(spark).location(loc).addColumns(spec.table_schema())
     if spec.partition_by:
         builder = builder.partitionedBy(*spec.partition_by)
     if spec.comment:
@@ -111,8 +114,11 @@ def write(df: DataFrame, spec: TableSpec, *, mode: WriteMode = "overwrite",
                    with delete_missing, target rows absent from `df` are deleted (full-dump refresh)
     """
     spark = df.sparkSession
-    ensure(spark, spec)
     cols = spec.schema.fieldNames()
+    # a spec that gained or lost columns (e.g. a new metric) cannot be written into the old
+    # table; an overwrite replaces every row anyway, so it replaces the definition first
+    ensure(spark, spec, replace=mode == "overwrite" and exists(spark, spec.name)
+           and read(spark, spec.name).columns != cols)
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ValueError(f"{spec.name}: DataFrame lacks column(s) {missing}")
