@@ -15,6 +15,7 @@ INSTALL_REQUIRES = [
     "scipy==1.17.1",           # Tobit / count-model likelihoods
     "statsmodels==0.15.0",     # reference estimators (OLS, NB) and linearmodels' dependency
     "linearmodels==7.1",       # IV3SLS / SUR system estimation
+    "graphframes-py==0.11.0",  # Python API of io.graphframes:graphframes-spark4_2.13:0.11.0 (jars/pom.xml)
     "networkx==3.6.1",         # exact city-level truth in the generator; test oracle for centralities
     "cpca==0.5.5",             # Chinese address -> province/city/district, adcode gazetteer
     "jieba==0.42.1",           # Chinese word segmentation for policy texts

@@ -6,7 +6,7 @@
 Runs `greenlink networks` once on an existing warehouse (silver.patents, silver.applicants,
 silver.transfers and gold.sample_log must be there: run classify and controls first) and
 reports the wall time of the whole run (session start excluded) and of each phase
-(inputs, edges, betweenness, metrics, summary, figures — the stage times them itself and
+(inputs, edges, graph, betweenness, metrics, summary, figures — the stage times them itself and
 returns them as `phase_ms.*` counts), with the share spent in the betweenness phase, the
 machine's load average during the run and the network sizes. The stage OVERWRITES the gold
 network tables and the maps of that warehouse.
@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-PHASES = ("inputs", "edges", "betweenness", "metrics", "summary", "figures")
+PHASES = ("inputs", "edges", "graph", "betweenness", "metrics", "summary", "figures")
 
 
 class Load:

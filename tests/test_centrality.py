@@ -1,4 +1,5 @@
-"""Exact betweenness (Brandes) and connected components against networkx."""
+"""Exact betweenness (Brandes) and the GraphFrames algorithms (components, weighted PageRank,
+degrees, reciprocity motif) against networkx."""
 from __future__ import annotations
 
 import itertools
@@ -8,7 +9,10 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from greenlink.centrality import betweenness, brandes_dependencies, connected_components
+from graphframes import GraphFrame
+
+from greenlink.centrality import (CC_ALGORITHMS, betweenness, brandes_dependencies, connected_components,
+                                  reciprocated_pairs, weighted_pagerank)
 
 TOL = 1e-9
 
@@ -116,23 +120,85 @@ def test_betweenness_tiny_samples_are_zero(spark):
     assert betweenness(empty, 10, directed=True).collect() == []
 
 
-def test_connected_components_match_networkx(spark):
+def _graphframe(spark, graphs: dict) -> GraphFrame:
+    """Several hand-built graphs as ONE GraphFrame, as the networks stage builds it: vertex
+    id = 100 * key + node, a `graph` column, every node a vertex (isolated ones included);
+    an undirected edge is given as two arcs; arcs carry networkx's `weight` (default 1)."""
+    v = [(100 * k + node, k) for k, g in graphs.items() for node in g.nodes()]
+    e = []
+    for k, g in graphs.items():
+        for a, b, w in g.edges(data="weight", default=1):
+            e.append((100 * k + a, 100 * k + b, w))
+            if not g.is_directed() and a != b:
+                e.append((100 * k + b, 100 * k + a, w))
+    return GraphFrame(spark.createDataFrame(v, "id long, graph int"),
+                      spark.createDataFrame(e, "src long, dst long, weight long"))
+
+
+def _nodes(n: int, g: nx.Graph) -> nx.Graph:
+    out = g.__class__()
+    out.add_nodes_from(range(n))
+    out.add_edges_from(g.edges(data=True))
+    return out
+
+
+@pytest.mark.parametrize("algorithm", CC_ALGORITHMS)
+def test_graphframes_components_match_networkx(spark, algorithm):
     rng = random.Random(11)
     graphs = {
-        2010: _random_graph(rng, 14, 0.12, False),
-        2011: _random_graph(rng, 14, 0.08, True),     # weak connectivity
-        2012: nx.path_graph(9),                        # long diameter: many rounds
-        2013: nx.DiGraph([(3, 4), (5, 5)]),            # a self-loop alone is no tie
+        0: _random_graph(rng, 14, 0.12, False),
+        1: _random_graph(rng, 14, 0.08, True),      # weak connectivity
+        2: _nodes(14, nx.path_graph(9)),             # long diameter, 5 isolated vertices
+        3: _nodes(6, nx.DiGraph([(3, 4)])),          # mostly isolated
     }
-    names = [f"c{i:02d}" for i in range(14)]
-    rows = [r for y, g in graphs.items() for r in _edge_rows(y, g, names)]
-    comp = connected_components(spark.createDataFrame(rows, "year int, src string, dst string")).collect()
     got: dict = {}
-    for r in comp:
-        got.setdefault(r["year"], {}).setdefault(r["component"], set()).add(r["city_code"])
-    for year, g in graphs.items():
-        u = nx.Graph(g.to_undirected() if g.is_directed() else g)
-        u.remove_edges_from(nx.selfloop_edges(u))
-        u.remove_nodes_from([v for v in list(u) if u.degree(v) == 0])
-        want = {min(names[v] for v in c): {names[v] for v in c} for c in nx.connected_components(u)}
-        assert got.get(year, {}) == want, year
+    for r in connected_components(_graphframe(spark, graphs), algorithm=algorithm).collect():
+        got.setdefault(r["component"], set()).add(r["id"])
+    got_parts = sorted(sorted(c) for c in got.values())
+    want = sorted(sorted(100 * k + v for v in c) for k, g in graphs.items()
+                  for c in nx.connected_components(g.to_undirected()))
+    assert got_parts == want
+    with pytest.raises(ValueError):
+        connected_components(_graphframe(spark, graphs), algorithm="bfs")
+
+
+def test_graphframes_weighted_pagerank_matches_networkx(spark):
+    rng = random.Random(5)
+    graphs = {
+        0: nx.Graph([(0, 1, {"weight": 3}), (1, 2, {"weight": 1}), (2, 0, {"weight": 2}), (2, 3, {"weight": 5})]),
+        1: nx.DiGraph([(0, 1, {"weight": 2}), (1, 2, {"weight": 1}), (2, 0, {"weight": 4}),
+                       (2, 3, {"weight": 1}), (4, 3, {"weight": 3})]),        # 3 is a sink, 4 has no in-arc
+        2: _nodes(5, nx.DiGraph([(0, 1, {"weight": 1})])),                     # sinks and isolated cities
+        3: _nodes(4, nx.Graph()),                                              # no edge at all: 1/N each
+    }
+    r4 = _random_graph(rng, 12, 0.3, True)
+    for a, b in r4.edges():
+        r4[a][b]["weight"] = rng.randint(1, 4)
+    graphs[4] = r4
+    g = _graphframe(spark, graphs)
+    got = {r["id"]: r["pagerank"] for r in weighted_pagerank(g, ("graph",), tol=1e-9).collect()}
+    assert set(got) == {100 * k + v for k, gr in graphs.items() for v in gr.nodes()}
+    for k, gr in graphs.items():
+        want = nx.pagerank(gr, alpha=0.85, weight="weight", tol=1e-13, max_iter=10_000)
+        for v, value in want.items():
+            assert abs(got[100 * k + v] - value) <= 1e-6, (k, v, got[100 * k + v], value)
+
+
+def test_graphframes_degrees_and_reciprocated_pairs_match_networkx(spark):
+    rng = random.Random(9)
+    graphs = {0: _random_graph(rng, 12, 0.3, True), 1: _random_graph(rng, 12, 0.1, True),
+              2: _nodes(5, nx.DiGraph([(0, 1), (1, 0), (1, 2), (3, 4), (4, 3)])), 3: _nodes(3, nx.DiGraph())}
+    g = _graphframe(spark, graphs)
+    pairs = {(r["a"], r["b"]) for r in reciprocated_pairs(g).collect()}
+    want = {(100 * k + a, 100 * k + b) for k, gr in graphs.items() for a, b in gr.edges()
+            if a < b and gr.has_edge(b, a)}
+    assert pairs == want
+    for k, gr in graphs.items():
+        if gr.number_of_edges():   # networkx's share of reciprocated arcs = 2 x pairs / arcs
+            mine = 2 * sum(1 for a, _ in pairs if a // 100 == k) / gr.number_of_edges()
+            assert abs(mine - nx.overall_reciprocity(gr)) < 1e-12
+    for name, frame, nx_deg in (("degree", g.degrees, "degree"), ("inDegree", g.inDegrees, "in_degree"),
+                                ("outDegree", g.outDegrees, "out_degree")):
+        got = {r["id"]: r[name] for r in frame.collect()}
+        want = {100 * k + v: d for k, gr in graphs.items() for v, d in getattr(gr, nx_deg)() if d > 0}
+        assert got == want, name

@@ -1,5 +1,6 @@
 """The pipeline submitted to a Spark standalone cluster (ops/cluster.sh: a master and two
-workers on loopback) writes the same tables as a local run.
+workers on loopback) writes the same tables as a local run — the networks stage with
+GraphFrames (its jars shipped with Delta's from .cache/jars).
 
 The most expensive test of the suite, so it is budgeted: one cluster start, one
 spark-submit of `jobs/run.py` with the stages the shared local reference ran
@@ -47,6 +48,9 @@ def test_pipeline_on_cluster_equals_local_run(reference_warehouse, generated_wor
            "GREENLINK_WORKER_CORES": "1", "GREENLINK_WORKER_MEMORY": "1g",
            "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
     wh = tmp_path / "warehouse"
+    # the networks stage runs on GraphFrames: its jar and the graphx jar go with Delta's
+    assert {"graphframes-spark4_2.13-0.11.0.jar", "graphframes-graphx-spark4_2.13-0.11.0.jar"} <= {
+        j.name for j in local_jars()}
     try:
         started = procs.run([CLUSTER, "start"], tmp_path / "start.log", START_TIMEOUT_S, env)
         assert started.returncode == 0, started.tail()
@@ -78,5 +82,10 @@ def test_pipeline_on_cluster_equals_local_run(reference_warehouse, generated_wor
     ends = read_table(wh, "_meta.runs").query("event == 'end'")
     assert set(ends["status"]) == {"succeeded"} and {"run", *reference_warehouse.stages} <= set(ends["job"])
     assert warehouse_differences(reference_warehouse.path, wh) == {}
+    # GraphFrames ran on the cluster: components, PageRank and the reciprocity motif are there
+    assert "networks" in set(ends["job"])
+    summary = read_table(wh, "gold.network_summary")
+    assert summary.loc[summary["network"] == "transfer", "reciprocated_pairs"].notna().all()
+    assert read_table(wh, "gold.city_network_metrics")[["pagerank", "pagerank_gt"]].gt(0).all().all()
     print(f"cluster test: {time.monotonic() - t0:.0f}s of {BUDGET_S}s budget "
           f"(start {started.seconds:.0f}s, pipeline {seconds:.0f}s)")

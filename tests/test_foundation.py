@@ -46,6 +46,24 @@ def test_merge_reflects_changes_and_deletions(spark, fresh_warehouse):
     assert got == [(2010, "a", 0.25), (2012, "c", 0.0)]
 
 
+def test_overwrite_with_a_grown_spec_replaces_the_definition(spark, fresh_warehouse):
+    """A spec that gained a column (e.g. a new metric) overwrites a table written with the old
+    spec: schema, NOT NULL and CHECKs become the new spec's, the history is kept."""
+    df = spark.createDataFrame([(2010, "a", 0.5)], "year int, city string, share double")
+    tables.write(df, SPEC)
+    grown = tables.TableSpec(name=SPEC.name, schema=T.StructType([*SPEC.schema.fields, T.StructField("n", T.LongType())]),
+                             partition_by=SPEC.partition_by, not_null=(*SPEC.not_null, "n"),
+                             checks={**SPEC.checks, "n_positive": "n > 0"})
+    tables.write(spark.createDataFrame([(2011, "b", 1.0, 3)], "year int, city string, share double, n long"), grown)
+    assert [tuple(r) for r in tables.read(spark, SPEC.name).collect()] == [(2011, "b", 1.0, 3)]
+    # versions: 0 create, 1 add the CHECK, 2 the first write
+    assert [tuple(r) for r in tables.read(spark, SPEC.name, version=2).collect()] == [(2010, "a", 0.5)]
+    for bad in ((2012, "c", 0.5, 0), (2012, "c", 1.5, 1)):     # the new CHECK and the old one
+        with pytest.raises(Exception, match="(?i)constraint|check"):
+            tables.write(spark.createDataFrame([bad], "year int, city string, share double, n long"), grown,
+                         mode="replace_where", replace_where="year = 2012")
+
+
 def test_register_all_names_tables_in_catalog(spark, fresh_warehouse):
     df = spark.createDataFrame([(2010, "a", 0.5)], "year int, city string, share double")
     tables.write(df, SPEC)

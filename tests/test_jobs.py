@@ -4,11 +4,12 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from greenlink import submit
+from greenlink import jars, submit
 from greenlink.cli import COMMANDS, PIPELINE
 from greenlink.errors import UserError
 
@@ -55,6 +56,26 @@ def test_submit_command_uses_cluster_profile_and_the_jars():
         submit.spark_submit_command("nope", [], master="yarn", packages=["x:y:1"])
     with pytest.raises(UserError, match="either"):
         submit.spark_submit_command("run", [], master="yarn")
+    with pytest.raises(UserError, match="only serve --packages"):
+        submit.spark_submit_command("run", [], master="yarn", jars=jars, repositories=["file:///m"])
+
+
+def test_extra_maven_repositories(tmp_path, monkeypatch):
+    (tmp_path / "shared" / "maven").mkdir(parents=True)
+    root = tmp_path / "clone"
+    root.mkdir()
+    # default: ../shared/maven beside the clone, when it exists
+    monkeypatch.delenv(jars.REPOS_ENV, raising=False)
+    assert jars.repositories(root=root) == [(tmp_path / "shared" / "maven").as_uri()]
+    assert jars.repositories(root=tmp_path / "other" / "clone") == []    # no ../shared/maven there
+    assert jars.repositories("s3://bucket/m2, ,../shared/maven", root=root) == [
+        "s3://bucket/m2", (tmp_path / "shared" / "maven").as_uri()]
+    # the effective pom lists Maven Central first, then the extra repositories
+    pom = jars._with_repositories(jars.POM, ["file:///m"], tmp_path / "pom.xml")
+    urls = [u.text for u in ET.parse(pom).getroot().iter("{http://maven.apache.org/POM/4.0.0}url")]
+    assert urls == [jars.MAVEN_CENTRAL, "file:///m"]
+    assert jars.coordinates(pom) == jars.coordinates()
+    assert "io.graphframes:graphframes-spark4_2.13:0.11.0" in jars.coordinates(pom)
 
 
 def test_submit_dry_run_prints_the_exact_command(capsys, monkeypatch, tmp_path):
@@ -63,6 +84,14 @@ def test_submit_dry_run_prints_the_exact_command(capsys, monkeypatch, tmp_path):
     out = capsys.readouterr().out.strip()
     assert "--master spark://10.0.0.5:7077" in out and "--packages io.delta:delta-spark_4.2_2.13:4.4.0" in out
     assert out.endswith("jobs/run.py --all --input /d --profile cluster")
+    # GraphFrames beside Delta, and the extra Maven repository that serves it
+    repo = tmp_path / "maven"
+    repo.mkdir()
+    monkeypatch.setenv(jars.REPOS_ENV, f"{repo},https://repo.example.org/maven2,{tmp_path / 'absent'}")
+    assert submit.main(["--packages", "--dry-run", "run", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "io.delta:delta-spark_4.2_2.13:4.4.0,io.graphframes:graphframes-spark4_2.13:0.11.0" in out
+    assert f"--repositories {repo.as_uri()},https://repo.example.org/maven2 " in out
     monkeypatch.delenv(submit.MASTER_ENV)
     assert submit.main(["run", "--all"]) == 2
     assert "no Spark master" in capsys.readouterr().err

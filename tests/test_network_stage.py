@@ -137,7 +137,10 @@ def assert_metrics_equal_truth(got: pd.DataFrame, truth: pd.DataFrame) -> None:
     """Every SPEC §4 variable of every sample city-year: counts exactly, ratios to 1e-9."""
     got = got.sort_values(["city_code", "year"]).reset_index(drop=True)
     want = truth.sort_values(["city_code", "year"]).reset_index(drop=True)
-    assert list(got.columns) == list(nw.METRIC_COLUMNS)
+    assert list(got.columns) == [*nw.METRIC_COLUMNS, *nw.EXTENSION_COLUMNS]
+    # the PageRank extension: a distribution over the 278 cities of each network-year
+    for c in nw.EXTENSION_COLUMNS:
+        assert (got[c] > 0).all() and np.allclose(got.groupby("year")[c].sum(), 1.0, atol=1e-9), c
     assert len(got) == len(want) == 278 * 11
     assert (got["city_code"] == want["city_code"]).all() and (got["year"] == want["year"]).all()
     for c in COUNT_COLS:
@@ -229,6 +232,15 @@ def test_summary_and_figures(truth_run):
     graph = e[e["src"] != e["dst"]].groupby(["network", "year"]).size()
     for r in s.itertuples():
         assert r.edges == graph.get((r.network, r.year), 0)
+    # reciprocity extension against the truth's transfer arcs (pairs with arcs both ways)
+    arcs = e[(e["network"] == "transfer") & (e["src"] != e["dst"])]
+    both = arcs.merge(arcs, left_on=["year", "src", "dst"], right_on=["year", "dst", "src"])
+    pairs = both[both["src_x"] < both["dst_x"]].groupby("year").size()
+    for r in s[s["network"] == "transfer"].itertuples():
+        assert r.reciprocated_pairs == pairs.get(r.year, 0)
+        linked = r.edges - r.reciprocated_pairs
+        assert (pd.isna(r.reciprocity) if linked == 0 else abs(r.reciprocity - r.reciprocated_pairs / linked) < 1e-12)
+    assert s.loc[s["network"] == "collab", "reciprocity"].isna().all()
     figs = sorted(p.name for p in truth_run["figures"].iterdir())
     assert figs == sorted(f"{n}_network_{y}.{ext}" for n in nw.NETWORKS for y in range(2010, 2021)
                           for ext in ("png", "svg"))
@@ -300,7 +312,7 @@ def test_network_inputs_filters_and_year_basis(spark):
 def _cfg(**kw):
     base = dict(years=[2010, 2020], patent_year="application",
                 org_types=["university", "institute", "enterprise", "other"], sources_per_task=64, top_k=5,
-                figures=True)
+                figures=True, components_algorithm="graphx", pagerank_tol=1e-6)
     return S.NetworksConfig.from_dict({**base, **kw}, "test")
 
 
@@ -312,6 +324,8 @@ def test_config_is_validated():
                        (dict(org_types=["enterprise", "individual"]), "individuals"),
                        (dict(org_types=[]), "org_types"), (dict(sources_per_task=0), "sources_per_task"),
                        (dict(top_k=True), "top_k"), (dict(figures="yes"), "figures"),
+                       (dict(components_algorithm="bfs"), "components_algorithm"),
+                       (dict(pagerank_tol=0), "pagerank_tol"), (dict(pagerank_tol="small"), "pagerank_tol"),
                        (dict(colour="green"), "unknown setting")]:
         with pytest.raises(UserError, match=match):
             _cfg(**bad)

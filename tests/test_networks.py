@@ -179,10 +179,38 @@ def test_transfer_edges_and_audit(world, built):
     assert [(r.src, r.dst, r.weight) for r in everything] == [(A, B, 1)]
 
 
+def _pagerank_oracle(ce: list, te: list, codes: list, years: list) -> pd.DataFrame:
+    """networkx weighted PageRank of every city in each network-year (all cities as nodes;
+    local transfers are no arcs): the extension columns pagerank / pagerank_gt."""
+    out = []
+    for y in years:
+        g, dg = nx.Graph(), nx.DiGraph()
+        g.add_nodes_from(codes)
+        dg.add_nodes_from(codes)
+        g.add_weighted_edges_from((a, b, w) for year, a, b, w in ce if year == y)
+        dg.add_weighted_edges_from((a, b, w) for year, a, b, w in te if year == y and a != b)
+        pr = nx.pagerank(g, alpha=0.85, weight="weight", tol=1e-13, max_iter=10_000)
+        prd = nx.pagerank(dg, alpha=0.85, weight="weight", tol=1e-13, max_iter=10_000)
+        out += [dict(city_code=c, year=y, pagerank=pr[c], pagerank_gt=prd[c]) for c in codes]
+    return pd.DataFrame(out)
+
+
+def _assert_metrics(got: pd.DataFrame, want: pd.DataFrame, pagerank: pd.DataFrame) -> None:
+    """SPEC §4 columns exactly (1e-12), then the PageRank extension to 1e-6 (GraphX iterates
+    to a tolerance)."""
+    assert list(got.columns) == [*nw.METRIC_COLUMNS, *nw.EXTENSION_COLUMNS]
+    _assert_frames(got[list(nw.METRIC_COLUMNS)], want)
+    cols = ["city_code", "year", *nw.EXTENSION_COLUMNS]
+    pd.testing.assert_frame_equal(_sorted(got[cols]), _sorted(pagerank[cols]), check_dtype=False,
+                                  check_exact=False, rtol=0, atol=1e-6)
+
+
 def test_every_variable_on_the_hand_world(built):
-    metrics = built[2]
+    ce, te, metrics = built
     assert len(metrics) == len(CODES) * len(YEARS)        # one row per sample city and year
-    _assert_frames(metrics, _expected_metrics())
+    _assert_metrics(metrics, _expected_metrics(), _pagerank_oracle(
+        ce[["year", "city_a", "city_b", "weight"]].values.tolist(),
+        te[["year", "src", "dst", "weight"]].values.tolist(), CODES, YEARS))
 
 
 def test_edges_outside_the_sample_or_duplicate_cities_are_errors(spark, world):
@@ -254,7 +282,9 @@ def test_random_world_matches_networkx(spark):
     te = nw.transfer_edges(spark.createDataFrame(
         tr, "application_no string, year int, from_city string, to_city string"), cities)
     got = nw.city_network_metrics(ce, te, cities, years, sources_per_task=4).toPandas()
-    _assert_frames(got, _oracle(pc, tr, province, years))
+    _assert_metrics(got, _oracle(pc, tr, province, years), _pagerank_oracle(
+        [tuple(r) for r in ce.select("year", "city_a", "city_b", "weight").collect()],
+        [tuple(r) for r in te.select("year", "src", "dst", "weight").collect()], codes, years))
 
 
 # ----------------------------------------------------------------- Delta tables and figures
@@ -299,6 +329,14 @@ def test_summary_and_delta_tables(spark, fresh_warehouse, world, built):
         == (6, 2, 4, 1)
     assert t12["largest_component_share"] == pytest.approx(0.5)
     assert got[("collab", 2012)]["components"] == 1
+    # reciprocity (extension, transfer only): 2010 arcs A->B, A->C, B->C, C->D, D->E, C->A: the
+    # pair A-C both ways out of 5 linked pairs; 2012 none reciprocated; 2011 has no arc
+    assert (t10["reciprocated_pairs"], t10["reciprocity"]) == (1, pytest.approx(1 / 5))
+    assert (t12["reciprocated_pairs"], t12["reciprocity"]) == (0, 0.0)
+    assert got[("transfer", 2011)]["reciprocated_pairs"] == 0 and pd.isna(got[("transfer", 2011)]["reciprocity"])
+    for y in YEARS:
+        c = got[("collab", y)]
+        assert pd.isna(c["reciprocated_pairs"]) and pd.isna(c["reciprocity"])
     # the constraints reject impossible rows
     row = metrics[metrics["year"] == 2010].head(1)
     bad = row.assign(gtr_other=row["gtr"] + 1)

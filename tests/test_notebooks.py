@@ -83,12 +83,15 @@ def gold_tables(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
     transfer = pd.DataFrame(moves, columns=["year", "src", "dst", "weight", "is_local"])
     sample = CITIES.assign(n_values=100, n_missing=0, missing_share=0.0, threshold=0.2, in_sample=True, reason=None)
     sample.loc[len(sample)] = ["659001", "石河子市", "650000", 86.0, 44.3, 100, 60, 0.6, 0.2, False, "missing_controls"]
-    metrics = panel[["city_code", "year", "rsi", "ex", "DC", "BC", "gtr", "dc_out", "dc_in", "bc_gt"]]
-    summary = pd.DataFrame([(net, y, 6, 4, 2, 5, 9, 1 if net == "transfer" else None, 0.33, 2, 3, 0.5)
+    metrics = panel[["city_code", "year", "rsi", "ex", "DC", "BC", "gtr", "dc_out", "dc_in", "bc_gt"]].assign(
+        pagerank=rng.uniform(0, 0.3, n), pagerank_gt=rng.uniform(0, 0.3, n))
+    summary = pd.DataFrame([(net, y, 6, 4, 2, 5, 9, 1 if net == "transfer" else None, 0.33, 2, 3, 0.5,
+                             1 if net == "transfer" else None, 0.25 if net == "transfer" else None)
                             for net in ("collab", "transfer") for y in YEARS],
                            columns=["network", "year", "n_cities", "nodes_with_ties", "isolated_cities", "edges",
                                     "total_weight", "local_transfers", "density", "components",
-                                    "largest_component_size", "largest_component_share"])
+                                    "largest_component_size", "largest_component_share", "reciprocated_pairs",
+                                    "reciprocity"])
     return {"gold.city_year_panel": panel, "gold.estimates": estimates, "gold.collab_edges": collab,
             "gold.transfer_edges": transfer, "gold.sample_log": sample, "gold.city_network_metrics": metrics,
             "gold.network_summary": summary}

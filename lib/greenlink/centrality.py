@@ -1,16 +1,18 @@
-"""Exact graph algorithms on Spark DataFrames: betweenness (Brandes) and connected components.
+"""Graph algorithms over many city graphs at once: exact betweenness (Brandes, on
+DataFrames: GraphFrames has none) and GraphFrames' connected components, weighted PageRank
+and reciprocity motif.
 
-GraphFrames cannot be used here (docs/networks.md), so both algorithms are written on
-DataFrames and work on many graphs at once: every input carries key columns (`year` by
-default, e.g. (network, year)) and graphs of different keys never mix.
+Every input holds many graphs that never mix: betweenness inputs carry key columns (`year`
+by default, e.g. (network, year)); a GraphFrame holds all graphs as one (its vertex ids are
+distinct across graphs and no arc joins two graphs), so each GraphFrames algorithm runs once
+for all of them instead of once per graph (a Spark job costs the same for 6 or 6,000 cities).
 
 - `betweenness`: exact Brandes betweenness on unweighted graphs (shortest path = fewest
   hops), SPEC §4 normalisation. Distributed over tasks (graph, shard of source cities):
   each task receives its graph's arc list (replicated by an explode, never collected), runs
   Brandes from its share of the sources in a grouped pandas UDF and returns partial
   dependency sums per city, which are then summed by (graph, city).
-- `connected_components`: (weakly) connected components by iterative min-label propagation
-  on DataFrames, checkpointed every round to cut the lineage.
+- `connected_components`, `weighted_pagerank`, `reciprocated_pairs`: GraphFrames.
 """
 from __future__ import annotations
 
@@ -18,15 +20,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from graphframes import GraphFrame
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from scipy import sparse
 
-def symmetrise(edges: DataFrame, by: Sequence[str] = ("year",)) -> DataFrame:
-    """(*by, src, dst) with every pair in both directions, self-loops and duplicates removed."""
-    e = edges.select(*by, "src", "dst").filter(F.col("src") != F.col("dst"))
-    return e.unionByName(e.select(*by, F.col("dst").alias("src"), F.col("src").alias("dst"))).distinct()
+# GraphFrames connectedComponents algorithms offered (conf/networks.yaml components_algorithm)
+CC_ALGORITHMS = ("graphx", "two_phase")
 
 
 def brandes_dependencies(src: np.ndarray, dst: np.ndarray, sources: np.ndarray,
@@ -140,43 +141,45 @@ def betweenness(edges: DataFrame, n_cities: int, *, directed: bool, by: Sequence
             .agg((F.sum("dependency") * F.lit(scale)).alias("betweenness")))
 
 
-def connected_components(edges: DataFrame, by: Sequence[str] = ("year",), *,
-                         max_rounds: int = 1000) -> DataFrame:
-    """(Weakly) connected components of each graph: (*by, city_code, component).
+def connected_components(g: GraphFrame, *, algorithm: str = "graphx") -> DataFrame:
+    """(id, component long) for every vertex of `g`: GraphFrames' (weakly) connected components
+    (edge direction ignored; an isolated vertex is a component of its own).
 
-    edges: (*by, src, dst), one graph per value of the `by` columns (default: per year);
-    direction is ignored (weak connectivity for a directed graph), self-loops are ignored.
-    Only cities with at least one edge to another city are returned; `component` = the
-    smallest city_code of the component.
+    algorithm: "graphx" (Pregel label propagation: the quicker one on city-level graphs of a
+    few thousand vertices) or "two_phase" (GraphFrames' default for very large graphs).
+    Needs the session's checkpoint directory (greenlink.session sets `<warehouse>/_checkpoints`).
+    broadcastThreshold=-1 leaves skewed joins to AQE instead of GraphFrames' manual broadcast.
+    """
+    if algorithm not in CC_ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {CC_ALGORITHMS}")
+    return g.connectedComponents(algorithm=algorithm, broadcastThreshold=-1).select("id", "component")
 
-    Min-label propagation: every city starts with its own code as label; each round a city
-    takes the smallest label among itself and its neighbours, until no label changes
-    (at most 1 + the largest eccentricity of a component's smallest city). Every round's
-    labels are checkpointed, so the lineage stays one round deep.
+
+def weighted_pagerank(g: GraphFrame, by: Sequence[str], *, reset_probability: float = 0.15,
+                      tol: float = 1e-6) -> DataFrame:
+    """(id, pagerank double) for every vertex of `g`: weighted PageRank of each graph, the
+    graphs being the values of the vertices' `by` columns (their vertices never share an arc).
+
+    g: directed arcs (src, dst, weight) with a positive integer weight; an undirected edge is
+    given as two arcs. GraphFrames' pageRank has no weight column but counts parallel arcs,
+    so an arc of weight w is given as w parallel arcs. One pageRank run covers all graphs;
+    GraphX scales ranks to sum to the vertex count of the whole run, so each graph's ranks
+    are divided by their own sum: they then sum to 1 per graph, as networkx
+    `pagerank(G, alpha=1 - reset_probability, weight="weight")` (a vertex without out-arcs
+    spreads its rank evenly over its graph in networkx; the normalised fixed point is the
+    same). tol: GraphX runs until no vertex's rank (scale: 1 per vertex) moves by more.
     """
     by = list(by)
-    arcs = _checkpoint(symmetrise(edges, by))
-    labels = (arcs.select(*by, F.col("src").alias("city_code"))
-              .distinct().withColumn("component", F.col("city_code")))
-    keys = [*by, "city_code"]
-    for _ in range(max_rounds):
-        # labels are city-level (at most N rows per graph): broadcast them, arcs stay put
-        sent = (arcs.join(F.broadcast(labels.withColumnRenamed("city_code", "src")), [*by, "src"])
-                .select(*by, F.col("dst").alias("city_code"), "component", F.lit(None).cast("string").alias("own")))
-        own = labels.select(*keys, "component", F.col("component").alias("own"))
-        new = (own.unionByName(sent).groupBy(*keys)
-               .agg(F.min("component").alias("component"), F.max("own").alias("own")))
-        # a lazy checkpoint, materialised by the one action of the round: counting the changes
-        # computes every partition (no limit), so the checkpoint is complete afterwards
-        new = new.withColumn("changed", F.col("component") != F.col("own")).localCheckpoint(eager=False)
-        labels = new.select(*keys, "component")
-        if new.filter("changed").count() == 0:
-            return labels
-    raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
+    arcs = g.edges.select("src", "dst", F.explode(F.sequence(F.lit(1), F.col("weight").cast("int"))).alias("_k"))
+    pr = GraphFrame(g.vertices.select("id", *by), arcs.drop("_k")).pageRank(
+        resetProbability=reset_probability, tol=tol).vertices
+    total = pr.groupBy(*by).agg(F.sum("pagerank").alias("_total"))
+    return pr.join(F.broadcast(total), by).select("id", (F.col("pagerank") / F.col("_total")).alias("pagerank"))
 
 
-def _checkpoint(df: DataFrame) -> DataFrame:
-    """Materialise and cut the lineage. Local checkpoints (executor block storage): the
-    tables are city-level (at most N cities per graph), and a reliable checkpoint would
-    compute an uncached plan twice (once to count, once to write)."""
-    return df.localCheckpoint(eager=True)
+def reciprocated_pairs(g: GraphFrame) -> DataFrame:
+    """(a, b): the vertex pairs a < b joined by arcs both ways, each once — GraphFrames motif
+    `(a)-[]->(b); (b)-[]->(a)` (which finds every such pair twice, once from each end).
+    Self-loops are not pairs; parallel arcs must have been collapsed (one arc per direction)."""
+    found = g.find("(a)-[]->(b); (b)-[]->(a)")
+    return found.select(F.col("a.id").alias("a"), F.col("b.id").alias("b")).filter(F.col("a") < F.col("b"))

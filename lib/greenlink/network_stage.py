@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from graphframes import GraphFrame
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -41,6 +42,7 @@ from pyspark.sql import types as T
 from greenlink import networks as nw
 from greenlink import tables
 from greenlink.applicants import ORG_TYPES
+from greenlink.centrality import CC_ALGORITHMS
 from greenlink.config import conf_file, load_yaml
 from greenlink.errors import UserError
 
@@ -72,6 +74,8 @@ class NetworksConfig:
     sources_per_task: int
     top_k: int
     figures: bool
+    components_algorithm: str
+    pagerank_tol: float
 
     @property
     def year_list(self) -> list[int]:
@@ -108,9 +112,16 @@ class NetworksConfig:
                 raise UserError(f"{source}: {key} must be a positive integer, got {v!r}")
         if not isinstance(data["figures"], bool):
             raise UserError(f"{source}: figures must be true or false, got {data['figures']!r}")
+        if data["components_algorithm"] not in CC_ALGORITHMS:
+            raise UserError(f"{source}: components_algorithm must be one of {', '.join(CC_ALGORITHMS)}, "
+                            f"got {data['components_algorithm']!r}")
+        tol = data["pagerank_tol"]
+        if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not 0 < tol < 1:
+            raise UserError(f"{source}: pagerank_tol must be a number between 0 and 1, got {tol!r}")
         return cls(years=(int(years[0]), int(years[1])), patent_year=str(data["patent_year"]),
                    org_types=tuple(dict.fromkeys(org_types)), sources_per_task=int(data["sources_per_task"]),
-                   top_k=int(data["top_k"]), figures=bool(data["figures"]))
+                   top_k=int(data["top_k"]), figures=bool(data["figures"]),
+                   components_algorithm=str(data["components_algorithm"]), pagerank_tol=float(tol))
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "NetworksConfig":
@@ -451,17 +462,23 @@ def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig
         r.count("transfer_edges.rows", te["n"])
         r.count("transfers.local", int(te["local"] or 0))
 
+        with phase("graph"):
+            # ONE GraphFrame for both networks and all years, its edges materialised once
+            # (city-level rows): degrees, betweenness arcs, PageRank and components read them
+            graph = nw.network_graph(collab, transfer, cities, years)
+            graph = GraphFrame(graph.vertices.localCheckpoint(eager=True), graph.edges.localCheckpoint(eager=True))
         with phase("betweenness"):
             # materialised on its own (city-level rows) so that its cost is visible
-            bcs = nw.network_betweenness(collab, transfer, n, years,
-                                         sources_per_task=cfg.sources_per_task).localCheckpoint(eager=True)
+            bcs = nw.network_betweenness(graph, n, sources_per_task=cfg.sources_per_task).localCheckpoint(eager=True)
         with phase("metrics"):
-            metrics = nw.city_network_metrics(collab, transfer, cities, years, betweenness_rows=bcs)
+            metrics = nw.city_network_metrics(collab, transfer, cities, years, betweenness_rows=bcs, graph=graph,
+                                              pagerank_tol=cfg.pagerank_tol)
             tables.write(metrics, nw.CITY_NETWORK_METRICS, mode="overwrite")
             metrics = tables.read(spark, nw.CITY_NETWORK_METRICS.name)
             r.count("city_network_metrics.rows", metrics.count())
         with phase("summary"):
-            summary = nw.network_summary(collab, transfer, metrics, cities, years, top_k=cfg.top_k)
+            summary = nw.network_summary(collab, transfer, metrics, cities, years, top_k=cfg.top_k, graph=graph,
+                                         components_algorithm=cfg.components_algorithm)
             tables.write(summary, nw.NETWORK_SUMMARY, mode="overwrite")
             r.count("network_summary.rows", tables.read(spark, nw.NETWORK_SUMMARY.name).count())
         _reconcile("metric rows = N x years", r.counts["city_network_metrics.rows"], n * len(years))

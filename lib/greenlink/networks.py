@@ -27,7 +27,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from greenlink.centrality import betweenness, connected_components
+from graphframes import GraphFrame
+
+from greenlink.centrality import betweenness, connected_components, reciprocated_pairs, weighted_pagerank
 from greenlink.errors import UserError
 from greenlink.tables import TableSpec
 
@@ -69,20 +71,25 @@ _COUNT_COLS = ("rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", 
 METRIC_COLUMNS = ("city_code", "year", "rsi", "ex", "in", "DC", "BC", "rsi_ip", "gtr", "gtr_local",
                   "gtr_other", "ex_gt", "in_gt", "dc_out", "dc_in", "bc_gt", "gtr_ip")
 
+# Beyond the article (docs/networks.md, "Extensions"): weighted PageRank in each network-year;
+# not SPEC §4 variables, so not in METRIC_COLUMNS (the panel takes METRIC_COLUMNS only).
+EXTENSION_COLUMNS = ("pagerank", "pagerank_gt")
+
 CITY_NETWORK_METRICS = TableSpec(
     name="gold.city_network_metrics",
     keys=("city_code", "year"),
     schema=T.StructType(
         [T.StructField("city_code", T.StringType()), T.StructField("year", T.IntegerType())]
         + [T.StructField(c, T.LongType() if c in _COUNT_COLS else T.DoubleType())
-           for c in METRIC_COLUMNS[2:]]),
-    not_null=METRIC_COLUMNS,
+           for c in (*METRIC_COLUMNS[2:], *EXTENSION_COLUMNS)]),
+    not_null=(*METRIC_COLUMNS, *EXTENSION_COLUMNS),
     checks={
         "metrics_year_range": _YEAR_CHECK,
         "metrics_counts": " AND ".join([f"{c} >= 0" for c in _COUNT_COLS] + [
             "rsi >= ex", "rsi_ip <= rsi", "gtr = gtr_local + gtr_other", "gtr_ip BETWEEN gtr_local AND gtr"]),
         "metrics_ratios": "`in` >= 0 AND (ex > 0 OR `in` = 0) AND in_gt >= 0 AND (ex_gt > 0 OR in_gt = 0)",
-        "metrics_shares": " AND ".join(f"{c} BETWEEN 0 AND 1" for c in ("DC", "BC", "dc_out", "dc_in", "bc_gt")),
+        "metrics_shares": " AND ".join(f"{c} BETWEEN 0 AND 1" for c in ("DC", "BC", "dc_out", "dc_in", "bc_gt",
+                                                                       *EXTENSION_COLUMNS)),
     },
     comment="SPEC §4 network variables: one row per sample city and year (zeros without ties)",
 )
@@ -108,6 +115,9 @@ NETWORK_SUMMARY = TableSpec(
         T.StructField("largest_component_size", T.LongType()),
         T.StructField("largest_component_share", T.DoubleType()),
         T.StructField("top_cities", T.MapType(T.StringType(), T.ArrayType(T.StringType()))),
+        # extensions (docs/networks.md): transfer network only, null for collab
+        T.StructField("reciprocated_pairs", T.LongType()),
+        T.StructField("reciprocity", T.DoubleType()),
     ]),
     not_null=("network", "year", "n_cities", "nodes_with_ties", "isolated_cities", "edges",
               "total_weight", "density", "components", "largest_component_size",
@@ -116,8 +126,12 @@ NETWORK_SUMMARY = TableSpec(
         "summary_keys": f"network IN ('collab', 'transfer') AND {_YEAR_CHECK}",
         "summary_counts": ("nodes_with_ties + isolated_cities = n_cities AND components <= nodes_with_ties "
                            "AND largest_component_size <= nodes_with_ties "
-                           "AND (network = 'transfer') = (local_transfers IS NOT NULL)"),
-        "summary_shares": "density BETWEEN 0 AND 1 AND largest_component_share BETWEEN 0 AND 1",
+                           "AND (network = 'transfer') = (local_transfers IS NOT NULL) "
+                           "AND (network = 'transfer') = (reciprocated_pairs IS NOT NULL) "
+                           # a NULL check result is a violation for Delta: collab rows need the IS NULL
+                           "AND (reciprocated_pairs IS NULL OR reciprocated_pairs <= edges / 2)"),
+        "summary_shares": ("density BETWEEN 0 AND 1 AND largest_component_share BETWEEN 0 AND 1 "
+                           "AND (reciprocity IS NULL OR reciprocity BETWEEN 0 AND 1)"),
     },
     comment="per year and network: size, density, components, top cities by each centrality",
 )
@@ -289,7 +303,7 @@ def _check_edges(collab: DataFrame, transfer: DataFrame, cities: DataFrame) -> N
 
 
 _SUM_LONG = ("rsi", "ex", "rsi_ip", "gtr", "gtr_local", "ex_gt", "n_out", "gtr_ip", "n_in")
-_SUM_DOUBLE = ("BC", "bc_gt")
+_SUM_DOUBLE = ("BC", "bc_gt", "pagerank", "pagerank_gt")
 
 
 def _contributions(df: DataFrame, **cols: Column) -> DataFrame:
@@ -299,34 +313,88 @@ def _contributions(df: DataFrame, **cols: Column) -> DataFrame:
         for c in (*_SUM_LONG, *_SUM_DOUBLE)])
 
 
-def network_arcs(collab: DataFrame, transfer: DataFrame, years: Iterable[int]) -> DataFrame:
-    """(network, year, src, dst): the arcs both betweenness runs use, for the given years.
+def network_graph(collab: DataFrame, transfer: DataFrame, cities: DataFrame, years: Iterable[int]) -> GraphFrame:
+    """ONE GraphFrame holding both networks in every year — the graph the SPEC §4 graph
+    quantities come from (degrees, components, betweenness arcs, PageRank, reciprocity).
 
-    Collaboration edges in both directions, transfer edges as given; local transfers
-    (src = dst) are not arcs."""
+    Vertices (id long, network, year, city_code): every sample city in every network-year,
+    isolated ones included (2 × years × N rows); id = (network number · 10⁴ + year) · N +
+    the city's rank in the sample, so no two network-years share a vertex and no arc joins
+    two of them: each algorithm runs once for all 2 × years graphs.
+    Edges (src, dst long, network, year, weight, src_city, dst_city): collaboration edges
+    once (city_a -> city_b; undirected: see `directed_view`), transfer arcs src -> dst;
+    local transfers (src = dst) are not graph edges. Edges must be keyed as `collab_edges` /
+    `transfer_edges` make them (checked by `city_network_metrics`).
+    """
+    spark = cities.sparkSession
+    codes = list(_sample(cities)["city_code"])
+    n = len(codes)
     ys = _years(years)
-    c = (collab.select(F.col("year").cast("int").alias("year"), "city_a", "city_b")
-         .filter(F.col("year").isin(ys)))
-    t = (transfer.select(F.col("year").cast("int").alias("year"), "src", "dst")
-         .filter(F.col("year").isin(ys) & (F.col("src") != F.col("dst"))))
-    return (c.select(F.lit("collab").alias("network"), "year", F.col("city_a").alias("src"), F.col("city_b").alias("dst"))
-            .unionByName(c.select(F.lit("collab").alias("network"), "year", F.col("city_b").alias("src"),
-                                  F.col("city_a").alias("dst")))
-            .unionByName(t.select(F.lit("transfer").alias("network"), "year", "src", "dst")))
+    vertices = spark.createDataFrame(
+        [((k * 10_000 + y) * n + i, net, y, c) for k, net in enumerate(NETWORKS) for y in ys
+         for i, c in enumerate(codes)], "id long, network string, year int, city_code string")
+    rank = F.create_map(*[F.lit(x) for i, c in enumerate(codes) for x in (c, i)])
+
+    def vid(network: str, city: str) -> Column:
+        k = NETWORKS.index(network)
+        return ((F.lit(k * 10_000) + F.col("year")) * F.lit(n) + rank[F.col(city)]).cast("long")
+
+    c = collab.select(F.col("year").cast("int").alias("year"), F.col("city_a").alias("src_city"),
+                      F.col("city_b").alias("dst_city"), "weight").filter(F.col("year").isin(ys))
+    t = (transfer.select(F.col("year").cast("int").alias("year"), F.col("src").alias("src_city"),
+                         F.col("dst").alias("dst_city"), "weight")
+         .filter(F.col("year").isin(ys) & (F.col("src_city") != F.col("dst_city"))))
+    edges = [e.select(vid(net, "src_city").alias("src"), vid(net, "dst_city").alias("dst"),
+                      F.lit(net).alias("network"), "year", F.col("weight").cast("long").alias("weight"),
+                      "src_city", "dst_city")
+             for net, e in (("collab", c), ("transfer", t))]
+    return GraphFrame(vertices, edges[0].unionByName(edges[1]))
 
 
-def network_betweenness(collab: DataFrame, transfer: DataFrame, n_cities: int, years: Iterable[int], *,
-                        sources_per_task: int = 64) -> DataFrame:
+def directed_view(graph: GraphFrame) -> GraphFrame:
+    """`network_graph` with every collaboration edge as two arcs (a -> b and b -> a), transfer
+    arcs as they are: the directed graph betweenness and PageRank walk on."""
+    e = graph.edges
+    back = e.filter(F.col("network") == "collab").select(
+        F.col("dst").alias("src"), F.col("src").alias("dst"), "network", "year", "weight",
+        F.col("dst_city").alias("src_city"), F.col("src_city").alias("dst_city"))
+    return GraphFrame(graph.vertices, e.unionByName(back))
+
+
+def network_betweenness(graph: GraphFrame, n_cities: int, *, sources_per_task: int = 64) -> DataFrame:
     """(network, year, city_code, betweenness): SPEC §4 BC (collab) and bc (transfer) of the
-    cities with a non-zero value, both networks in ONE distributed Brandes run (one
-    pandas-UDF stage). n_cities = N of the sample."""
-    return betweenness(network_arcs(collab, transfer, years), n_cities, directed=True,
-                       by=("network", "year"), sources_per_task=sources_per_task)
+    cities with a non-zero value, every network-year in ONE distributed Brandes run (one
+    pandas-UDF stage) on the arcs of `directed_view(graph)`. n_cities = N of the sample."""
+    arcs = directed_view(graph).edges.select("network", "year", F.col("src_city").alias("src"),
+                                             F.col("dst_city").alias("dst"))
+    return betweenness(arcs, n_cities, directed=True, by=("network", "year"), sources_per_task=sources_per_task)
+
+
+def network_pagerank(graph: GraphFrame, *, tol: float = 1e-6) -> DataFrame:
+    """(network, year, city_code, pagerank): weighted PageRank (damping 0.85, weight = the
+    edge weight; collaboration edges both ways) of every sample city in every network-year,
+    summing to 1 per network-year — an extension beyond the article (docs/networks.md)."""
+    pr = weighted_pagerank(directed_view(graph), ("network", "year"), tol=tol)
+    return graph.vertices.join(pr, "id").select("network", "year", "city_code", "pagerank")
+
+
+def _graph_degrees(graph: GraphFrame) -> DataFrame:
+    """(year, city_code, ex, n_out, n_in) from the GraphFrame's degrees: ex = collaboration
+    degree (partners), n_out / n_in = transfer out- / in-degree (other cities); cities without
+    ties have no row."""
+    v = graph.vertices.select("id", "network", "year", "city_code")
+    deg = (v.join(graph.degrees, "id", "left").join(graph.outDegrees, "id", "left")
+           .join(graph.inDegrees, "id", "left"))
+    collab = F.col("network") == "collab"
+    return deg.filter(F.col("degree") > 0).select(
+        "year", "city_code", F.when(collab, F.col("degree")).alias("ex"),
+        F.when(~collab, F.col("outDegree")).alias("n_out"), F.when(~collab, F.col("inDegree")).alias("n_in"))
 
 
 def city_network_metrics(collab: DataFrame, transfer: DataFrame, cities: DataFrame,
                          years: Iterable[int], *, sources_per_task: int = 64,
-                         betweenness_rows: DataFrame | None = None) -> DataFrame:
+                         betweenness_rows: DataFrame | None = None, graph: GraphFrame | None = None,
+                         pagerank_tol: float = 1e-6) -> DataFrame:
     """Every SPEC §4 network variable for every sample city and year (zeros without ties).
 
     collab: (year, city_a, city_b, weight) as from `collab_edges`;
@@ -342,15 +410,19 @@ def city_network_metrics(collab: DataFrame, transfer: DataFrame, cities: DataFra
     transfers); in_gt = gtr/ex_gt (0 if ex_gt = 0); dc_out / dc_in = #other receiving /
     sending cities / (N−1); bc_gt = directed betweenness / ((N−1)(N−2)) (SPEC's `bc`);
     gtr_ip = gtr over receivers in i's province (local included). Betweenness is on the
-    unweighted graphs (fewest hops), local transfers excluded.
+    unweighted graphs (fewest hops), local transfers excluded. ex, dc_out and dc_in are the
+    degrees / out-degrees / in-degrees of the GraphFrame `network_graph`.
+    Extensions (EXTENSION_COLUMNS, not SPEC §4): pagerank / pagerank_gt = weighted PageRank
+    of the city in the collaboration / transfer network of the year (`network_pagerank`).
 
-    betweenness_rows: the output of `network_betweenness` for the same edges, sample and
-    years when the caller computed it already (the networks stage materialises it as its
-    own timed phase); computed here otherwise.
+    graph: `network_graph` of the same edges, sample and years when the caller built it
+    already; betweenness_rows: the output of `network_betweenness` for it (the networks
+    stage materialises it as its own timed phase); both computed here otherwise.
 
     Plan: every per-city quantity is a row of one long "contributions" table (the city-year
-    grid with no values, each edge from each end, each city's betweenness) summed in ONE
-    aggregation by (year, city_code) — no chain of joins, few shuffles.
+    grid with no values, each edge from each end, the GraphFrame's degrees, each city's
+    betweenness and PageRank) summed in ONE aggregation by (year, city_code) — no chain of
+    joins, few shuffles.
     """
     spark = cities.sparkSession
     sample = _sample(cities)
@@ -367,8 +439,7 @@ def city_network_metrics(collab: DataFrame, transfer: DataFrame, cities: DataFra
     half = (c.select("year", F.col("city_a").alias("city_code"), F.col("city_b").alias("partner"), "weight")
             .unionByName(c.select("year", F.col("city_b").alias("city_code"), F.col("city_a").alias("partner"), "weight")))
     same = province[F.col("city_code")] == province[F.col("partner")]
-    collab_part = _contributions(half, rsi=F.col("weight"), ex=F.lit(1),
-                                 rsi_ip=F.when(same, F.col("weight")).otherwise(0))
+    collab_part = _contributions(half, rsi=F.col("weight"), rsi_ip=F.when(same, F.col("weight")).otherwise(0))
 
     t = (transfer.select(F.col("year").cast("int").alias("year"), "src", "dst", "weight", "is_local")
          .filter(F.col("year").isin(ys)))
@@ -376,18 +447,24 @@ def city_network_metrics(collab: DataFrame, transfer: DataFrame, cities: DataFra
     out_part = _contributions(
         t.withColumn("city_code", F.col("src")).withColumn("partner", F.col("dst")),
         gtr=F.col("weight"), gtr_local=F.when(local, F.col("weight")).otherwise(0), ex_gt=F.lit(1),
-        n_out=F.when(local, 0).otherwise(1), gtr_ip=F.when(same, F.col("weight")).otherwise(0))
-    in_part = _contributions(t.filter(~local).withColumn("city_code", F.col("dst")), n_in=F.lit(1))
+        gtr_ip=F.when(same, F.col("weight")).otherwise(0))
 
+    if graph is None:
+        graph = network_graph(collab, transfer, cities, ys)
+    deg = _graph_degrees(graph)
+    degree_part = _contributions(deg, ex=F.col("ex"), n_out=F.col("n_out"), n_in=F.col("n_in"))
     bcs = betweenness_rows
     if bcs is None:
-        bcs = network_betweenness(collab, transfer, n, ys, sources_per_task=sources_per_task)
+        bcs = network_betweenness(graph, n, sources_per_task=sources_per_task)
     bcs = bcs.filter(F.col("year").cast("int").isin(ys))
     bc_part = _contributions(bcs, BC=F.when(F.col("network") == "collab", F.col("betweenness")),
                              bc_gt=F.when(F.col("network") == "transfer", F.col("betweenness")))
+    pr = network_pagerank(graph, tol=pagerank_tol)
+    pr_part = _contributions(pr, pagerank=F.when(F.col("network") == "collab", F.col("pagerank")),
+                             pagerank_gt=F.when(F.col("network") == "transfer", F.col("pagerank")))
 
     parts = _contributions(grid)
-    for part in (collab_part, out_part, in_part, bc_part):
+    for part in (collab_part, out_part, degree_part, bc_part, pr_part):
         parts = parts.unionByName(part)
     m = parts.groupBy("year", "city_code").agg(
         *[F.coalesce(F.sum(x), F.lit(0)).alias(x) for x in _SUM_LONG],
@@ -403,7 +480,7 @@ def city_network_metrics(collab: DataFrame, transfer: DataFrame, cities: DataFra
         _ratio("gtr", "ex_gt").alias("in_gt"),
         (F.col("n_out") * F.lit(per_other)).alias("dc_out"),
         (F.col("n_in") * F.lit(per_other)).alias("dc_in"),
-        "bc_gt", "gtr_ip",
+        "bc_gt", "gtr_ip", *EXTENSION_COLUMNS,
     )
 
 
@@ -414,7 +491,8 @@ def _ratio(num: str, den: str) -> Column:
 # --------------------------------------------------------------------------- summary
 
 def network_summary(collab: DataFrame, transfer: DataFrame, metrics: DataFrame, cities: DataFrame,
-                    years: Iterable[int], *, top_k: int = 5) -> DataFrame:
+                    years: Iterable[int], *, top_k: int = 5, graph: GraphFrame | None = None,
+                    components_algorithm: str = "graphx") -> DataFrame:
     """One row per network ('collab', 'transfer') and year (NETWORK_SUMMARY columns).
 
     n_cities = N; nodes_with_ties = sample cities with an edge to another city (local
@@ -425,7 +503,12 @@ def network_summary(collab: DataFrame, transfer: DataFrame, metrics: DataFrame, 
     components among nodes_with_ties (isolated cities are not counted: they are reported
     in isolated_cities); largest_component_share = largest component size / N;
     top_cities = metric -> up to top_k city codes with the highest positive value (ties by
-    city_code), for the metrics of TOP_METRICS.
+    city_code), for the metrics of TOP_METRICS. Components and nodes_with_ties come from
+    GraphFrames' connected components of `network_graph` (graph: built here when not given;
+    components_algorithm: see `centrality.connected_components`).
+    Extensions (transfer network; null for collab): reciprocated_pairs = city pairs with
+    arcs both ways (GraphFrames motif); reciprocity = reciprocated_pairs / linked pairs
+    (pairs with an arc either way = edges − reciprocated_pairs), null without arcs.
     """
     spark = cities.sparkSession
     n = sample_size(cities)
@@ -436,23 +519,30 @@ def network_summary(collab: DataFrame, transfer: DataFrame, metrics: DataFrame, 
     t = (transfer.select(F.col("year").cast("int").alias("year"), "src", "dst", "weight", "is_local")
          .withColumn("network", F.lit("transfer")))
     edges = c.unionByName(t).filter(F.col("year").isin(ys))
-    graph = edges.filter(~F.col("is_local"))
     size = edges.groupBy("network", "year").agg(
         F.sum(F.when(~F.col("is_local"), 1).otherwise(0)).alias("edges"),
         F.sum(F.when(~F.col("is_local"), F.col("weight")).otherwise(0)).alias("total_weight"),
         F.sum(F.when(F.col("is_local"), F.col("weight")).otherwise(0)).alias("local_weight"))
-    nodes = (graph.select("network", "year", F.explode(F.array("src", "dst")).alias("city_code"))
-             .distinct().groupBy("network", "year").agg(F.count(F.lit(1)).alias("nodes_with_ties")))
-    comp = connected_components(graph.select("network", "year", "src", "dst"), by=("network", "year"))
+    if graph is None:
+        graph = network_graph(collab, transfer, cities, ys)
+    # every city is a vertex: components of one city are the cities without ties
+    comp = graph.vertices.join(connected_components(graph, algorithm=components_algorithm), "id")
     comp_sizes = (comp.groupBy("network", "year", "component").agg(F.count(F.lit(1)).alias("size"))
+                  .filter(F.col("size") > 1)
                   .groupBy("network", "year").agg(F.count(F.lit(1)).alias("components"),
-                                                  F.max("size").alias("largest_component_size")))
+                                                  F.max("size").alias("largest_component_size"),
+                                                  F.sum("size").alias("nodes_with_ties")))
+    transfer_graph = graph.filterEdges(F.col("network") == "transfer")
+    recip = (reciprocated_pairs(transfer_graph).join(graph.vertices, F.col("a") == F.col("id"))
+             .groupBy("network", "year").agg(F.count(F.lit(1)).alias("reciprocated_pairs")))
     top = _top_cities(metrics.filter(F.col("year").cast("int").isin(ys)), top_k)
     s = spark.createDataFrame([(x, y) for x in NETWORKS for y in ys], "network string, year int")
-    for part in (size, nodes, comp_sizes, top):
+    for part in (size, comp_sizes, recip, top):
         s = s.join(part, ["network", "year"], "left")
     s = s.fillna(0, subset=["edges", "total_weight", "local_weight", "nodes_with_ties", "components",
-                            "largest_component_size"])
+                            "largest_component_size", "reciprocated_pairs"])
+    is_transfer = F.col("network") == "transfer"
+    linked = F.col("edges") - F.col("reciprocated_pairs")
     pairs = n * (n - 1)
     return s.select(
         "network", "year", F.lit(n).cast("long").alias("n_cities"),
@@ -467,6 +557,8 @@ def network_summary(collab: DataFrame, transfer: DataFrame, metrics: DataFrame, 
         F.col("largest_component_size").cast("long").alias("largest_component_size"),
         (F.col("largest_component_size") / F.lit(float(max(n, 1)))).alias("largest_component_share"),
         F.coalesce("top_cities", F.create_map().cast("map<string,array<string>>")).alias("top_cities"),
+        F.when(is_transfer, F.col("reciprocated_pairs").cast("long")).alias("reciprocated_pairs"),
+        F.when(is_transfer & (linked > 0), F.col("reciprocated_pairs") / linked).cast("double").alias("reciprocity"),
     )
 
 

@@ -6,8 +6,10 @@ ops/submit.sh, the cron entry, the Airflow DAG and tests/test_cluster.py all go 
 this one function, so they cannot drift apart.
 
 - master: `--master URL` or $GREENLINK_MASTER (e.g. spark://127.0.0.1:7077, yarn);
-- Delta jars: the files of the project-local cache (.cache/jars, `make setup`) as `--jars`,
-  or `--packages` to let the cluster resolve the Maven coordinates of jars/pom.xml;
+- JVM jars (Delta, GraphFrames and its graphx jar): the files of the project-local cache
+  (.cache/jars, `make setup`) as `--jars`, or `--packages` to let the cluster resolve the
+  Maven coordinates of jars/pom.xml, with `--repositories` naming the extra repositories of
+  $GREENLINK_MAVEN_REPOS (default ../shared/maven, which serves GraphFrames for Spark 4);
 - code: the installed package by default (the same venv on every node, named by
   `--python`), or `--py-files` to ship lib/greenlink as a zip (conf/ is read by the driver);
 - the stage runs with `--profile cluster` unless another profile is given: the session
@@ -62,14 +64,18 @@ def with_profile(stage_args: Sequence[str], profile: str = "cluster") -> list[st
 
 def spark_submit_command(stage: str, stage_args: Sequence[str], *, master: str,
                          jars: Sequence[Path] = (), packages: Sequence[str] = (),
-                         py_files: Path | None = None, python: str | None = None,
+                         repositories: Sequence[str] = (), py_files: Path | None = None, python: str | None = None,
                          driver_memory: str | None = None, conf: Mapping[str, str] | None = None,
                          spark_submit: str = "spark-submit", jobs_dir: Path = JOBS_DIR) -> list[str]:
     """The spark-submit argv of one stage (pure: builds a list, runs nothing)."""
     if bool(jars) == bool(packages):
-        raise UserError("give the Delta jars either as local files (--jars) or as Maven coordinates (--packages)")
+        raise UserError("give the JVM jars either as local files (--jars) or as Maven coordinates (--packages)")
+    if repositories and not packages:
+        raise UserError("--repositories only serve --packages")
     cmd = [spark_submit, "--master", master, "--name", f"greenlink-{stage}"]
     cmd += ["--jars", ",".join(str(j) for j in jars)] if jars else ["--packages", ",".join(packages)]
+    if repositories:
+        cmd += ["--repositories", ",".join(repositories)]
     if py_files is not None:
         cmd += ["--py-files", str(py_files)]
     if driver_memory:
@@ -100,7 +106,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--master", default=os.environ.get(MASTER_ENV),
                    help=f"Spark master URL (default: ${MASTER_ENV})")
     p.add_argument("--packages", action="store_true",
-                   help="resolve the Delta jars from Maven on the cluster instead of shipping .cache/jars")
+                   help="resolve the Delta and GraphFrames jars from Maven on the cluster (Maven Central, then "
+                        "$GREENLINK_MAVEN_REPOS) instead of shipping .cache/jars")
     p.add_argument("--py-files", action="store_true", help="ship lib/greenlink as a zip (--py-files)")
     p.add_argument("--python", default=sys.executable,
                    help="Python with greenlink installed on every node (default: this one)")
@@ -114,7 +121,7 @@ def parser() -> argparse.ArgumentParser:
 
 def command_from_args(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     """(argv, extra environment) for parsed submit options."""
-    from greenlink.jars import coordinates, local_jars
+    from greenlink.jars import coordinates, local_jars, repositories
 
     if not args.master:
         raise UserError(f"no Spark master: pass --master URL or set {MASTER_ENV}")
@@ -132,6 +139,7 @@ def command_from_args(args: argparse.Namespace) -> tuple[list[str], dict[str, st
     cmd = spark_submit_command(
         args.stage, args.stage_args, master=args.master,
         jars=() if args.packages else local_jars(), packages=coordinates() if args.packages else (),
+        repositories=repositories() if args.packages else (),
         py_files=py_files, python=args.python, driver_memory=args.driver_memory, conf=conf,
         spark_submit=spark_submit_binary())
     return cmd, env

@@ -102,14 +102,20 @@ def _log_exists(spark: SparkSession, loc: str) -> bool:
     return bool(log.getFileSystem(spark._jsc.hadoopConfiguration()).exists(log))
 
 
-def ensure(spark: SparkSession, spec: TableSpec) -> None:
-    """Create the table if missing (NOT NULL columns, partitioning); add missing CHECKs.
-    Done once per table and Spark application while the table's log stays in place."""
+def ensure(spark: SparkSession, spec: TableSpec, *, replace_changed: bool = False) -> None:
+    """Create the table if missing (NOT NULL columns, partitioning, properties); add missing
+    CHECKs. replace_changed: when the table's columns are not the spec's (a spec that gained
+    or lost columns), REPLACE its definition — a new version of an empty table, history kept;
+    only for a write that replaces every row. Done once per table and Spark application while
+    the table's log stays in place."""
     loc = path(spark, spec.name)
     key = (spark.sparkContext.applicationId, loc, repr(spec))
     if key in _ENSURED and _log_exists(spark, loc):
         return
-    builder = DeltaTable.createIfNotExists(spark).location(loc).addColumns(spec.table_schema())
+    columns = read(spark, spec.name).columns if exists(spark, spec.name) else None
+    replace = replace_changed and columns is not None and columns != spec.schema.fieldNames()
+    start = DeltaTable.replace if replace else DeltaTable.createIfNotExists
+    builder = start(spark).location(loc).addColumns(spec.table_schema())
     if spec.partition_by:
         builder = builder.partitionedBy(*spec.partition_by)
     if spec.comment:
@@ -126,7 +132,8 @@ def ensure(spark: SparkSession, spec: TableSpec) -> None:
     if changed:                  # a table created by an older version of the spec
         pairs = ", ".join(f"'{k}' = '{v}'" for k, v in changed.items())
         spark.sql(f"ALTER TABLE delta.`{loc}` SET TBLPROPERTIES ({pairs})")
-    _ENSURED.add(key)
+    if columns is None or replace or columns == spec.schema.fieldNames():
+        _ENSURED.add(key)
 
 
 WriteMode = Literal["overwrite", "replace_where", "merge"]
@@ -143,8 +150,10 @@ def write(df: DataFrame, spec: TableSpec, *, mode: WriteMode = "overwrite",
                    with delete_missing, target rows absent from `df` are deleted (full-dump refresh)
     """
     spark = df.sparkSession
-    ensure(spark, spec)
     cols = spec.schema.fieldNames()
+    # a spec that gained or lost columns (e.g. a new metric) cannot be written into the old
+    # table; an overwrite replaces every row anyway, so it replaces the definition first
+    ensure(spark, spec, replace_changed=mode == "overwrite")
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ValueError(f"{spec.name}: DataFrame lacks column(s) {missing}")

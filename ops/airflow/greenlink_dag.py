@@ -5,7 +5,9 @@
 `newest_dump` prints the newest dump folder (ops/monthly.sh --newest; its last line is the
 task's XCom). Every stage task submits `greenlink run --stages <stage> --input <that folder>`
 to the cluster through ops/submit.sh, so a failed stage can be cleared and retried alone and
-each stage gets its own row in _meta.runs. The stages and their order are read from
+each stage gets its own row in _meta.runs. ops/submit.sh passes the Delta and GraphFrames
+jars of .cache/jars (or, with --packages, their coordinates and GREENLINK_MAVEN_REPOS as
+--repositories), so the networks stage finds GraphFrames on the cluster. The stages and their order are read from
 greenlink's own registry (`PIPELINE` in lib/greenlink/cli.py), parsed rather than imported:
 Airflow's interpreter needs neither greenlink nor Spark. BashOperator keeps the DAG free of
 provider packages; with apache-airflow-providers-apache-spark, a SparkSubmitOperator with
