@@ -17,13 +17,14 @@ from typing import Literal
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType
+from pyspark.sql.types import ArrayType, BinaryType, BooleanType, MapType, StructField, StructType
 
 from greenlink.errors import UserError
 from greenlink.session import job_description, warehouse_of
 
 LAYERS = ("bronze", "silver", "gold", "_meta")
 STATS_COLUMNS = "delta.dataSkippingStatsColumns"
+_NO_STATS_TYPES = (BooleanType, BinaryType, ArrayType, MapType, StructType)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class TableSpec:
         for c in (*self.partition_by, *self.not_null, *self.keys, *self.stats_columns):
             if c not in cols:
                 raise ValueError(f"{self.name}: column {c!r} is not in the schema")
+        for c in self.stats_columns:        # Delta keeps no min/max for these (and refuses them)
+            if isinstance(self.schema[c].dataType, _NO_STATS_TYPES):
+                raise ValueError(f"{self.name}: Delta keeps no statistics for {c!r} "
+                                 f"({self.schema[c].dataType.simpleString()})")
 
     def properties(self) -> dict[str, str]:
         """Delta table properties the spec sets."""
