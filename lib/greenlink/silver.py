@@ -42,7 +42,7 @@ PATENTS = TableSpec(
     },
     comment="One row per application number: normalised, deduplicated, green-classified patents (SPEC §1-§2)",
     keys=("application_no",),
-    stats_columns=("application_no", "application_date", "patent_type", "is_green", "city_code"),
+    stats_columns=("application_no", "application_date", "patent_type", "city_code"),
 )
 
 TRANSFERS = TableSpec(
@@ -64,5 +64,5 @@ TRANSFERS = TableSpec(
     },
     comment="One row per registered transfer: first owner before -> first owner after, located (SPEC §1, §4)",
     keys=("source_file", "source_row"),
-    stats_columns=("application_no", "effective_date", "from_city", "to_city", "is_green"),
+    stats_columns=("application_no", "effective_date", "from_city", "to_city"),
 )
