@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         con = ref.pop("_con")
         spark_s = sum(result["stages"][s]["wall_s"] for s in ("ingest", "classify") if s in result["stages"])
         result["ingest_reference"] = {
-            "duckdb_s": ref["seconds"], "spark_s": spark_s or None,
+            "duckdb_s": ref["seconds"], "spark_s": round(spark_s, 1) or None,
             "ratio": round(spark_s / ref["seconds"], 2) if spark_s else None,
             # the stages also do transfers, locate and writes the reference skips: their patent-only phases
             "spark_patent_phases_s": round(sum(v for st in result["stages"].values() for k, v in
