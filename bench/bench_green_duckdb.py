@@ -52,14 +52,16 @@ def _normalise_sql(expr: str) -> str:
     return f"regexp_extract({s}, {_lit(ipc.CANONICAL)}, 1)"
 
 
-def green_query(patents: str) -> str:
-    """The whole classification as one SQL statement over `read_parquet(patents)`."""
+def green_query(patents: str | None = None, relation: str | None = None) -> str:
+    """The whole classification as one SQL statement over `read_parquet(patents)`, or over
+    the table or view `relation` (columns application_no, ipc; application_no unique)."""
+    source = relation if relation else f"read_parquet({_lit(patents)})"
     mapped = _translate_sql("coalesce(ipc, '')")
     field = (f"regexp_replace({mapped}, "
              f"{_lit(ipc.FIELD_SPLIT_INSERT[0])}, {_lit(ipc.FIELD_SPLIT_INSERT[1])}, 'g')")
     return f"""
 WITH patents AS (
-    SELECT application_no, ipc FROM read_parquet({_lit(patents)})
+    SELECT application_no, ipc FROM {source}
 ), tokens AS (
     SELECT application_no, unnest(string_split_regex({field}, {_lit(ipc.FIELD_SEPARATORS)})) AS token
     FROM patents

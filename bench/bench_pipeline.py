@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse-world", action="store_true")
     ap.add_argument("--stages", default=None, help="subset of the pipeline stages (default: all)")
     ap.add_argument("--no-green-reference", action="store_true")
+    ap.add_argument("--ingest-reference", action="store_true",
+                    help="after the stages, time bench/bench_ingest_duckdb.py on the same world (issue 11)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--event-log", default=None, metavar="DIR",
                     help="write Spark's event log there (profile it with bench/profile_events.py)")
@@ -108,6 +110,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{stage}: {entry}", file=sys.stderr, flush=True)
         if not a.no_green_reference:
             result["green_reference"] = green_reference(spark, warehouse, root)
+    if a.ingest_reference:
+        # outside Peak: the JVM and driver peaks above stay Spark's; DuckDB reports its own
+        from bench_ingest_duckdb import check_warehouse, run_reference
+        ref = run_reference(world, threads=2)
+        con = ref.pop("_con")
+        spark_s = sum(result["stages"][s]["wall_s"] for s in ("ingest", "classify") if s in result["stages"])
+        result["ingest_reference"] = {
+            "duckdb_s": ref["seconds"], "spark_s": round(spark_s, 1) or None,
+            "ratio": round(spark_s / ref["seconds"], 2) if spark_s else None,
+            # the stages also do transfers, locate and writes the reference skips: their patent-only phases
+            "spark_patent_phases_s": round(sum(v for st in result["stages"].values() for k, v in
+                                               st.get("phase_s", {}).items()
+                                               if k in ("patents.read_check", "green", "dedupe")), 1),
+            **{k: v for k, v in ref.items() if k != "seconds"},
+            "check": check_warehouse(con, warehouse, ref["files_read"], ref) if "classify" in stages else None}
+        con.close()
     result.update({
         "peak_rss_python_driver_mb": round(peak.driver / 2**20), "peak_rss_jvm_mb": round(peak.children / 2**20),
         "load_avg_1min_mean": round(sum(peak.load) / max(len(peak.load), 1), 2),
