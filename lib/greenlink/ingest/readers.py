@@ -125,7 +125,7 @@ def with_fields(df: DataFrame, text: Column, width: Column, widths: Sequence[int
 
     One `from_csv` per header width present among the files, each as a column of its own:
     every field below reads it, and inside a conditional Spark would parse the line again
-    for each field it extracts (measured: 30 µs instead of a few per row)."""
+    for each field it extracts (measured on 242,400 lines: 7–11 s of CPU before, 1.5 s after)."""
     widths = sorted(set(widths))
     parsed = {}
     for w in widths:
