@@ -137,8 +137,11 @@ def betweenness(edges: DataFrame, n_cities: int, *, directed: bool, by: Sequence
             .withColumn("n_shards", F.lit(n_shards)))
     partial = work.groupBy(*by, "shard").applyInPandas(_brandes_task, out_schema)
     scale = 1.0 / ((n_cities - 1) * (n_cities - 2))
+    # The shards' partial sums are added in sorted order: F.sum would add them in shuffle
+    # arrival order, and a rerun could then differ in the last bit.
+    ordered_sum = F.aggregate(F.array_sort(F.collect_list("dependency")), F.lit(0.0), lambda acc, x: acc + x)
     return (partial.groupBy(*by, "city_code")
-            .agg((F.sum("dependency") * F.lit(scale)).alias("betweenness")))
+            .agg((ordered_sum * F.lit(scale)).alias("betweenness")))
 
 
 def connected_components(g: GraphFrame, *, algorithm: str = "graphx") -> DataFrame:
@@ -153,6 +156,12 @@ def connected_components(g: GraphFrame, *, algorithm: str = "graphx") -> DataFra
     if algorithm not in CC_ALGORITHMS:
         raise ValueError(f"algorithm must be one of {CC_ALGORITHMS}")
     return g.connectedComponents(algorithm=algorithm, broadcastThreshold=-1).select("id", "component")
+
+
+# GraphX adds each iteration's messages in shuffle arrival order, so the last bits of a rank
+# vary from run to run; digits far below the convergence tolerance are that noise, and
+# rounding them off makes a rerun write the same table.
+PAGERANK_DECIMALS = 9
 
 
 def weighted_pagerank(g: GraphFrame, by: Sequence[str], *, reset_probability: float = 0.15,
@@ -174,7 +183,8 @@ def weighted_pagerank(g: GraphFrame, by: Sequence[str], *, reset_probability: fl
     pr = GraphFrame(g.vertices.select("id", *by), arcs.drop("_k")).pageRank(
         resetProbability=reset_probability, tol=tol).vertices
     total = pr.groupBy(*by).agg(F.sum("pagerank").alias("_total"))
-    return pr.join(F.broadcast(total), by).select("id", (F.col("pagerank") / F.col("_total")).alias("pagerank"))
+    ranks = F.col("pagerank") / F.col("_total")
+    return pr.join(F.broadcast(total), by).select("id", F.round(ranks, PAGERANK_DECIMALS).alias("pagerank"))
 
 
 def reciprocated_pairs(g: GraphFrame) -> DataFrame:
