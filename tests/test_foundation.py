@@ -37,6 +37,18 @@ def test_delta_write_read_with_constraints(spark, fresh_warehouse):
     assert tables.read(spark, "gold.smoke").count() == 2
 
 
+def test_a_new_table_is_defined_in_one_commit_with_its_constraints(spark, fresh_warehouse):
+    import json
+
+    tables.ensure(spark, SPEC)
+    log = fresh_warehouse / "gold" / "smoke" / "_delta_log"
+    assert sorted(p.name for p in log.glob("*.json")) == ["00000000000000000000.json"]
+    meta = next(json.loads(line)["metaData"] for line in (log / "00000000000000000000.json").read_text().splitlines()
+                if '"metaData"' in line)
+    assert meta["configuration"]["delta.constraints.share_unit"] == "share BETWEEN 0 AND 1"
+    assert meta["partitionColumns"] == ["year"]
+
+
 def test_merge_reflects_changes_and_deletions(spark, fresh_warehouse):
     df = spark.createDataFrame([(2010, "a", 0.5), (2011, "b", 1.0)], "year int, city string, share double")
     tables.write(df, SPEC, mode="merge", keys=("year", "city"))
@@ -51,13 +63,14 @@ def test_overwrite_with_a_grown_spec_replaces_the_definition(spark, fresh_wareho
     spec: schema, NOT NULL and CHECKs become the new spec's, the history is kept."""
     df = spark.createDataFrame([(2010, "a", 0.5)], "year int, city string, share double")
     tables.write(df, SPEC)
+    written = tables.latest_version(spark, SPEC.name)
     grown = tables.TableSpec(name=SPEC.name, schema=T.StructType([*SPEC.schema.fields, T.StructField("n", T.LongType())]),
                              partition_by=SPEC.partition_by, not_null=(*SPEC.not_null, "n"),
                              checks={**SPEC.checks, "n_positive": "n > 0"})
     tables.write(spark.createDataFrame([(2011, "b", 1.0, 3)], "year int, city string, share double, n long"), grown)
     assert [tuple(r) for r in tables.read(spark, SPEC.name).collect()] == [(2011, "b", 1.0, 3)]
     # versions: 0 create, 1 add the CHECK, 2 the first write
-    assert [tuple(r) for r in tables.read(spark, SPEC.name, version=2).collect()] == [(2010, "a", 0.5)]
+    assert [tuple(r) for r in tables.read(spark, SPEC.name, version=written).collect()] == [(2010, "a", 0.5)]
     for bad in ((2012, "c", 0.5, 0), (2012, "c", 1.5, 1)):     # the new CHECK and the old one
         with pytest.raises(Exception, match="(?i)constraint|check"):
             tables.write(spark.createDataFrame([bad], "year int, city string, share double, n long"), grown,

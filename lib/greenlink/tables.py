@@ -107,37 +107,59 @@ def _log_exists(spark: SparkSession, loc: str) -> bool:
     return bool(log.getFileSystem(spark._jsc.hadoopConfiguration()).exists(log))
 
 
-def ensure(spark: SparkSession, spec: TableSpec, *, replace_changed: bool = False) -> None:
-    """Create the table if missing (NOT NULL columns, partitioning, properties); add missing
-    CHECKs. replace_changed: when the table's columns are not the spec's (a spec that gained
-    or lost columns), REPLACE its definition — a new version of an empty table, history kept;
-    only for a write that replaces every row. Done once per table and Spark application while
-    the table's log stays in place."""
-    loc = path(spark, spec.name)
-    key = (spark.sparkContext.applicationId, loc, repr(spec))
-    if key in _ENSURED and _log_exists(spark, loc):
-        return
-    columns = read(spark, spec.name).columns if exists(spark, spec.name) else None
-    replace = replace_changed and columns is not None and columns != spec.schema.fieldNames()
+def _constraint_key(name: str) -> str:
+    # Delta stores a constraint as a table property under its lower-cased name
+    return f"delta.constraints.{name.lower()}"
+
+
+def _define(spark: SparkSession, spec: TableSpec, loc: str, *, replace: bool) -> None:
+    """Create (or REPLACE) the table's definition in ONE commit: columns, NOT NULL,
+    partitioning, comment, properties and CHECK constraints. A CHECK given as its
+    `delta.constraints.<name>` property at creation is enforced like one added by ALTER TABLE;
+    adding each by ALTER costs a commit and a scan job (22 s vs 1.2 s measured for
+    bronze.patents_raw on a fresh warehouse, docs/benchmarks.md)."""
     start = DeltaTable.replace if replace else DeltaTable.createIfNotExists
     builder = start(spark).location(loc).addColumns(spec.table_schema())
     if spec.partition_by:
         builder = builder.partitionedBy(*spec.partition_by)
     if spec.comment:
         builder = builder.comment(spec.comment)
-    for k, v in spec.properties().items():
+    for k, v in {**spec.properties(), **{_constraint_key(c): e for c, e in spec.checks.items()}}.items():
         builder = builder.property(k, v)
     builder.execute()
+
+
+def ensure(spark: SparkSession, spec: TableSpec, *, replace_changed: bool = False) -> None:
+    """Create the table if missing (NOT NULL columns, partitioning, properties, CHECKs) in one
+    commit; on an existing table add missing CHECKs and properties. replace_changed: when the
+    table's columns are not the spec's (a spec that gained or lost columns), REPLACE its
+    definition — a new version of an empty table, history kept; only for a write that
+    replaces every row. Done once per table and Spark application while the table's log
+    stays in place."""
+    loc = path(spark, spec.name)
+    key = (spark.sparkContext.applicationId, loc, repr(spec))
+    present_log = _log_exists(spark, loc)
+    if key in _ENSURED and present_log:
+        return
+    if not present_log:
+        _define(spark, spec, loc, replace=False)
+        _ENSURED.add(key)
+        return
+    columns = read(spark, spec.name).columns
+    if replace_changed and columns != spec.schema.fieldNames():
+        _define(spark, spec, loc, replace=True)
+        _ENSURED.add(key)
+        return
+    # a table created by an older version of the spec: add what the spec gained
     props = dict(spark.sql(f"SHOW TBLPROPERTIES delta.`{loc}`").collect())
-    present = {k.removeprefix("delta.constraints.") for k in props if k.startswith("delta.constraints.")}
     for cname, expr in spec.checks.items():
-        if cname.lower() not in present:
+        if _constraint_key(cname) not in props:
             spark.sql(f"ALTER TABLE delta.`{loc}` ADD CONSTRAINT {cname} CHECK ({expr})")
     changed = {k: v for k, v in spec.properties().items() if props.get(k) != v}
-    if changed:                  # a table created by an older version of the spec
+    if changed:
         pairs = ", ".join(f"'{k}' = '{v}'" for k, v in changed.items())
         spark.sql(f"ALTER TABLE delta.`{loc}` SET TBLPROPERTIES ({pairs})")
-    if columns is None or replace or columns == spec.schema.fieldNames():
+    if columns == spec.schema.fieldNames():
         _ENSURED.add(key)
 
 
