@@ -40,7 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_green_duckdb import _lit, _peak_rss_mb, connect, green_query  # noqa: E402  (bench/ helpers)
 
 from greenlink.ingest import layout  # noqa: E402
-from greenlink.ingest.bronze import YEAR_MAX, YEAR_MIN  # noqa: E402
+from greenlink.text import PLAUSIBLE_YEARS  # noqa: E402
+
+YEAR_MIN, YEAR_MAX = PLAUSIBLE_YEARS
 
 # the library's own character map and number form, so both sides fold and match alike
 from greenlink.ids import _ASCII, _FORM, _FULLWIDTH  # noqa: E402

@@ -20,7 +20,8 @@ from greenlink.errors import UserError
 from greenlink.ingest import checks, readers
 from greenlink.ingest.bronze import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.ingest.job import ingest
-from greenlink.ingest.layout import (InputFile, load_conf, match_columns, normalise_header, sniff_bytes)
+from greenlink.ingest.layout import InputFile, load_conf, match_columns, sniff_bytes
+from greenlink.text import text_key
 from greenlink.runs import RUNS
 from greenlink.session import WAREHOUSE_KEY
 
@@ -222,8 +223,8 @@ def test_parse_date_every_form(spark):
 
 def test_headers_match_aliases_in_priority_order():
     conf = load_conf().kinds["patents"]
-    assert normalise_header(" 申请（专利权）人 ") == "申请(专利权)人"
-    assert normalise_header("\ufeffApplication Number") == "applicationnumber"
+    assert text_key(" 申请（专利权）人 ") == "申请(专利权)人"
+    assert text_key("\ufeffApplication Number") == "applicationnumber"
     headers = ["专利权人", "申请号", "申请日", "类型", "IPC", "申请（专利权）人", "地址"]
     cols = match_columns(headers, conf, "x.csv")
     # 申请(专利权)人 precedes 专利权人 among the aliases of applicants

@@ -17,23 +17,15 @@ from pyspark.sql import functions as F
 
 from greenlink.config import conf_file, load_yaml
 from greenlink.errors import UserError
+from greenlink.text import fold_width
 
 ORG_TYPES = ("university", "institute", "enterprise", "individual", "other")
-
-# Full-width ASCII (U+FF01..U+FF5E) and the ideographic space fold to half-width ASCII,
-# so `；`, `（）`, `ＡＢＣ` and `１２３` become `;`, `()`, `ABC` and `123`.
-_FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
-_HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
 
 # Separators between names: `;` (and `；` after folding) always; a comma (`,` / `，`) only
 # between two Chinese characters (spaces around it allowed) — Latin names contain commas ("SONY CO., LTD."), and
 # registered Chinese names cannot contain one.
 SEPARATOR = r";|(?<=\p{IsHan})\s*,\s*(?=\p{IsHan})"
 
-
-def fold_width(col: Column) -> Column:
-    """Full-width ASCII characters and U+3000 -> half-width ASCII."""
-    return F.translate(col, _FULLWIDTH, _HALFWIDTH)
 
 
 def tidy_spaces(col: Column) -> Column:

@@ -31,6 +31,25 @@ def conf_file(name: str) -> Path:
     return CONF_DIR / name
 
 
+def read_years(value: Any, where: str) -> tuple[int, int]:
+    """A `[first, last]` year range of a config file, within text.PLAUSIBLE_YEARS."""
+    from greenlink.text import check_years
+
+    try:
+        lo, hi = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: expected [first, last], e.g. [2010, 2020]") from None
+    return check_years(lo, hi, where)
+
+
+def study_years() -> tuple[int, int]:
+    """The study years of SPEC §3, first and last inclusive: `years` of conf/panel.yaml, the one
+    place they are set (the policy, networks and panel stages default to them)."""
+    path = conf_file("panel.yaml")
+    data = load_yaml(path)
+    return read_years(data.get("years") if isinstance(data, dict) else None, f"{path}: years")
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str

@@ -16,10 +16,9 @@ unit), and `er` is computed over the sample cities' city-years (entropy.build_er
 from __future__ import annotations
 
 import argparse
-import codecs
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -30,10 +29,11 @@ from greenlink import tables
 from greenlink.config import conf_file, load_yaml
 from greenlink.entropy import ER_INDICATORS, build_er, write_er
 from greenlink.errors import UserError
-from greenlink.ingest.layout import InputFile, KindConf, kind_confs, list_folder
-from greenlink.panelconf import (CITY_CONTROL_VALUES, CONTROL_VALUES, YEAR_RANGE, PanelConf, parse_years,
-                                 text_key)
+from greenlink.ingest.layout import IngestConf, InputFile, KindConf, kind_confs, list_folder
+from greenlink.panelconf import CITY_CONTROL_VALUES, CONTROL_VALUES, PanelConf
+from greenlink.text import PLAUSIBLE_YEARS, fold_width, parse_years, text_key
 from greenlink.printable import printable_column
+from greenlink.rejects import accepted_rows, first_at, first_problem, mark_first
 from greenlink.sample import SAMPLE_LOG
 
 JOB = "controls"
@@ -63,7 +63,7 @@ def _in(values: Iterable[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-_YEARS = f"year BETWEEN {YEAR_RANGE[0]} AND {YEAR_RANGE[1]}"
+_YEARS = f"year BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]}"
 _LINEAGE = "source_row > 0"
 
 # Value rules of the yearbook controls (units as the yearbook prints them): a number breaking
@@ -109,7 +109,7 @@ CITY_ATTRIBUTES = tables.TableSpec(
                    ("hsr_open_year", _I), ("city_raw", _S), ("source_file", _S), ("source_row", _L)),
     not_null=("city_code", "city_name", "province_code", "source_file", "source_row"),
     checks={"valid_values": f"{_LINEAGE} AND (admin_level IS NULL) = (cgl IS NULL) AND (cgl IS NULL OR cgl IN (0, 1)) "
-                            f"AND (hsr_open_year IS NULL OR hsr_open_year BETWEEN {YEAR_RANGE[0]} AND {YEAR_RANGE[1]})"},
+                            f"AND (hsr_open_year IS NULL OR hsr_open_year BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]})"},
     comment="City attributes (SPEC §3, §5): administrative level, cgl, high-speed-rail opening year (null = none)",
     keys=KEYS["city_attributes"],
 )
@@ -138,38 +138,18 @@ def load_input_confs(path: Path | None = None) -> dict[str, KindConf]:
     return kind_confs(load_yaml(path) or {}, path, KINDS)
 
 
-def inspect_inputs(input_dir: Path, confs: Mapping[str, KindConf], xlsx_max_bytes: int,
-                   utf8_evidence_chars: int) -> dict[str, list[InputFile]]:
-    """Every panel-input file with its format, encoding, sha256 and header mapping. A missing
-    folder, an empty folder, an unknown format or a missing required column is a UserError."""
-    from greenlink.ingest.layout import (csv_headers, match_columns, parquet_header, sha256_file, sniff_bytes,
-                                         xlsx_header)
+def inspect_inputs(input_dir: Path, reader: IngestConf) -> dict[str, list[InputFile]]:
+    """Every panel-input file with its format, encoding, sha256 and header mapping, checked as
+    ingest checks a dump file (`filechecks.check_file`, with the panel-input header sections in
+    `reader.kinds`). A missing folder, an empty folder, an unknown format, an unusable file or a
+    missing required column is a UserError."""
+    from greenlink.ingest.filechecks import check_file
 
     if not input_dir.is_dir():
         raise UserError(f"input folder not found: {input_dir}")
-    out: dict[str, list[InputFile]] = {}
-    for kind in KINDS:
-        files = []
-        for p, rel, fmt in list_folder(input_dir, FOLDERS[kind], "the controls stage needs yearbook/, "
-                                       "province/ and cities/, docs/panel.md"):
-            encoding = rows = None
-            if fmt == "csv":
-                with p.open("rb") as fh:
-                    if fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-                        raise UserError(f"{rel}: UTF-16 text is not supported; save the file as UTF-8 or GBK CSV")
-                sha, encoding = sniff_bytes(p, utf8_evidence_chars)
-                headers = csv_headers(p, encoding)
-            else:
-                sha = sha256_file(p)
-                if fmt == "parquet":
-                    headers, rows = parquet_header(p, rel)
-                else:
-                    headers = xlsx_header(p, rel, xlsx_max_bytes)
-            columns = match_columns(headers, confs[kind], rel)
-            files.append(InputFile(kind, p, rel, fmt, p.stat().st_size, headers, columns,
-                                   encoding, sha, rows))
-        out[kind] = files
-    return out
+    need = "the controls stage needs yearbook/, province/ and cities/, docs/panel.md"
+    return {kind: [check_file(kind, p, rel, fmt, reader) for p, rel, fmt in list_folder(input_dir, FOLDERS[kind], need)]
+            for kind in KINDS}
 
 
 # --------------------------------------------------------------------------- names (driver)
@@ -193,8 +173,7 @@ class PlaceNames:
     """
 
     def __init__(self, city_aliases: Mapping[str, str]) -> None:
-        from greenlink.gazetteer import cities
-        from greenlink.policy import province_lookup, provinces
+        from greenlink.gazetteer import cities, city_keys, province_lookup, provinces
 
         units = cities()
         prov = provinces()
@@ -208,11 +187,8 @@ class PlaceNames:
             keys.setdefault(text_key(name), set()).add(code)
 
         for code, name, short in zip(units["city_code"], units["city_name"], units["short_name"]):
-            add(name, code)
-            add(short, code)
-            add(code, code)
-            if name.endswith("自治州"):
-                add(short + "州", code)
+            for key in (*city_keys(name, short), code):
+                add(key, code)
         for name, code in city_aliases.items():
             add(name, code)
         municipalities = set(units.loc[units["is_municipality"], "city_code"])
@@ -229,7 +205,7 @@ class PlaceNames:
 
     def province(self, raw: str | None) -> Place:
         """A province column's value -> province_code (empty: Place(None) without reason)."""
-        from greenlink.policy import resolve_province
+        from greenlink.gazetteer import resolve_province
 
         if not text_key(raw):
             return Place(None)
@@ -322,7 +298,6 @@ def with_provinces(parsed: DataFrame, names: PlaceNames) -> DataFrame:
 
 # --------------------------------------------------------------------------- cell parsing (Spark)
 
-_FULLWIDTH, _HALFWIDTH = "０１２３４５６７８９．－＋，％", "0123456789.-+,%"
 _TRIM = r"^[\s\u3000\ufeff]+|[\s\u3000\ufeff]+$"
 _THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
@@ -330,8 +305,8 @@ _YEAR = r"^(\d{4})(\.0+)?年?$"
 
 
 def cell_text(c: Column, markers: Sequence[str]) -> Column:
-    """A cell as text: full-width digits folded, trimmed; null when empty or a missing marker."""
-    t = F.regexp_replace(F.translate(c, _FULLWIDTH, _HALFWIDTH), _TRIM, "")
+    """A cell as text: full-width forms folded, trimmed; null when empty or a missing marker."""
+    t = F.regexp_replace(fold_width(c), _TRIM, "")
     return F.when(c.isNull() | t.isin(list(markers)), F.lit(None).cast("string")).otherwise(t)
 
 
@@ -344,10 +319,10 @@ def number(text: Column) -> Column:
 
 
 def year_number(text: Column) -> Column:
-    """Year of a cleaned cell (`2015`, `2015年`, `2015.0`) within YEAR_RANGE; else null."""
+    """Year of a cleaned cell (`2015`, `2015年`, `2015.0`) within PLAUSIBLE_YEARS; else null."""
     y = F.regexp_extract(text, _YEAR, 1)
     y = F.when(y != "", y.cast("int"))
-    return F.when(y.between(*YEAR_RANGE), y)
+    return F.when(y.between(*PLAUSIBLE_YEARS), y)
 
 
 def with_numbers(df: DataFrame, cols: Sequence[str], markers: Sequence[str]) -> DataFrame:
@@ -380,19 +355,13 @@ def year_problem(year: Column, text: Column) -> tuple[Column, Column]:
     """(bad_year or null, detail) for a year column made by `year_number`."""
     bad = year.isNull()
     return (F.when(bad, F.lit("bad_year")),
-            F.when(bad, F.format_string(f"year %s is not a year in {YEAR_RANGE[0]}-{YEAR_RANGE[1]}",
+            F.when(bad, F.format_string(f"year %s is not a year in {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]}",
                                         F.coalesce(text, F.lit("(empty)")))))
 
 
 # --------------------------------------------------------------------------- checks (pure)
 
 _BASE = ("source_file", "source_row", "raw_record")
-
-
-def _reason(*parts: tuple[Column, Column]) -> tuple[Column, Column]:
-    """The first (reason, detail) pair whose reason is set: checks run in this order."""
-    return F.coalesce(*[r for r, _ in parts]), F.coalesce(*[
-        F.when(r.isNotNull(), d) for r, d in parts])
 
 
 def _malformed() -> tuple[Column, Column]:
@@ -405,7 +374,7 @@ def check_city_controls(parsed: DataFrame, names: PlaceNames, markers: Sequence[
     df = with_numbers(with_cities(parsed, names), CITY_CONTROL_VALUES, markers)
     year_text = cell_text(F.col("year"), markers)
     year = year_number(year_text)
-    reason, detail = _reason(_malformed(), (F.col("_place_reason"), F.col("_place_detail")),
+    reason, detail = first_problem(_malformed(), (F.col("_place_reason"), F.col("_place_detail")),
                              year_problem(year, year_text), value_problem(CITY_CONTROL_VALUES))
     out = df.select(*_BASE, "city_code", "city_name", "province_code", year.alias("year"), *CITY_CONTROL_VALUES,
                     F.col("city").alias("city_raw"), reason.alias("reason"), detail.alias("detail"))
@@ -418,7 +387,7 @@ def check_province_ip(parsed: DataFrame, names: PlaceNames, markers: Sequence[st
     df = with_numbers(with_provinces(parsed, names), counts, markers)
     year_text = cell_text(F.col("year"), markers)
     year = year_number(year_text)
-    reason, detail = _reason(_malformed(), (F.col("_place_reason"), F.col("_place_detail")),
+    reason, detail = first_problem(_malformed(), (F.col("_place_reason"), F.col("_place_detail")),
                              year_problem(year, year_text), value_problem(counts))
     out = df.select(*_BASE, "province_code", "province_name", year.alias("year"),
                     *[F.col(c).cast("long").alias(c) for c in counts],
@@ -435,11 +404,11 @@ def check_city_attributes(parsed: DataFrame, names: PlaceNames, conf: PanelConf)
     hsr_text = cell_text(F.col("hsr_open_year"), conf.missing_markers)
     hsr = year_number(hsr_text)
     bad_hsr = hsr_text.isNotNull() & hsr.isNull()
-    reason, detail = _reason(
+    reason, detail = first_problem(
         _malformed(), (F.col("_place_reason"), F.col("_place_detail")),
         (F.col("_level_reason"), F.col("_level_detail")),
         (F.when(bad_hsr, F.lit("bad_hsr_year")),
-         F.format_string(f"HSR opening year %s is not a year in {YEAR_RANGE[0]}-{YEAR_RANGE[1]}", hsr_text)))
+         F.format_string(f"HSR opening year %s is not a year in {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]}", hsr_text)))
     out = df.select(*_BASE, "city_code", "city_name", "province_code", F.col("_level").alias("admin_level"),
                     "cgl", hsr.alias("hsr_open_year"), F.col("city").alias("city_raw"),
                     reason.alias("reason"), detail.alias("detail"))
@@ -451,27 +420,23 @@ def flag_duplicates(df: DataFrame, keys: Sequence[str], values: Sequence[str]) -
     values, the first (by source_file, source_row) is kept and the others are `duplicate_row`;
     when their values differ, all of them are `conflicting_rows` (nothing says which is right)."""
     ok = F.col("reason").isNull()
-    w = Window.partitionBy(*keys).orderBy("source_file", "source_row")
-    whole = w.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    upto = w.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    whole = Window.partitionBy(*keys)
     versions = F.size(F.collect_set(F.when(ok, F.struct(*values))).over(whole))
     n_rows = F.sum(F.when(ok, 1).otherwise(0)).over(whole)
-    rank = F.sum(F.when(ok, 1).otherwise(0)).over(upto)
-    first_at = F.first(F.when(ok, F.concat_ws(":", "source_file", "source_row")), ignorenulls=True).over(whole)
     key_text = F.concat_ws(" ", *[F.col(k).cast("string") for k in keys])
-    return (df.withColumn("_versions", versions).withColumn("_n", n_rows).withColumn("_rank", rank)
-            .withColumn("_first_at", first_at)
-            .withColumn("detail", F.when(ok & (F.col("_versions") > 1),
-                                         F.format_string("%d rows for %s with different values", F.col("_n"), key_text))
-                        .when(ok & (F.col("_rank") > 1), F.concat(F.lit("same values as "), F.col("_first_at")))
+    conflict = ok & (F.col("_versions") > 1)
+    return (mark_first(df, keys, ok).withColumn("_versions", versions).withColumn("_n", n_rows)
+            .withColumn("detail", F.when(conflict, F.format_string("%d rows for %s with different values",
+                                                                   F.col("_n"), key_text))
+                        .when(F.col("_repeat"), F.concat(F.lit("same values as "), first_at()))
                         .otherwise(F.col("detail")))
-            .withColumn("reason", F.when(ok & (F.col("_versions") > 1), F.lit("conflicting_rows"))
-                        .when(ok & (F.col("_rank") > 1), F.lit("duplicate_row")).otherwise(F.col("reason")))
-            .drop("_versions", "_n", "_rank", "_first_at"))
+            .withColumn("reason", F.when(conflict, F.lit("conflicting_rows"))
+                        .when(F.col("_repeat"), F.lit("duplicate_row")).otherwise(F.col("reason")))
+            .drop("_versions", "_n", "_first", "_repeat"))
 
 
 def accepted(checked: DataFrame, spec: tables.TableSpec) -> DataFrame:
-    return checked.where(F.col("reason").isNull()).select(*spec.schema.fieldNames())
+    return accepted_rows(checked, spec.schema.fieldNames())
 
 
 def rejected(checked: DataFrame, kind: str) -> DataFrame:
@@ -611,9 +576,10 @@ def plan(args: argparse.Namespace) -> tuple[Path, PanelConf, tuple[int, int], di
     input_dir = _input_dir(args)
     conf = PanelConf.load(getattr(args, "panel_conf", None))
     years = parse_years(getattr(args, "years", None), conf.years)
-    reader = load_conf()                        # ingest reader settings (xlsx size, encoding evidence)
     kconfs = load_input_confs()
-    files = inspect_inputs(input_dir, kconfs, reader.xlsx_max_bytes, reader.utf8_evidence_chars)
+    # ingest's reader settings (xlsx size, encoding evidence) with the panel-input header sections
+    reader = replace(load_conf(), kinds=kconfs)
+    files = inspect_inputs(input_dir, reader)
     return input_dir, conf, years, kconfs, files
 
 

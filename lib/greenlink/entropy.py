@@ -39,6 +39,7 @@ from pyspark.sql import types as T
 
 from greenlink import tables
 from greenlink.errors import UserError
+from greenlink.text import years_sql
 
 ER_INDICATORS: tuple[str, ...] = (
     "so2_removal_rate",             # industrial SO2 removal rate, %
@@ -49,7 +50,6 @@ ER_INDICATORS: tuple[str, ...] = (
 )
 RATE_BOUNDS: tuple[float, float] = (0.0, 100.0)     # percent
 FLAGS: tuple[str, ...] = ("observed", "interpolated", "extrapolated", "missing")
-YEAR_RANGE = (1985, 2030)                           # plausible years, as in ingest
 
 # Per-row terms are rounded to this decimal type before summation: a decimal sum is exact,
 # so the weights do not depend on the order in which Spark merges partial aggregates and a
@@ -314,7 +314,7 @@ def _er_index_spec(indicators: Sequence[str] = ER_INDICATORS) -> tables.TableSpe
     flags = " AND ".join(f"{flag_column(i)} IN ({', '.join(repr(f) for f in FLAGS)}) "
                          f"AND (({i} IS NULL) = ({flag_column(i)} = 'missing'))" for i in indicators)
     checks = {
-        "value_ranges": f"year BETWEEN {YEAR_RANGE[0]} AND {YEAR_RANGE[1]} AND {rates} "
+        "value_ranges": f"{years_sql()} AND {rates} "
                         "AND (er IS NULL OR er BETWEEN 0 AND 1)",
         "flag_rules": flags,
         "er_needs_all": "er IS NOT NULL OR " + " OR ".join(f"{flag_column(i)} = 'missing'" for i in indicators),

@@ -9,15 +9,20 @@ province (仙桃市, 石河子市) belong to no city. Hong Kong, Macao and Taiwa
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from greenlink.config import conf_file, load_yaml
+from greenlink.text import nfkc
 
 MUNICIPALITY_PROVINCES = ("11", "12", "31", "50")
 EXCLUDED_PROVINCES = ("71", "81", "82")          # Taiwan, Hong Kong, Macao
+# Name endings of province-level units: 江苏省 -> 江苏, 广西壮族自治区 -> 广西.
+_PROVINCE_SUFFIX = re.compile(r"(壮族自治区|回族自治区|维吾尔自治区|自治区|省|市)$")
 _PLACEHOLDER = re.compile(r"^(市辖区|县|省直辖县级行政区划|自治区直辖县级行政区划)$")
 
 
@@ -28,7 +33,8 @@ def _adcodes_csv() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _raw() -> pd.DataFrame:
+def adcodes() -> pd.DataFrame:
+    """Every cpca adcode row outside Taiwan, Hong Kong and Macao, `code` = its first 6 digits."""
     d = pd.read_csv(_adcodes_csv(), dtype=str)
     d["code"] = d["adcode"].str[:6]
     d["longitude"] = pd.to_numeric(d["longitude"], errors="coerce")
@@ -56,7 +62,7 @@ def short_name(name: str) -> str:
 def cities() -> pd.DataFrame:
     """One row per city unit: city_code, city_name, short_name, province_code,
     province_name, longitude, latitude, is_municipality (sorted by city_code)."""
-    d = _raw()
+    d = adcodes()
     provinces = d[d["code"].str[2:] == "0000"]
     provinces = provinces.set_index(provinces["code"].str[:2])
     prefectures = d[(d["code"].str[2:] != "0000") & (d["code"].str[4:] == "00")
@@ -97,3 +103,44 @@ def city_of_adcode(adcode: str | None) -> str | None:
 @lru_cache(maxsize=1)
 def _city_codes() -> frozenset[str]:
     return frozenset(cities()["city_code"])
+
+
+def city_keys(city_name: str, short: str) -> Iterator[str]:
+    """Spellings of a city unit inside names: full name (苏州市), short name (苏州) and
+    `<short>州` of autonomous prefectures (恩施州)."""
+    yield city_name
+    yield short
+    if city_name.endswith("自治州"):
+        yield short + "州"
+
+
+def province_short(name: str) -> str:
+    """江苏省 -> 江苏, 广西壮族自治区 -> 广西, 北京市 -> 北京."""
+    return _PROVINCE_SUFFIX.sub("", name)
+
+
+def provinces() -> pd.DataFrame:
+    """The 31 province-level units: province_code, province_name, short_name (江苏, 广西)."""
+    p = cities()[["province_code", "province_name"]].drop_duplicates().sort_values("province_code")
+    p["short_name"] = p["province_name"].map(province_short)
+    return p.reset_index(drop=True)
+
+
+def province_lookup(prov: pd.DataFrame | None = None) -> dict[str, tuple[str, str]]:
+    """Spelling -> (province_code, province_name): full name, short name, 6-digit code."""
+    prov = provinces() if prov is None else prov
+    out: dict[str, tuple[str, str]] = {}
+    for r in prov.itertuples(index=False):
+        for key in (r.province_name, r.short_name, r.province_code):
+            out[key] = (r.province_code, r.province_name)
+    return out
+
+
+def resolve_province(raw: Any, lookup: Mapping[str, tuple[str, str]]) -> tuple[str, str] | None:
+    """江苏 / 江苏省 / 320000 / 广西壮族自治区 / 广西自治区 -> (code, name); None if unknown."""
+    if raw is None:
+        return None
+    s = re.sub(r"\s+", "", nfkc(str(raw)))
+    if s in lookup:
+        return lookup[s]
+    return lookup.get(province_short(s))

@@ -18,9 +18,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-# Full-width ASCII block (U+FF01..U+FF5E) and the ideographic space fold to ASCII.
-_FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
-_ASCII = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
+from greenlink.text import fold_width
 
 # 12 digits or 8 digits, then an optional check character; nothing else.
 _FORM = r"^([0-9]{12}|[0-9]{8})([0-9X]?)$"
@@ -42,7 +40,7 @@ def is_blank(raw: Column) -> Column:
 
 def _compact(raw: Column) -> Column:
     """Upper case, full-width folded, without whitespace, dots, BOM and CN/ZL prefixes."""
-    s = F.upper(F.translate(raw, _FULLWIDTH, _ASCII))
+    s = F.upper(fold_width(raw))
     s = F.regexp_replace(s, r"[\s.\x{FEFF}]", "")
     return F.regexp_replace(s, r"^(CN|ZL)+", "")
 

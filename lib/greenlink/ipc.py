@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from greenlink.text import FULLWIDTH, HALFWIDTH
+
 # ---------------------------------------------------------------------------------------
 # The normalisation as data: one character map and a list of regex steps, shared by the
 # Python reference, the Spark column expression and the DuckDB benchmark query.
@@ -60,9 +62,10 @@ _SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680" + "".join(map(chr, ran
 
 def _char_map() -> tuple[str, str]:
     src, dst = [], []
-    for code in range(0xFF01, 0xFF5F):                     # full-width ASCII block
-        src.append(chr(code))
-        dst.append(chr(code - 0xFEE0).upper())
+    for wide, narrow in zip(FULLWIDTH, HALFWIDTH):        # full-width ASCII block (U+3000: a space below)
+        if wide not in _SPACES:
+            src.append(wide)
+            dst.append(narrow.upper())
     for c in "abcdefghijklmnopqrstuvwxyz":                # ASCII-only upper-casing (no locale rules)
         src.append(c)
         dst.append(c.upper())

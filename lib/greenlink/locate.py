@@ -38,6 +38,7 @@ from greenlink.applicants import (ORG_TYPES, OrgTypeRules, applicant_links, clas
                                   fold_width, split_names, tidy_spaces)
 from greenlink.config import conf_file, load_yaml
 from greenlink.errors import UserError
+from greenlink.text import years_sql
 
 METHODS = ("address", "name", "first_applicant", "unlocated")
 ORG_METHODS = ("name", "first_applicant", "unlocated")
@@ -90,7 +91,7 @@ APPLICANTS = tables.TableSpec(
     not_null=("application_no", "year", "applicant_order", "name", "org_type", "method"),
     # Two wide constraints: each one costs a Delta commit (and a scan) when the table is created.
     checks={
-        "valid_values": "applicant_order >= 1 AND year BETWEEN 1985 AND 2030 "
+        "valid_values": f"applicant_order >= 1 AND {years_sql()} "
                         f"AND {_in('org_type', ORG_TYPES)} AND {_in('method', METHODS)} "
                         f"AND (unlocated_reason IS NULL OR {_in('unlocated_reason', REASONS)}) "
                         f"AND {_CODES_VALID}",
@@ -161,14 +162,6 @@ class LocateConfig:
     fingerprint: str = field(default="")
 
 
-def _adcodes() -> pd.DataFrame:
-    import cpca
-
-    d = pd.read_csv(Path(cpca.__file__).parent / "resources" / "adcodes.csv", dtype=str)
-    d["code"] = d["adcode"].str[:6]
-    return d[~d["code"].str[:2].isin(gazetteer.EXCLUDED_PROVINCES)]
-
-
 _PLACEHOLDERS = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
 
 
@@ -177,12 +170,6 @@ def _str_list(data: dict, key: str, path: Path) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise UserError(f"{path}: `{key}` must be a list of non-empty strings")
     return tuple(value)
-
-
-def _province_short(name: str) -> str:
-    s = re.sub(r"(省|市|特别行政区)$", "", name)
-    s = re.sub(r"(壮族|回族|维吾尔)?自治区$", "", s)
-    return s
 
 
 def build_places(city_of: dict[str, str | None], aliases: dict[str, str],
@@ -196,7 +183,7 @@ def build_places(city_of: dict[str, str | None], aliases: dict[str, str],
     4. short names of county-level cities (昆山, 江阴), restricted, minus the exclusions;
     aliases from conf (浦东) override. A token meaning several different cities is
     `ambiguous`."""
-    ad = _adcodes()
+    ad = gazetteer.adcodes()
     cities = gazetteer.cities()
     places: dict[str, PlaceEntry] = {}
 
@@ -209,14 +196,12 @@ def build_places(city_of: dict[str, str | None], aliases: dict[str, str],
     for code, name in zip(provinces["code"], provinces["name"]):
         if code[:2] in munis:
             continue
-        for token in (name, _province_short(name)):
+        for token in (name, gazetteer.province_short(name)):
             put(token, PlaceEntry("province", None, code))
     for row in cities.itertuples():
         entry = PlaceEntry("city", row.city_code, row.province_code)
-        put(row.city_name, entry)
-        put(row.short_name, entry)
-        if row.city_name.endswith("自治州"):
-            put(row.short_name + "州", entry)
+        for token in gazetteer.city_keys(row.city_name, row.short_name):
+            put(token, entry)
 
     def group(tokens: pd.Series, codes: pd.Series, restricted: bool) -> dict[str, PlaceEntry]:
         out: dict[str, PlaceEntry] = {}
@@ -262,7 +247,7 @@ def load_config(path: str | Path | None = None) -> LocateConfig:
     aliases = data.get("aliases") or {}
     if not isinstance(aliases, dict):
         raise UserError(f"{path}: `aliases` must map a name to a 6-digit city_code")
-    ad = _adcodes()
+    ad = gazetteer.adcodes()
     city_of = {c: gazetteer.city_of_adcode(c) for c in ad["code"]}
     places = build_places(city_of, {str(k): str(v) for k, v in aliases.items()},
                           _str_list(data, "county_short_exclude", path))

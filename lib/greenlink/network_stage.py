@@ -43,12 +43,12 @@ from greenlink import networks as nw
 from greenlink import tables
 from greenlink.applicants import ORG_TYPES
 from greenlink.centrality import CC_ALGORITHMS
-from greenlink.config import conf_file, load_yaml
+from greenlink.config import conf_file, load_yaml, study_years
 from greenlink.errors import UserError
+from greenlink.text import PLAUSIBLE_YEARS, parse_years
 
 PATENT_YEARS = ("application", "grant")
 NETWORK_PATENT_TYPE = "invention"          # SPEC §2: networks use invention patents only
-YEAR_BOUNDS = (1985, 2100)                 # as the gold tables' CHECK constraints
 
 # Why an applicant link of a network patent gives no patent city; usable links are split
 # into `patent_city` (the first link of a city on the patent) and `same_city` (another
@@ -95,9 +95,9 @@ class NetworksConfig:
         years = data["years"]
         if (not isinstance(years, (list, tuple)) or len(years) != 2
                 or not all(isinstance(y, int) and not isinstance(y, bool) for y in years)
-                or not YEAR_BOUNDS[0] <= years[0] <= years[1] <= YEAR_BOUNDS[1]):
-            raise UserError(f"{source}: years must be [first, last] with {YEAR_BOUNDS[0]} <= first <= last "
-                            f"<= {YEAR_BOUNDS[1]}, got {years!r}")
+                or not PLAUSIBLE_YEARS[0] <= years[0] <= years[1] <= PLAUSIBLE_YEARS[1]):
+            raise UserError(f"{source}: years must be [first, last] with {PLAUSIBLE_YEARS[0]} <= first <= last "
+                            f"<= {PLAUSIBLE_YEARS[1]}, got {years!r}")
         if data["patent_year"] not in PATENT_YEARS:
             raise UserError(f"{source}: patent_year must be one of {', '.join(PATENT_YEARS)}, "
                             f"got {data['patent_year']!r}")
@@ -125,21 +125,17 @@ class NetworksConfig:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "NetworksConfig":
+        """The file's settings; `years` defaults to the study years (conf/panel.yaml)."""
         path = Path(path) if path else conf_file("networks.yaml")
-        return cls.from_dict(load_yaml(path), str(path))
+        data = load_yaml(path)
+        if isinstance(data, dict) and "years" not in data:
+            data = {**data, "years": list(study_years())}
+        return cls.from_dict(data, str(path))
 
     def with_overrides(self, source: str, **changes: Any) -> "NetworksConfig":
         """A copy with the given settings replaced (None = keep), validated again."""
         data = {**asdict(self), **{k: v for k, v in changes.items() if v is not None}}
         return NetworksConfig.from_dict(data, source)
-
-
-def parse_years(text: str) -> list[int]:
-    """`2010-2020` -> [2010, 2020] (as in conf/networks.yaml)."""
-    m = re.fullmatch(r"\s*(\d{4})\s*-\s*(\d{4})\s*", text or "")
-    if not m:
-        raise UserError(f"--years must look like 2010-2020, got {text!r}")
-    return [int(m.group(1)), int(m.group(2))]
 
 
 # --------------------------------------------------------------------------- collaboration inputs

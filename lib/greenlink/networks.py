@@ -32,9 +32,9 @@ from graphframes import GraphFrame
 from greenlink.centrality import betweenness, connected_components, reciprocated_pairs, weighted_pagerank
 from greenlink.errors import UserError
 from greenlink.tables import TableSpec
+from greenlink.text import years_sql
 
-# The Chinese patent law took effect in 1985; nothing earlier can be a CNIPA patent year.
-_YEAR_CHECK = "year BETWEEN 1985 AND 2100"
+_YEAR_CHECK = years_sql()
 # Tables carry few CHECK constraints with several conditions each: adding a constraint is one
 # Delta commit when a table is created, and a violation message prints the whole condition.
 

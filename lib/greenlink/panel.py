@@ -26,7 +26,8 @@ from pyspark.sql import types as T
 from greenlink import tables
 from greenlink.errors import UserError
 from greenlink.networks import METRIC_COLUMNS
-from greenlink.panelconf import YEAR_RANGE, PanelConf, parse_years
+from greenlink.panelconf import PanelConf
+from greenlink.text import parse_years, years_sql
 
 JOB = "panel"
 NETWORK_VARS: tuple[str, ...] = METRIC_COLUMNS[2:]        # rsi, ex, in, DC, BC, …, bc_gt, gtr_ip
@@ -61,7 +62,7 @@ PANEL = tables.TableSpec(
     partition_by=("year",),
     not_null=tuple(c for c in PANEL_COLUMNS if c not in NULLABLE),
     checks={
-        "panel_keys": (f"year BETWEEN {YEAR_RANGE[0]} AND {YEAR_RANGE[1]} AND length(city_code) = 6 "
+        "panel_keys": (f"{years_sql()} AND length(city_code) = 6 "
                        "AND province_code = concat(substring(city_code, 1, 2), '0000')"),
         "panel_counts": " AND ".join([f"{c} >= 0" for c in COUNT_VARS] + [
             "rsi >= ex", "rsi_ip <= rsi", "gtr = gtr_local + gtr_other", "gtr_ip BETWEEN gtr_local AND gtr",

@@ -2,27 +2,19 @@
 spellings of the panel inputs, and the Table 1 output of the panel stage (docs/panel.md)."""
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from greenlink.config import conf_file, load_yaml
+from greenlink.config import conf_file, load_yaml, read_years
 from greenlink.entropy import ER_INDICATORS
 from greenlink.errors import UserError
+from greenlink.text import text_key
 
-YEAR_RANGE = (1985, 2030)                 # plausible years, as in ingest (bronze.YEAR_MIN/MAX)
 CONTROL_VALUES: tuple[str, ...] = ("pgdp", "fdi", "deposits_loans", "gdp", "ins")
 # Every value column of silver.city_controls, in order: the SPEC §5 controls, then er's indicators.
 CITY_CONTROL_VALUES: tuple[str, ...] = CONTROL_VALUES + ER_INDICATORS
 TABLE_FORMATS = ("md", "tex", "html", "csv")
-
-
-def text_key(value: object) -> str:
-    """A spelling as matched against reference lists: NFKC (full-width folds to ASCII),
-    BOM and all whitespace removed, case folded."""
-    s = unicodedata.normalize("NFKC", "" if value is None else str(value)).replace("\ufeff", "")
-    return "".join(s.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -54,7 +46,7 @@ class PanelConf:
         unknown = sorted(set(map(str, data)) - known)
         if unknown:
             raise UserError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        years = _years(data.get("years"), f"{where}: years")
+        years = read_years(data.get("years"), f"{where}: years")
         sample = _mapping(data.get("sample"), f"{where}: sample")
         columns = tuple(str(c) for c in (sample.get("columns") or ()))
         bad = [c for c in columns if c not in CITY_CONTROL_VALUES]
@@ -107,23 +99,3 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise UserError(f"{where}: expected a mapping")
     return value
-
-
-def _years(value: Any, where: str) -> tuple[int, int]:
-    try:
-        lo, hi = (int(v) for v in value)
-    except (TypeError, ValueError):
-        raise UserError(f"{where}: expected [first, last], e.g. [2010, 2020]") from None
-    if not YEAR_RANGE[0] <= lo <= hi <= YEAR_RANGE[1]:
-        raise UserError(f"{where}: {lo}-{hi} is not a year range within {YEAR_RANGE[0]}-{YEAR_RANGE[1]}")
-    return lo, hi
-
-
-def parse_years(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
-    """`--years 2010-2020` (None: the default)."""
-    if not text:
-        return default
-    parts = str(text).replace(" ", "").split("-")
-    if len(parts) != 2:
-        raise UserError(f"--years must look like 2010-2020, got {text!r}")
-    return _years(parts, "--years")

@@ -22,7 +22,6 @@ import argparse
 import json
 import logging
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,17 +35,19 @@ from pyspark.sql import types as T
 from greenlink import tables
 from greenlink.config import conf_file, load_yaml
 from greenlink.errors import UserError
+from greenlink.config import study_years
+from greenlink.gazetteer import province_lookup, provinces, resolve_province
 from greenlink.printable import printable_column
+from greenlink.rejects import accepted_rows, first_at, mark_first
+from greenlink.text import PLAUSIBLE_YEARS, nfkc, parse_years
 
 TOOL_TYPES: tuple[str, ...] = ("supply", "demand", "environment")
 FILLS: tuple[str, ...] = ("observed", "carried_forward", "missing")
 EMPTY_YEAR_RULES: tuple[str, ...] = ("carry_forward", "missing")
-YEAR_RANGE = (1985, 2030)          # plausible issuing years (same window as ingest dates)
-STUDY_YEARS = (2010, 2020)         # SPEC §3
 REJECT_REASONS: tuple[str, ...] = (
     "malformed_row",        # not a JSON object
     "missing_policy_id",
-    "bad_year",             # not a year in YEAR_RANGE
+    "bad_year",             # not a year in PLAUSIBLE_YEARS
     "unknown_province",     # not one of the 31 province-level units
     "missing_agencies",     # empty field, or no agency name left after parsing
     "missing_text",
@@ -56,45 +57,6 @@ REJECT_REASONS: tuple[str, ...] = (
 # jieba frequency given to dictionary keywords: far above any ordinary word's, so that the
 # segmenter keeps a keyword whole wherever it occurs.
 _USER_WORD_FREQ = 1_000_000
-
-
-def nfkc(s: str) -> str:
-    """Full-width forms to half-width (（）→(), ，→,, ２０１５→2015)."""
-    return unicodedata.normalize("NFKC", s)
-
-
-# --------------------------------------------------------------------------- provinces
-
-_PROVINCE_SUFFIX = re.compile(r"(壮族自治区|回族自治区|维吾尔自治区|自治区|省|市)$")
-
-
-def provinces() -> pd.DataFrame:
-    """The 31 province-level units: province_code, province_name, short_name (江苏, 广西)."""
-    from greenlink.gazetteer import cities
-
-    p = cities()[["province_code", "province_name"]].drop_duplicates().sort_values("province_code")
-    p["short_name"] = p["province_name"].str.replace(_PROVINCE_SUFFIX, "", regex=True)
-    return p.reset_index(drop=True)
-
-
-def province_lookup(prov: pd.DataFrame | None = None) -> dict[str, tuple[str, str]]:
-    """Spelling -> (province_code, province_name): full name, short name, 6-digit code."""
-    prov = provinces() if prov is None else prov
-    out: dict[str, tuple[str, str]] = {}
-    for r in prov.itertuples(index=False):
-        for key in (r.province_name, r.short_name, r.province_code):
-            out[key] = (r.province_code, r.province_name)
-    return out
-
-
-def resolve_province(raw: Any, lookup: Mapping[str, tuple[str, str]]) -> tuple[str, str] | None:
-    """江苏 / 江苏省 / 320000 / 广西壮族自治区 / 广西自治区 -> (code, name); None if unknown."""
-    if raw is None:
-        return None
-    s = re.sub(r"\s+", "", nfkc(str(raw)))
-    if s in lookup:
-        return lookup[s]
-    return lookup.get(_PROVINCE_SUFFIX.sub("", s))
 
 
 # --------------------------------------------------------------------------- agencies
@@ -381,14 +343,14 @@ _YEAR = re.compile(r"^\s*(\d{4})\s*(年|\.0+)?\s*$")
 
 
 def parse_year(raw: Any) -> int | None:
-    """2015 / "2015" / "2015年" / 2015.0 -> 2015; anything else or outside YEAR_RANGE -> None."""
+    """2015 / "2015" / "2015年" / 2015.0 -> 2015; anything else or outside PLAUSIBLE_YEARS -> None."""
     if isinstance(raw, bool) or raw is None:
         return None
     m = _YEAR.match(nfkc(str(raw)))
     if not m:
         return None
     y = int(m.group(1))
-    return y if YEAR_RANGE[0] <= y <= YEAR_RANGE[1] else None
+    return y if PLAUSIBLE_YEARS[0] <= y <= PLAUSIBLE_YEARS[1] else None
 
 
 def _text_field(raw: Any) -> str:
@@ -424,7 +386,7 @@ def parse_record(raw_line: str, tools: ToolDictionary, agencies: AgencyDictionar
         return reject("missing_policy_id", "policy_id empty or absent")
     year = parse_year(rec.get("year"))
     if year is None:
-        return reject("bad_year", f"year {rec.get('year')!r} is not a year in {YEAR_RANGE[0]}-{YEAR_RANGE[1]}")
+        return reject("bad_year", f"year {rec.get('year')!r} is not a year in {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]}")
     row["year"] = year
     prov = resolve_province(rec.get("province"), lookup)
     if prov is None:
@@ -483,7 +445,7 @@ POLICY_TOOLS = tables.TableSpec(
               "has_environment", "matches", "in_synergy", "source_file", "source_line"),
     # Few constraints (each CHECK is one more Delta commit when the table is created).
     checks={
-        "policy_rules": f"year BETWEEN {YEAR_RANGE[0]} AND {YEAR_RANGE[1]} AND source_line > 0 "
+        "policy_rules": f"year BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} AND source_line > 0 "
                         "AND n_agencies = size(agencies) AND n_agencies >= 1 AND n_tool_types = size(tool_types) "
                         "AND n_tool_types BETWEEN 0 AND 3 AND in_synergy = (n_tool_types > 0)",
     },
@@ -507,7 +469,7 @@ POLICY_SYNERGY = tables.TableSpec(
     ]),
     not_null=("province_code", "province_name", "year", "n_policies", "n_policies_used", "fill"),
     checks={
-        "fill_rule": f"year BETWEEN {YEAR_RANGE[0]} AND {YEAR_RANGE[1]} "
+        "fill_rule": f"year BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} "
                      "AND n_policies >= n_policies_used AND n_policies_used >= 0 "
                      "AND fill IN ('observed', 'carried_forward', 'missing') "
                      "AND (fill = 'observed') = (n_policies_used > 0) "
@@ -599,26 +561,20 @@ def parse_policies(lines: DataFrame, tools: ToolDictionary, agencies: AgencyDict
             yield pd.DataFrame(out, columns=cols)
 
     parsed = lines.mapInPandas(parse, _PARSED_SCHEMA)
-    w = Window.partitionBy("policy_id").orderBy("source_file", "source_line")
-    ok = F.col("reject_reason").isNull()
-    first = F.first(F.when(ok, F.col("raw_record")), ignorenulls=True).over(
-        w.rowsBetween(Window.unboundedPreceding, Window.currentRow))
-    first_at = F.first(F.when(ok, F.concat_ws(":", "source_file", "source_line")), ignorenulls=True).over(
-        w.rowsBetween(Window.unboundedPreceding, Window.currentRow))
-    rank = F.sum(F.when(ok, 1).otherwise(0)).over(w.rowsBetween(Window.unboundedPreceding, Window.currentRow))
-    dup = ok & F.col("policy_id").isNotNull() & (rank > 1)
-    return (parsed
-            .withColumn("_first", first).withColumn("_first_at", first_at).withColumn("_rank", rank)
-            .withColumn("reject_reason", F.when(dup & (F.col("raw_record") == F.col("_first")), "duplicate_row")
+    position = ("source_file", "source_line")
+    dup = F.col("_repeat") & F.col("policy_id").isNotNull()
+    return (mark_first(parsed, ["policy_id"], F.col("reject_reason").isNull(), position, carry=("raw_record",))
+            .withColumn("reject_reason", F.when(dup & (F.col("raw_record") == F.col("_first.raw_record")),
+                                                "duplicate_row")
                         .when(dup, "duplicate_policy_id").otherwise(F.col("reject_reason")))
-            .withColumn("reject_detail", F.when(dup, F.concat(F.lit("first at "), F.col("_first_at")))
+            .withColumn("reject_detail", F.when(dup, F.concat(F.lit("first at "), first_at(":", position)))
                         .otherwise(F.col("reject_detail")))
-            .drop("_first", "_first_at", "_rank"))
+            .drop("_first", "_repeat"))
 
 
 def accepted_policies(parsed: DataFrame) -> DataFrame:
     """The gold.policy_tools rows of `parse_policies` output."""
-    return parsed.where(F.col("reject_reason").isNull()).select(*POLICY_TOOLS.schema.fieldNames())
+    return accepted_rows(parsed, POLICY_TOOLS.schema.fieldNames(), "reject_reason")
 
 
 def policy_rejects(parsed: DataFrame) -> DataFrame:
@@ -636,18 +592,19 @@ def provinces_frame(spark: SparkSession) -> DataFrame:
 
 
 def policy_synergy(policies: DataFrame, province_units: DataFrame,
-                   years: tuple[int, int] = STUDY_YEARS, empty_year: str = "carry_forward") -> DataFrame:
+                   years: tuple[int, int] | None = None, empty_year: str = "carry_forward") -> DataFrame:
     """Accepted policies -> one gold.policy_synergy row per province × year in `years`.
 
     Input columns: province_code, year, n_agencies, n_tool_types, in_synergy.
     Observed province-year (≥ 1 policy with a tool): zts = mean n_agencies, gjs = mean
     n_tool_types over those policies, rps = zts × gjs, source_year = year. Otherwise, with
     empty_year = carry_forward, the values of the latest earlier year that was observed
-    (policies issued before `years` count, later ones do not); with `missing`, or when no
+    (policies issued before `years` count, later ones do not; default: the study years); with `missing`, or when no
     earlier year was observed, null values and fill = 'missing'.
     """
     if empty_year not in EMPTY_YEAR_RULES:
         raise ValueError(f"empty_year must be one of {EMPTY_YEAR_RULES}")
+    years = study_years() if years is None else years
     used = F.col("in_synergy")
     per = (policies.where(F.col("year") <= years[1])
            .groupBy("province_code", "year")
@@ -683,19 +640,12 @@ def policy_synergy(policies: DataFrame, province_units: DataFrame,
 
 # --------------------------------------------------------------------------- stage
 
-def parse_years(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d{4})\s*-\s*(\d{4})\s*", text or "")
-    if not m or int(m.group(1)) > int(m.group(2)):
-        raise UserError(f"--years must look like 2010-2020, got {text!r}")
-    return int(m.group(1)), int(m.group(2))
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     from greenlink.cli import add_common
 
     add_common(parser)
     parser.add_argument("--input", default=None, help="raw input folder holding policies/*.jsonl")
-    parser.add_argument("--years", default=f"{STUDY_YEARS[0]}-{STUDY_YEARS[1]}",
+    parser.add_argument("--years", default="{}-{}".format(*study_years()),
                         help="study years of gold.policy_synergy (default: %(default)s, SPEC §3)")
     parser.add_argument("--tools", default=None, help="tool dictionary (default: conf/policy_tools.yaml)")
     parser.add_argument("--agencies", default=None, help="agency dictionary (default: conf/policy_agencies.yaml)")
@@ -708,7 +658,7 @@ def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None
 
     if not getattr(args, "input", None):
         raise UserError("--input DIR is required (the folder holding policies/*.jsonl)")
-    years = parse_years(getattr(args, "years", None) or f"{STUDY_YEARS[0]}-{STUDY_YEARS[1]}")
+    years = parse_years(getattr(args, "years", None), study_years())
     tools = ToolDictionary.load(getattr(args, "tools", None))
     agencies = AgencyDictionary.load(getattr(args, "agencies", None))
     inputs = {"input": str(args.input), "tools": str(getattr(args, "tools", None) or conf_file("policy_tools.yaml")),

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
-from greenlink.ingest.bronze import PATENT_TYPES, YEAR_MAX, YEAR_MIN
+from greenlink.ingest.bronze import PATENT_TYPES
 from greenlink.tables import TableSpec
+from greenlink.text import years_sql
 
 _S, _D, _I, _L, _B = T.StringType(), T.DateType(), T.IntegerType(), T.LongType(), T.BooleanType()
 _A = T.ArrayType(T.StringType())
@@ -34,7 +35,7 @@ PATENTS = TableSpec(
               "main_ipc", "is_green", "categories", "topics", "n_applicants", "first_applicant",
               "source_file", "source_row", "n_records"),
     checks={
-        "valid_values": (f"year BETWEEN {YEAR_MIN} AND {YEAR_MAX} AND patent_type IN ({_TYPES}) "
+        "valid_values": (f"{years_sql()} AND patent_type IN ({_TYPES}) "
                          "AND size(ipc_symbols) >= 1 AND main_ipc = ipc_symbols[0] AND n_applicants >= 1 "
                          "AND n_records >= 1 AND granted = (grant_date IS NOT NULL) "
                          "AND (grant_year IS NULL OR grant_year = year(grant_date))"),
@@ -59,7 +60,7 @@ TRANSFERS = TableSpec(
     partition_by=("year",),
     not_null=("application_no", "year", "effective_date", "in_dump", "source_file", "source_row", "record_hash"),
     checks={
-        "valid_values": (f"year BETWEEN {YEAR_MIN} AND {YEAR_MAX} AND year = year(effective_date) "
+        "valid_values": (f"{years_sql()} AND year = year(effective_date) "
                          "AND in_dump = (patent_type IS NOT NULL) AND in_dump = (is_green IS NOT NULL)"),
     },
     comment="One row per registered transfer: first owner before -> first owner after, located (SPEC §1, §4)",

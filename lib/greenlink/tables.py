@@ -9,8 +9,6 @@ so rerunning a stage on the same input leaves the same table and never duplicate
 """
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -162,7 +160,7 @@ def write(df: DataFrame, spec: TableSpec, *, mode: WriteMode = "overwrite",
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ValueError(f"{spec.name}: DataFrame lacks column(s) {missing}")
-    df = stall_if_asked(df.select(*[F.col(c).cast(spec.schema[c].dataType) for c in cols]), spec.name)
+    df = df.select(*[F.col(c).cast(spec.schema[c].dataType) for c in cols])
     loc = path(spark, spec.name)
     with job_description(spark, f"write {spec.name} ({mode})"):
         _write(df, spec, loc, mode, replace_where, keys, delete_missing)
@@ -190,28 +188,6 @@ def _write(df: DataFrame, spec: TableSpec, loc: str, mode: WriteMode, replace_wh
         m.execute()
     else:
         raise ValueError(f"unknown write mode {mode!r}")
-
-
-# Fault injection for tests/test_faults.py: with this variable naming a table, that table's
-# writes run as two tasks, one writes its data files and the other stalls, so the write
-# never commits and a test can kill the process in the middle of a Delta write
-# deterministically instead of racing it. (A stall inside a single task would stop before
-# any file opens: a partitioned write sorts its whole input first.)
-STALL_ENV = "GREENLINK_TEST_STALL_WRITE"
-
-
-def stall_if_asked(df: DataFrame, name: str) -> DataFrame:
-    if os.environ.get(STALL_ENV) != name:
-        return df
-
-    def stall(batches):
-        from pyspark import TaskContext
-
-        if TaskContext.get().partitionId() == 1:
-            time.sleep(3600)
-        yield from batches
-
-    return df.repartition(2).mapInArrow(stall, df.schema)
 
 
 def register_all(spark: SparkSession) -> list[str]:

@@ -57,7 +57,7 @@ def names_conf() -> dict:
 def units() -> pd.DataFrame:
     """Every unit of cpca's gazetteer: code, name, rank (0 province, 1 city, 2 county),
     province_code and city_code (the study's city unit, None when in none)."""
-    d = gazetteer._raw()[["code", "name"]].copy()
+    d = gazetteer.adcodes()[["code", "name"]].copy()
     d = d[~d["name"].str.match(r"^(市辖区|县|省直辖县级行政区划|自治区直辖县级行政区划)$")]
     d["rank"] = np.where(d["code"].str[2:] == "0000", 0, np.where(d["code"].str[4:] == "00", 1, 2))
     d["province_code"] = d["code"].str[:2] + "0000"

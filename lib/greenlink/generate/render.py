@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from greenlink.generate.records import Gen, _lit_array
+from greenlink.text import widen
 from greenlink.generate.rng import pick, slots, uniform
 
 PATENT_COLUMNS = ["application_no", "application_date", "publication_no", "grant_date", "patent_type", "ipc",
@@ -36,7 +37,7 @@ DATE_FORMATS = {"iso": "yyyy-MM-dd", "slash": "yyyy/M/d", "compact": "yyyyMMdd",
                 "cn": "yyyy年M月d日"}
 CHUNK_ROWS = 200_000
 FULLWIDTH_FROM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/ "
-FULLWIDTH_TO = "ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ０１２３４５６７８９／　"
+FULLWIDTH_TO = widen(FULLWIDTH_FROM)
 
 
 def file_specs(gen: Gen, kind: str) -> list[dict[str, Any]]:

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pyspark.sql import types as T
 
 from greenlink.tables import TableSpec
-
-YEAR_MIN, YEAR_MAX = 1985, 2030          # plausible dates, docs/raw_formats.md
+from greenlink.text import years_sql
 
 # Reject reason codes by stage, exactly as docs/raw_formats.md lists them.
 REJECT_REASONS: dict[str, tuple[str, ...]] = {
@@ -55,9 +54,9 @@ PATENTS_RAW = TableSpec(
     not_null=("application_no", "application_date", "year", "patent_type", "source_file", "source_row",
               "record_hash", "run_id"),
     checks={
-        "valid_dates": (f"year BETWEEN {YEAR_MIN} AND {YEAR_MAX} AND year = year(application_date)"
+        "valid_dates": (f"{years_sql()} AND year = year(application_date)"
                         f" AND (grant_date IS NULL OR (grant_date >= application_date"
-                        f" AND year(grant_date) BETWEEN {YEAR_MIN} AND {YEAR_MAX}))"),
+                        f" AND {years_sql('year(grant_date)')}))"),
         "valid_values": f"patent_type IN ('invention', 'utility', 'design') AND {_APPLICATION_NO_FORM} AND {_LINEAGE}",
     },
     comment="greenlink ingest: accepted patent records of the current dump, raw strings + parsed dates/type",
@@ -75,7 +74,7 @@ TRANSFERS_RAW = TableSpec(
     not_null=("application_no", "effective_date", "year", "owners_before", "owners_after", "source_file",
               "source_row", "record_hash", "run_id"),
     checks={
-        "valid_dates": f"year BETWEEN {YEAR_MIN} AND {YEAR_MAX} AND year = year(effective_date)",
+        "valid_dates": f"{years_sql()} AND year = year(effective_date)",
         "valid_values": f"{_APPLICATION_NO_FORM} AND {_LINEAGE}",
     },
     comment="greenlink ingest: accepted transfer (change of patent right owner) records of the current dump",

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from greenlink import dates, ids
-from greenlink.ingest.bronze import PATENTS_RAW, REJECTS, TRANSFERS_RAW, YEAR_MAX, YEAR_MIN
+from greenlink.ingest.bronze import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.printable import printable_column
+from greenlink.rejects import accepted_rows, first_problem, mark_first
+from greenlink.text import PLAUSIBLE_YEARS, fold_width
 
-_FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
-_ASCII = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
 # `;` or full-width `；` separated names; a list of only separators and spaces names nobody
 _NO_NAMES = r"^[\s\x{3000};；,，、]*$"
 
@@ -35,18 +35,15 @@ def record_hash(columns: Sequence[str]) -> Column:
 def flag_duplicates(df: DataFrame) -> DataFrame:
     """Adds `duplicate_of` ("<file> row <n>" of the first well-formed row with the same
     `record_hash`, by (source_file, source_row)) on every later well-formed repeat, else NULL."""
-    first = F.min(F.when(F.col("malformed").isNull(), F.struct("source_file", "source_row"))).over(
-        Window.partitionBy("record_hash"))
-    df = df.withColumn("_first", first)
-    is_repeat = F.col("malformed").isNull() & (F.col("_first") != F.struct("source_file", "source_row"))
+    df = mark_first(df, ["record_hash"], F.col("malformed").isNull())
     return (df.withColumn("duplicate_of", F.when(
-        is_repeat, F.format_string("repeat of %s row %d", F.col("_first.source_file"), F.col("_first.source_row"))))
-        .drop("_first"))
+        F.col("_repeat"), F.format_string("repeat of %s row %d", F.col("_first.source_file"), F.col("_first.source_row"))))
+        .drop("_first", "_repeat"))
 
 
 def _year_range(d: Column, label: str) -> Column:
-    return F.when(~F.year(d).between(YEAR_MIN, YEAR_MAX),
-                  F.format_string(f"{label} year %d outside {YEAR_MIN}-{YEAR_MAX}", F.year(d)))
+    return F.when(~F.year(d).between(*PLAUSIBLE_YEARS),
+                  F.format_string(f"{label} year %d outside {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]}", F.year(d)))
 
 
 def date_problem(raw: Column, parsed: Column, label: str) -> Column:
@@ -59,7 +56,7 @@ def date_problem(raw: Column, parsed: Column, label: str) -> Column:
 def patent_type(raw: Column, spellings: Mapping[str, str]) -> Column:
     """invention | utility | design, NULL for a spelling conf/headers.yaml does not list.
     Keys are folded as `layout.type_key` folds them (full-width, spaces, case)."""
-    key = F.lower(F.regexp_replace(F.translate(raw, _FULLWIDTH, _ASCII), r"\s", ""))
+    key = F.lower(F.regexp_replace(fold_width(raw), r"\s", ""))
     lookup = F.create_map(*[F.lit(x) for kv in sorted(spellings.items()) for x in kv])
     return F.try_element_at(lookup, key)
 
@@ -70,11 +67,8 @@ def _first_reason(df: DataFrame, checks: Sequence[tuple[str, Column]]) -> DataFr
     # to it instead of repeating the expression (Spark keeps a projection separate rather
     # than duplicate a non-trivial expression)
     df = df.withColumns({f"_problem{i}": problem for i, (_, problem) in enumerate(checks)})
-    reason, detail = F.lit(None).cast("string"), F.lit(None).cast("string")
-    for i, (code, _) in reversed(list(enumerate(checks))):
-        problem = F.col(f"_problem{i}")
-        reason = F.when(problem.isNotNull(), F.lit(code)).otherwise(reason)
-        detail = F.when(problem.isNotNull(), problem).otherwise(detail)
+    reason, detail = first_problem(*[(F.when(F.col(f"_problem{i}").isNotNull(), F.lit(code)), F.col(f"_problem{i}"))
+                                     for i, (code, _) in enumerate(checks)])
     return df.withColumns({"reason": reason, "detail": detail}).drop(*[f"_problem{i}" for i in range(len(checks))])
 
 
@@ -92,7 +86,7 @@ def check_patents(parsed: DataFrame, type_spellings: Mapping[str, str], columns:
     grant = F.col("_grant_date")
     grant_problem = (F.when(ids.is_blank(F.col("grant_date")), F.lit(None))
                      .when(grant.isNull(), F.format_string("grant date is not a date: '%s'", F.col("grant_date")))
-                     .when(~F.year(grant).between(YEAR_MIN, YEAR_MAX), _year_range(grant, "grant date"))
+                     .when(~F.year(grant).between(*PLAUSIBLE_YEARS), _year_range(grant, "grant date"))
                      .when(grant < F.col("_app_date"),
                            F.format_string("grant date %s before application date %s",
                                            grant.cast("string"), F.col("_app_date").cast("string"))))
@@ -144,8 +138,7 @@ def check_transfers(parsed: DataFrame, columns: Sequence[str]) -> DataFrame:
 def accepted(checked: DataFrame, kind: str, run_id: str) -> DataFrame:
     """Rows of bronze.patents_raw / bronze.transfers_raw: the checked rows without a reason."""
     spec = PATENTS_RAW if kind == "patents" else TRANSFERS_RAW
-    return (checked.filter(F.col("reason").isNull()).withColumn("run_id", F.lit(run_id))
-            .select(*spec.schema.fieldNames()))
+    return accepted_rows(checked.withColumn("run_id", F.lit(run_id)), spec.schema.fieldNames())
 
 
 def rejected(checked: DataFrame, kind: str, run_id: str) -> DataFrame:

@@ -25,7 +25,8 @@ from greenlink.errors import UserError
 from greenlink.ingest.bronze import FILE_REJECTS
 from greenlink.ingest.layout import (KINDS, FileProblem, IngestConf, InputFile, csv_headers, guess_encoding,
                                      list_files, match_columns, parquet_header, sha256_file, sniff_bytes,
-                                     unknown_format, xlsx_header)
+                                     unknown_format)
+from greenlink.ingest.excel import xlsx_header
 from greenlink.printable import printable
 
 HEAD_BYTES = 1 << 16

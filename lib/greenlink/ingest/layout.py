@@ -11,7 +11,6 @@ import codecs
 import csv
 import hashlib
 import json
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -21,6 +20,7 @@ from greenlink.config import conf_file, load_yaml
 from greenlink.errors import UserError
 from greenlink.ingest.bronze import PATENT_TYPES
 from greenlink.printable import printable
+from greenlink.text import fold_width_str, text_key
 
 KINDS = ("patents", "transfers")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
@@ -35,13 +35,6 @@ class FileProblem(UserError):
     def __init__(self, relpath: str, reason: str, detail: str) -> None:
         self.relpath, self.reason, self.detail = relpath, reason, printable(detail, limit=None)
         super().__init__(f"{printable(relpath)}: {self.detail}")
-
-
-def normalise_header(name: object) -> str:
-    """Header as matched against aliases: NFKC (full-width brackets, letters, digits fold to
-    ASCII), BOM and all whitespace removed, case folded. `申请(专利权)人 ` -> `申请(专利权)人`."""
-    s = unicodedata.normalize("NFKC", "" if name is None else str(name)).replace("\ufeff", "")
-    return "".join(s.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -67,8 +60,7 @@ class IngestConf:
 def type_key(value: str) -> str:
     """Patent-type spelling as matched: the folding Spark applies in `checks.patent_type`
     (full-width -> ASCII, whitespace removed, lower case)."""
-    s = "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in value)
-    return "".join(s.split()).lower()
+    return "".join(fold_width_str(value).split()).lower()
 
 
 def kind_confs(data: dict | None, path: Path, kinds: Sequence[str]) -> dict[str, KindConf]:
@@ -79,7 +71,7 @@ def kind_confs(data: dict | None, path: Path, kinds: Sequence[str]) -> dict[str,
         section = (data or {}).get(kind)
         if not isinstance(section, dict) or not isinstance(section.get("aliases"), dict):
             raise UserError(f"{path}: section '{kind}' with 'aliases' is missing")
-        aliases = {c: tuple(dict.fromkeys(normalise_header(a) for a in (names or [])))
+        aliases = {c: tuple(dict.fromkeys(text_key(a) for a in (names or [])))
                    for c, names in section["aliases"].items()}
         required = tuple(section.get("required") or ())
         optional = tuple(section.get("optional") or ())
@@ -123,7 +115,7 @@ def match_columns(headers: Sequence[object], conf: KindConf, source: str) -> dic
     When several headers match one column, the one whose alias comes first in conf wins
     (then the leftmost). A missing required column is a UserError naming the file, the
     column(s), and the headers the file has."""
-    normalised = [normalise_header(h) for h in headers]
+    normalised = [text_key(h) for h in headers]
     found: dict[str, int | None] = {}
     for column in conf.columns:
         found[column] = next((normalised.index(a) for a in conf.aliases[column] if a in normalised), None)
@@ -283,24 +275,6 @@ def parquet_header(path: Path, rel: str) -> tuple[tuple[str, ...], int]:
                           f"not a readable Parquet file ({type(exc).__name__}: {printable(first)})") from None
 
 
-def xlsx_header(path: Path, rel: str, max_bytes: int) -> tuple[str, ...]:
-    from greenlink.ingest.readers import open_first_sheet
-
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise FileProblem(rel, "file_too_large", f"{size:,} bytes is too big for the driver-side Excel reader "
-                        f"(limit {max_bytes:,}, conf/headers.yaml reader.xlsx_max_bytes); convert it to CSV")
-    wb, rows = open_first_sheet(path, rel)
-    try:
-        first = next(rows, ())
-    finally:
-        wb.close()
-    headers = ["" if v is None else str(v) for v in first]
-    while headers and not headers[-1].strip():      # empty cells right of the header are not columns
-        headers.pop()
-    return tuple(headers)
-
-
 def fingerprint(files: Sequence[InputFile], conf: IngestConf, logic: str, rejected: Sequence[str] = ()) -> str:
     """sha256 over the names, sizes and contents of a kind's files, the conf and the code, and
     the names of the kind's files refused by the file checks (`rejected`): bronze built while a
@@ -312,9 +286,9 @@ def fingerprint(files: Sequence[InputFile], conf: IngestConf, logic: str, reject
 
 def logic_digest() -> str:
     """sha256 of the code that decides bronze content (this package, ids.py, dates.py,
-    printable.py): a changed rule makes the next ingest rewrite the tables instead of skipping."""
+    printable.py, text.py): a changed rule makes the next ingest rewrite the tables instead of skipping."""
     here = Path(__file__).resolve().parent
-    sources = sorted(here.glob("*.py")) + [here.parent / n for n in ("ids.py", "dates.py", "printable.py")]
+    sources = sorted(here.glob("*.py")) + [here.parent / n for n in ("ids.py", "dates.py", "printable.py", "text.py")]
     digest = hashlib.sha256()
     for p in sources:
         digest.update(p.name.encode() + b"\0" + p.read_bytes())

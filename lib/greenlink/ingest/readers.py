@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, time
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from greenlink.ingest.layout import FileProblem, InputFile, KindConf
-from greenlink.printable import printable
+from greenlink.ingest.excel import cell_text, open_first_sheet
+from greenlink.ingest.layout import InputFile, KindConf
 
 BLANK = r"^[\s\x{3000}\x{FEFF}]*$"
 # a comma followed by an even number of double quotes up to the end of the line lies outside quotes
@@ -189,38 +188,6 @@ def read_parquet(spark: SparkSession, f: InputFile, conf: KindConf) -> DataFrame
 
 
 # ---------------------------------------------------------------- Excel (driver, small files)
-
-def open_first_sheet(path: Path, rel: str) -> tuple[object, Iterator[tuple]]:
-    """(workbook, iterator of row value tuples) of the first sheet; close the workbook after use."""
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any reader error means "not an .xlsx workbook"
-        first = (str(exc).splitlines() or [""])[0]
-        raise FileProblem(rel, "unreadable_xlsx",
-                          f"not a readable .xlsx workbook ({type(exc).__name__}: {printable(first)})") from None
-    if not wb.worksheets:
-        wb.close()
-        raise FileProblem(rel, "unreadable_xlsx", "the workbook has no sheet")
-    return wb, wb.worksheets[0].iter_rows(values_only=True)
-
-
-def cell_text(value: object) -> str | None:
-    """A cell as the text a CSV export would hold: dates ISO, whole numbers without `.0`."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d") if value.time() == time() else value.isoformat(sep=" ")
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = str(value)
-    return text if text != "" else None
-
 
 def xlsx_records(f: InputFile, conf: KindConf) -> list[tuple]:
     """Rows of `parsed_schema` for one workbook. Empty rows after the last filled row are
