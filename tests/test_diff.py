@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import types as T
 
-from greenlink import diff, tables
+from greenlink import catalog, diff, tables
 from greenlink.errors import UserError
 
 PANEL = tables.TableSpec(
@@ -68,7 +68,7 @@ def test_duplicate_keys_and_missing_keys_are_user_errors(spark):
 
 
 def test_spec_registry_finds_declared_tables():
-    reg = diff.spec_registry()
+    reg = catalog.specs()
     assert {"bronze.patents_raw", "bronze.rejects", "_meta.runs"} <= set(reg)
     # every gold table of the study declares its natural key
     for name in ("gold.estimates", "gold.city_year_panel", "gold.collab_edges", "gold.transfer_edges",
@@ -113,11 +113,17 @@ def test_warehouses_compare_by_content(tmp_path):
     assert diff.warehouse_differences(tmp_path / "b", tmp_path / "a", a_as_of=before) == {}
 
 
+def test_catalog_lists_every_table_a_run_writes(reference_warehouse):
+    from greenlink.analyst import table_names
+
+    assert set(table_names(reference_warehouse.path)) <= set(catalog.DECLARED)
+
+
 def test_natural_keys_are_unique_in_a_real_warehouse(reference_warehouse):
     """The declared keys hold on the tables a clean run writes (every table with a key)."""
     from greenlink.analyst import read_table, table_names
 
-    registry = diff.spec_registry()
+    registry = catalog.specs()
     checked = []
     for name in table_names(reference_warehouse.path):
         try:

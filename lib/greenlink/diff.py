@@ -20,16 +20,17 @@ and pandas; the cluster and fault tests use it (docs/operations.md).
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
-import pkgutil
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+from greenlink import catalog
 from greenlink.errors import UserError
+from greenlink.tables import TableSpec
 
 DEFAULT_TABLES = ("gold.city_year_panel", "gold.estimates")
 _RUN_COLUMN = re.compile(r"^(run|run_id|.+_run_id)$")
@@ -40,40 +41,11 @@ def is_run_column(name: str) -> bool:
     return bool(_RUN_COLUMN.match(name))
 
 
-# --------------------------------------------------------------------------- specs and keys
+# --------------------------------------------------------------------------- keys (from the catalog)
 
-def spec_registry() -> dict[str, Any]:
-    """Every TableSpec declared at module level in the greenlink package (only modules whose
-    source mentions `TableSpec(` are imported) or in any module already imported, by name."""
-    import sys
-
-    import greenlink
-    from greenlink.tables import TableSpec
-
-    found: dict[str, TableSpec] = {}
-    root = Path(greenlink.__file__).parent
-    for mod in pkgutil.walk_packages([str(root)], prefix="greenlink."):
-        src = root.joinpath(*mod.name.split(".")[1:])
-        src = src / "__init__.py" if mod.ispkg else src.with_suffix(".py")
-        if not src.exists() or "TableSpec(" not in src.read_text(encoding="utf-8"):
-            continue
-        try:
-            module = importlib.import_module(mod.name)
-        except Exception:       # a stage module under construction must not break diff
-            continue
-        for value in vars(module).values():
-            if isinstance(value, TableSpec):
-                found.setdefault(value.name, value)
-    for module in list(sys.modules.values()):
-        for value in list(getattr(module, "__dict__", {}).values()):
-            if isinstance(value, TableSpec):
-                found.setdefault(value.name, value)
-    return found
-
-
-def natural_keys(name: str, registry: dict[str, Any] | None = None) -> tuple[str, ...]:
-    """The table's natural key: its TableSpec's `keys`."""
-    spec = (registry if registry is not None else spec_registry()).get(name)
+def natural_keys(name: str, registry: Mapping[str, TableSpec] | None = None) -> tuple[str, ...]:
+    """The table's natural key: its TableSpec's `keys` (registry: name -> spec, default the catalog)."""
+    spec = (registry if registry is not None else catalog.specs()).get(name)
     keys = tuple(getattr(spec, "keys", ()) or ())
     if not keys:
         raise UserError(f"{name} declares no natural key (TableSpec.keys): pass --keys col1,col2")

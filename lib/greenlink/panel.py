@@ -27,9 +27,15 @@ from greenlink import tables
 from greenlink.errors import UserError
 from greenlink.networks import METRIC_COLUMNS
 from greenlink.panelconf import PanelConf
+from greenlink.runs import Run
+from greenlink.sample import sample_cities
+from greenlink.session import reports_dir
 from greenlink.text import parse_years, years_sql
 
 JOB = "panel"
+# Tables the panel reads (names of greenlink.catalog), in `assemble_panel`'s order after the grid's.
+INPUTS: tuple[str, ...] = ("gold.city_network_metrics", "silver.patents", "silver.city_controls", "silver.province_ip",
+                           "silver.city_attributes", "gold.er_index", "gold.policy_synergy")
 NETWORK_VARS: tuple[str, ...] = METRIC_COLUMNS[2:]        # rsi, ex, in, DC, BC, …, bc_gt, gtr_ip
 COUNT_VARS: tuple[str, ...] = ("rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "gtr_ip", "app")
 LN_VARS: tuple[str, ...] = ("rsi", "ex", "in", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "in_gt",
@@ -202,37 +208,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None = None) -> dict[str, int]:
     """Write gold.city_year_panel and Table 1; returns the counts recorded in _meta.runs."""
-    from greenlink.controls import CITY_ATTRIBUTES, CITY_CONTROLS, PROVINCE_IP
-    from greenlink.entropy import ER_INDEX
-    from greenlink.networks import CITY_NETWORK_METRICS
-    from greenlink.policy import POLICY_SYNERGY
-    from greenlink.runs import Run
-    from greenlink.sample import sample_cities
-    from greenlink.session import reports_dir
-    from greenlink.silver import PATENTS
-
     conf = PanelConf.load(getattr(args, "panel_conf", None))
     years = parse_years(getattr(args, "years", None), conf.years)
     out_dir = Path(reports_dir(spark, args)) / "tables"
     inputs = {"panel_conf": conf.source, "table1_spec": str(conf.table1_spec), "reports": str(out_dir)}
     with Run(spark, JOB, inputs=inputs, args={"years": years}, parent_run_id=parent_run_id) as r:
         sample = sample_cities(spark)
-        read = {spec.name: tables.read(spark, spec.name) for spec in
-                (CITY_NETWORK_METRICS, PATENTS, CITY_CONTROLS, PROVINCE_IP, CITY_ATTRIBUTES, ER_INDEX,
-                 POLICY_SYNERGY)}
+        read = {name: tables.read(spark, name) for name in INPUTS}
         grid = panel_grid(sample, years)
         problems = {row["problem"]: row["rows"]
-                    for row in coverage_problems(grid, read[CITY_NETWORK_METRICS.name], years).collect()}
+                    for row in coverage_problems(grid, read["gold.city_network_metrics"], years).collect()}
         if problems:
             raise UserError(f"gold.city_network_metrics does not cover the sample × {years[0]}-{years[1]} "
                             f"({', '.join(f'{k}: {v} rows' for k, v in sorted(problems.items()))}): "
                             "rerun `greenlink networks` after `greenlink controls`")
-        patents = read[PATENTS.name]
+        patents = read["silver.patents"]
         for row in app_audit(patents, sample, years).collect():
             r.count(f"app.{row['outcome']}", row["rows"])
-        panel = assemble_panel(grid, read[CITY_NETWORK_METRICS.name], app_counts(patents, years),
-                               read[CITY_CONTROLS.name], read[PROVINCE_IP.name], read[CITY_ATTRIBUTES.name],
-                               read[ER_INDEX.name], read[POLICY_SYNERGY.name])
+        panel = assemble_panel(grid, read["gold.city_network_metrics"], app_counts(patents, years),
+                               *[read[name] for name in INPUTS[2:]])
         tables.write(panel, PANEL, mode="overwrite")
         written = tables.read(spark, PANEL.name)
         stats = written.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("city_code").alias("cities"),
