@@ -14,7 +14,6 @@ networks stage's betweenness share, peak RSS of the Python driver and of the Spa
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
@@ -70,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from dataclasses import replace
 
-    from greenlink.cli import COMMANDS, PIPELINE
+    from greenlink.cli import PIPELINE
     from greenlink.config import load_profile
     from greenlink.generate.world import generate
-    from greenlink.pipeline import stage_args
+    from greenlink.pipeline import PipelineConfig, run_stage, stage_config
     from greenlink.session import get_spark
 
     root = Path(a.root)
@@ -93,11 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             t = time.monotonic()
             generate(spark, world, a.patents, a.seed)
             result["generate_s"] = round(time.monotonic() - t, 1)
-        ns = argparse.Namespace(profile=a.profile, warehouse=str(warehouse), reports=str(root / "reports"),
-                                input=str(world))
+        config = PipelineConfig(reports=str(root / "reports"), input=str(world))
         for stage in stages:
             t = time.monotonic()
-            counts = importlib.import_module(COMMANDS[stage][0]).run(spark, stage_args(stage, ns)) or {}
+            counts = run_stage(spark, stage, stage_config(stage, config)) or {}
             wall = time.monotonic() - t
             rows = _rows(counts, "patents.rows_in", "patents.records_in", "policies.records_in")
             entry = {"wall_s": round(wall, 1), "rows_in": rows, "rows_per_s": round(rows / wall, 1) if rows else None}

@@ -1,7 +1,6 @@
 """One SparkSession for the whole test session (test profile: local[2], few partitions)."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import NamedTuple
 
@@ -107,11 +106,10 @@ def pipeline_warehouse(spark, generated_world, tmp_path_factory, use_warehouse) 
     `run` row in _meta.runs). Returns the warehouse root; reports are in <root>/../reports.
     Read-only: switch to it with `use_warehouse(pipeline_warehouse)`; a test that writes must
     copy it first (CI has 2 cores: the pipeline runs once per test session)."""
-    from greenlink.pipeline import run_stages
+    from greenlink.pipeline import PipelineConfig, run_stages
 
     wh = tmp_path_factory.mktemp("pipeline") / "warehouse"
-    args = argparse.Namespace(profile=None, warehouse=None, reports=str(wh.parent / "reports"),
-                              input=str(generated_world))
+    config = PipelineConfig(reports=str(wh.parent / "reports"), input=str(generated_world))
     with use_warehouse(wh):
-        run_stages(spark, pipeline_fixture_stages(), args)
+        run_stages(spark, pipeline_fixture_stages(), config)
     return wh

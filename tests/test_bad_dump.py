@@ -4,7 +4,6 @@ ingested, the refused files go to bronze.file_rejects and `_meta.runs`), every r
 outcome, counts that reconcile, a detail on every reject, no raw control byte anywhere."""
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import os
@@ -238,11 +237,10 @@ def quarantined(spark, dump, tmp_path_factory, use_warehouse):
     """`greenlink run --stages ingest,classify --quarantine-bad-files` on the dump, then the
     same dump with the bad files removed (strict mode)."""
     from greenlink.diff import diff_table, render
-    from greenlink.pipeline import run_stages
+    from greenlink.pipeline import PipelineConfig, run_stages
 
     wh = tmp_path_factory.mktemp("quarantine") / "warehouse"
-    args = argparse.Namespace(profile=None, warehouse=None, reports=str(wh.parent / "reports"), input=str(dump),
-                              quarantine_bad_files=True)
+    args = PipelineConfig(reports=str(wh.parent / "reports"), input=str(dump), quarantine_bad_files=True)
     with use_warehouse(wh):
         parent = run_stages(spark, ["ingest", "classify"], args)
         runs = {r["job"]: r.asDict() for r in tables.read(spark, RUNS.name).where("event = 'end'").collect()}

@@ -3,7 +3,6 @@ rule (gold.sample_log) and er (gold.er_index) — on hand-made defective inputs 
 generated world."""
 from __future__ import annotations
 
-import argparse
 import json
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 
 from greenlink import tables
-from greenlink.controls import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, KINDS, PROVINCE_IP, PlaceNames,
+from greenlink.controls import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, KINDS, PROVINCE_IP, ControlsConfig, PlaceNames,
                                 REJECT_REASONS, admin_level_of, cell_text, number, run, sample_log, year_number)
 from greenlink.entropy import ER_INDEX, ER_INDICATORS, ER_WEIGHTS
 from greenlink.errors import UserError
@@ -220,7 +219,7 @@ def defective(tmp_path_factory):
 def defective_run(spark, defective, tmp_path_factory):
     root, _ = defective
     with _in_warehouse(spark, tmp_path_factory.mktemp("defective") / "warehouse"):
-        counts = run(spark, argparse.Namespace(input=str(root), years=None, panel_conf=None))
+        counts = run(spark, ControlsConfig(input=str(root)))
         yield counts, snapshot(spark)
 
 
@@ -292,9 +291,9 @@ def test_sample_log_and_er_on_defective_inputs(defective_run):
 
 def test_input_errors_are_one_line(spark, defective, tmp_path):
     root, _ = defective
-    ns = lambda p: argparse.Namespace(input=str(p), years=None, panel_conf=None)      # noqa: E731
+    ns = lambda p: ControlsConfig(input=str(p))      # noqa: E731
     with pytest.raises(UserError, match="--input"):
-        run(spark, argparse.Namespace(input=None))
+        run(spark, ControlsConfig(input=None))
     import shutil
 
     broken = tmp_path / "in"

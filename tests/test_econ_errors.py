@@ -159,7 +159,7 @@ def test_row_accounting_reconciles_with_reasons():
 def test_cli_reports_user_errors_as_one_line(tmp_path, capsys):
     import argparse
 
-    from greenlink.econ import cli
+    from greenlink.commands import estimate as cli
 
     d = _panel()
     d.to_csv(tmp_path / "panel.csv", index=False)

@@ -107,7 +107,7 @@ def test_table1_descriptive_statistics():
 
 
 def _cli(argv):
-    from greenlink.econ import cli
+    from greenlink.commands import estimate as cli
 
     parser = argparse.ArgumentParser()
     cli.configure(parser)

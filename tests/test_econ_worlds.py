@@ -22,7 +22,6 @@ beta-hat 0.137 (0.009) in the beta world. Seed 8: |z| <= 1.3.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +43,13 @@ def alpha_world(spark, tmp_path_factory, use_warehouse):
     from greenlink.generate import params as gparams
     from greenlink.generate.system import simulate
     from greenlink.generate.world import generate
-    from greenlink.pipeline import run_stages
+    from greenlink.pipeline import PipelineConfig, run_stages
 
     root = tmp_path_factory.mktemp("recovery_alpha")
     generate(spark, root / "world", RECOVERY_PATENTS, RECOVERY_SEED,
              overrides=gparams.profile_overrides("recovery_alpha"))
     wh = root / "warehouse"
-    args = argparse.Namespace(profile=None, warehouse=None, reports=str(root / "reports"), input=str(root / "world"))
+    args = PipelineConfig(reports=str(root / "reports"), input=str(root / "world"))
     with use_warehouse(wh):
         run_stages(spark, pipeline_fixture_stages(), args)
     panel = read_table(wh, "gold.city_year_panel")

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from greenlink import networks as nw
 from greenlink import network_stage as S
 from greenlink import tables
+from greenlink.commands import networks as networks_command
 from greenlink.errors import UserError
 from greenlink.locate import APPLICANTS
 from greenlink.silver import PATENTS, TRANSFERS
@@ -99,10 +100,11 @@ def silver_from_truth(spark, world: Path) -> S.StageInputs:
                          declared(transfers, TRANSFERS), sample_cities, {"truth": str(truth)})
 
 
-def stage_args(**kw) -> argparse.Namespace:
+def stage_args(**kw) -> S.NetworksStageConfig:
+    """The stage's config as `greenlink networks` builds it from these options."""
     base = dict(profile="test", warehouse=None, reports=None, config=None, patent_year=None, years=None,
                 no_figures=False)
-    return argparse.Namespace(**{**base, **kw})
+    return networks_command.config(argparse.Namespace(**{**base, **kw}))
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """gold.city_year_panel assembly (hand-built inputs), its Delta constraints, Table 1 and the stage."""
 from __future__ import annotations
 
-import argparse
 import math
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -214,20 +214,19 @@ def test_pipeline_rerun_changes_no_content(spark, use_warehouse, pipeline_wareho
     from greenlink.controls import CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, PROVINCE_IP
     from greenlink.entropy import ER_INDEX, ER_WEIGHTS
     from greenlink.networks import CITY_NETWORK_METRICS
-    from greenlink.pipeline import stage_args
+    from greenlink.pipeline import PipelineConfig, stage_config
     from greenlink.sample import SAMPLE_LOG
 
     copy = tmp_path / "warehouse"
     shutil.copytree(pipeline_warehouse, copy)
-    args = argparse.Namespace(profile=None, warehouse=None, reports=str(tmp_path / "reports"),
-                              input=str(generated_world))
+    args = PipelineConfig(reports=str(tmp_path / "reports"), input=str(generated_world))
     specs = (CITY_CONTROLS, PROVINCE_IP, CITY_ATTRIBUTES, CONTROL_REJECTS, SAMPLE_LOG, ER_INDEX, ER_WEIGHTS,
              CITY_NETWORK_METRICS, PANEL)
     with use_warehouse(copy):
         for stage in ("controls", "networks", "panel"):
-            ns = stage_args(stage, args)
-            if hasattr(ns, "no_figures"):
-                ns.no_figures = True          # maps are files, not table content
+            ns = stage_config(stage, args)
+            if hasattr(ns, "figures"):
+                ns = replace(ns, figures=False)   # maps are files, not table content
             importlib.import_module(COMMANDS[stage][0]).run(spark, ns)
     before = _content(spark, use_warehouse, pipeline_warehouse, specs)
     after = _content(spark, use_warehouse, copy, specs)

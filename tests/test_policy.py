@@ -9,8 +9,11 @@ import pytest
 import yaml
 
 from greenlink import policy as P
+from greenlink.commands import policy as policy_command
 from greenlink import tables
 from greenlink.errors import UserError
+from greenlink.policy import PolicyConfig
+from greenlink.text import parse_years
 
 DATA = Path(__file__).parent / "data" / "policy"
 DOCS = yaml.safe_load((DATA / "documents.yaml").read_text(encoding="utf-8"))["documents"]
@@ -223,9 +226,8 @@ def write_world(root: Path) -> dict[str, str]:
     return {d["policy_id"]: None for d in DOCS}
 
 
-def stage_args(root: Path) -> argparse.Namespace:
-    return argparse.Namespace(input=str(root), years="2010-2020", tools=None, agencies=None,
-                              profile="test", warehouse=None, reports=None)
+def stage_args(root: Path) -> PolicyConfig:
+    return PolicyConfig(input=str(root), years=(2010, 2020), tools=None, agencies=None)
 
 
 def test_policy_stage_writes_audit_rejects_and_synergy(spark, fresh_warehouse, tmp_path):
@@ -284,12 +286,12 @@ def test_policy_stage_writes_audit_rejects_and_synergy(spark, fresh_warehouse, t
 
 def test_stage_input_errors_are_one_line(spark, fresh_warehouse, tmp_path):
     with pytest.raises(UserError, match="--input"):
-        P.run(spark, argparse.Namespace(input=None))
+        P.run(spark, PolicyConfig(input=None))
     with pytest.raises(UserError, match="no policies folder"):
         P.run(spark, stage_args(tmp_path))
     with pytest.raises(UserError, match="--years"):
-        P.parse_years("2020-2010")
+        parse_years("2020-2010")
     parser = argparse.ArgumentParser()
-    P.configure(parser)
+    policy_command.configure(parser)
     ns = parser.parse_args(["--input", "w"])
-    assert (ns.input, P.parse_years(ns.years), ns.profile) == ("w", (2010, 2020), "local")
+    assert (ns.input, parse_years(ns.years), ns.profile) == ("w", (2010, 2020), "local")

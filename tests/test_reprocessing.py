@@ -9,11 +9,11 @@ then equal the clean run on the current dump (`pipeline_warehouse`) table by tab
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import importlib
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -84,14 +84,14 @@ def older_dump(world: Path, dest: Path, current: set[str]) -> dict[str, list[str
 
 def run_dump_stages(spark, use_warehouse, warehouse: Path, dump: Path, reports: Path) -> None:
     from greenlink.cli import COMMANDS
-    from greenlink.pipeline import stage_args
+    from greenlink.pipeline import PipelineConfig, stage_config
 
-    args = argparse.Namespace(profile=None, warehouse=None, reports=str(reports), input=str(dump))
+    args = PipelineConfig(reports=str(reports), input=str(dump))
     with use_warehouse(warehouse):
         for stage in DUMP_STAGES:
-            ns = stage_args(stage, args)
-            if hasattr(ns, "no_figures"):
-                ns.no_figures = True          # maps are files, not table content
+            ns = stage_config(stage, args)
+            if hasattr(ns, "figures"):
+                ns = replace(ns, figures=False)   # maps are files, not table content
             importlib.import_module(COMMANDS[stage][0]).run(spark, ns)
 
 

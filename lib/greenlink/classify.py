@@ -16,14 +16,13 @@ records; every applicant link and transfer end is counted by location method and
 """
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from greenlink import ids, tables
 from greenlink.applicants import split_names
-from greenlink.cli import add_common
 from greenlink.errors import UserError
 from greenlink.ingest.bronze import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.inventory import classify_green, load_inventory
@@ -218,16 +217,11 @@ def classify(spark: SparkSession, *, parent_run_id: str | None = None) -> dict[s
         return dict(run.counts)
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    add_common(parser)
+@dataclass(frozen=True)
+class ClassifyConfig:
+    """`greenlink classify` has no options of its own: it reads bronze, writes silver."""
 
 
-def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None = None) -> dict[str, int]:
+def run(spark: SparkSession, config: ClassifyConfig = ClassifyConfig(),
+        parent_run_id: str | None = None) -> dict[str, int]:
     return classify(spark, parent_run_id=parent_run_id)
-
-
-def main(args: argparse.Namespace) -> int:
-    from greenlink.session import get_spark
-
-    run(get_spark(args.profile, args.warehouse), args)
-    return 0

@@ -1,8 +1,9 @@
 """`greenlink …`: one command line for every stage and the whole pipeline.
 
-Each stage lives in its own module exposing `configure(parser)` (its options) and
-`main(args) -> int`; the registry below maps command names to those modules, and
-`greenlink run` chains the pipeline stages in order. Errors a user can fix
+The registry below maps each command to the module that implements it (a stage module's
+`run(spark, config)` takes a typed, frozen config) and to its command-line module
+(`configure(parser)`, `main(args) -> int`; `greenlink.commands.<command>` for the stages and
+`run`): argparse ends there. `greenlink run` chains the pipeline stages in order. Errors a user can fix
 (`UserError`) print as one line (ingest's file checks: one line per refused file) and exit
 with status 2; every line goes through `printable`, so no raw control byte reaches the terminal.
 """
@@ -18,7 +19,7 @@ from greenlink.errors import UserError
 # command -> (module, one-line help). Order of PIPELINE is the order `run --all` follows.
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("greenlink.generate.cli", "write a synthetic patent world (raw inputs + truth/)"),
-    "ingest": ("greenlink.ingest.cli", "raw dumps -> bronze Delta tables with rejects"),
+    "ingest": ("greenlink.ingest.job", "raw dumps -> bronze Delta tables with rejects"),
     "classify": ("greenlink.classify", "bronze -> silver: dedupe, green classification, applicant location"),
     "policy": ("greenlink.policy", "policy documents -> gold.policy_tools, gold.policy_synergy"),
     "estimate": ("greenlink.econ.cli", "3SLS system and Tables 1-7 from the panel (or any panel file + spec)"),
@@ -29,6 +30,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("greenlink.diff", "what changed in tables between two Delta versions, by natural key"),
 }
 PIPELINE: list[str] = ["ingest", "classify", "policy", "controls", "networks", "panel", "estimate"]
+# Commands whose module holds no argparse: their command line is greenlink.commands.<command>.
+_COMMAND_MODULES = (*PIPELINE, "run")
+
+
+def command_module(command: str) -> str:
+    """The module with the command's `configure(parser)` and `main(args)`."""
+    return f"greenlink.commands.{command}" if command in _COMMAND_MODULES else COMMANDS[command][0]
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -54,8 +62,9 @@ def add_quarantine(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="greenlink", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module, help_) in COMMANDS.items():
+    for name, (_, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
+        module = command_module(name)
         importlib.import_module(module).configure(p)
         p.set_defaults(_module=module)
     return parser

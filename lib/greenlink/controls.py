@@ -15,7 +15,6 @@ unit), and `er` is computed over the sample cities' city-years (entropy.build_er
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -31,7 +30,7 @@ from greenlink.entropy import ER_INDICATORS, build_er, write_er
 from greenlink.errors import UserError
 from greenlink.ingest.layout import IngestConf, InputFile, KindConf, kind_confs, list_folder
 from greenlink.panelconf import CITY_CONTROL_VALUES, CONTROL_VALUES, PanelConf
-from greenlink.text import PLAUSIBLE_YEARS, fold_width, parse_years, text_key
+from greenlink.text import PLAUSIBLE_YEARS, fold_width, text_key
 from greenlink.printable import printable_column
 from greenlink.rejects import accepted_rows, first_at, first_problem, mark_first
 from greenlink.sample import SAMPLE_LOG
@@ -495,21 +494,6 @@ def er_input(controls: DataFrame, sample: DataFrame) -> DataFrame:
 
 # --------------------------------------------------------------------------- stage
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    from greenlink.cli import add_common
-
-    add_common(parser)
-    parser.add_argument("--input", default=None, help="input folder holding yearbook/, province/, cities/")
-    parser.add_argument("--years", default=None, help="study years, e.g. 2010-2020 (default: conf/panel.yaml)")
-    parser.add_argument("--panel-conf", default=None, help="panel settings (default: conf/panel.yaml)")
-
-
-def _input_dir(args: argparse.Namespace) -> Path:
-    if not getattr(args, "input", None):
-        raise UserError("--input DIR is required (a folder with yearbook/, province/ and cities/)")
-    return Path(args.input).expanduser().resolve()
-
-
 def _check_kind(kind: str, parsed: DataFrame, names: PlaceNames, conf: PanelConf) -> DataFrame:
     if kind == "city_controls":
         return check_city_controls(parsed, names, conf.missing_markers)
@@ -567,15 +551,26 @@ def summary(files: Mapping[str, Sequence[InputFile]], counts: Mapping[str, int])
                      .rstrip() for r in lines)
 
 
-def plan(args: argparse.Namespace) -> tuple[Path, PanelConf, tuple[int, int], dict[str, KindConf],
-                                            dict[str, list[InputFile]]]:
+@dataclass(frozen=True)
+class ControlsConfig:
+    """What `greenlink controls` runs on (the command's options as values)."""
+
+    input: str | None = None                  # raw input folder holding yearbook/, province/, cities/
+    years: tuple[int, int] | None = None      # study years (None: conf/panel.yaml)
+    panel_conf: str | None = None             # panel settings (None: conf/panel.yaml)
+
+
+def plan(config: ControlsConfig) -> tuple[Path, PanelConf, tuple[int, int], dict[str, KindConf],
+                                          dict[str, list[InputFile]]]:
     """Everything checked before Spark work: input folder, conf/panel.yaml, years, headers and
     the files (layout, format and header errors are one-line UserErrors)."""
     from greenlink.ingest.layout import load_conf
 
-    input_dir = _input_dir(args)
-    conf = PanelConf.load(getattr(args, "panel_conf", None))
-    years = parse_years(getattr(args, "years", None), conf.years)
+    if not config.input:
+        raise UserError("--input DIR is required (a folder with yearbook/, province/ and cities/)")
+    input_dir = Path(config.input).expanduser().resolve()
+    conf = PanelConf.load(config.panel_conf)
+    years = config.years or conf.years
     kconfs = load_input_confs()
     # ingest's reader settings (xlsx size, encoding evidence) with the panel-input header sections
     reader = replace(load_conf(), kinds=kconfs)
@@ -583,7 +578,8 @@ def plan(args: argparse.Namespace) -> tuple[Path, PanelConf, tuple[int, int], di
     return input_dir, conf, years, kconfs, files
 
 
-def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None = None) -> dict[str, int]:
+def run(spark: SparkSession, config: ControlsConfig = ControlsConfig(),
+        parent_run_id: str | None = None) -> dict[str, int]:
     """Panel inputs -> silver.city_controls, silver.province_ip, silver.city_attributes,
     bronze.control_rejects; the sample rule -> gold.sample_log; er -> gold.er_index,
     gold.er_weights. Returns the counts recorded in _meta.runs."""
@@ -591,7 +587,7 @@ def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None
     from greenlink.session import session_conf
     from greenlink.runs import Run
 
-    input_dir, conf, years, kconfs, files = plan(args)
+    input_dir, conf, years, kconfs, files = plan(config)
     inputs = {"input": str(input_dir), "panel_conf": conf.source,
               **{f"file:{f.relpath}": f.describe() for kind in KINDS for f in files[kind]}}
     with Run(spark, JOB, inputs=inputs, args={"years": years}, parent_run_id=parent_run_id) as r, \
@@ -646,12 +642,3 @@ def _count_er(run, spark: SparkSession) -> None:
              .groupBy("flag").count().collect())
     for fr in flags:
         run.count(f"er.cells.{fr['flag']}", fr["count"])
-
-
-def main(args: argparse.Namespace) -> int:
-    from greenlink.session import get_spark
-
-    plan(args)                                  # input problems surface before Spark starts
-    spark = get_spark(args.profile, args.warehouse)
-    run(spark, args)
-    return 0

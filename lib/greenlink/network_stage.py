@@ -25,7 +25,6 @@ the same input leaves the same tables — and maps `<reports>/networks/<network>
 """
 from __future__ import annotations
 
-import argparse
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -45,7 +44,8 @@ from greenlink.applicants import ORG_TYPES
 from greenlink.centrality import CC_ALGORITHMS
 from greenlink.config import conf_file, load_yaml, study_years
 from greenlink.errors import UserError
-from greenlink.text import PLAUSIBLE_YEARS, parse_years
+from greenlink.session import reports_dir
+from greenlink.text import PLAUSIBLE_YEARS
 
 PATENT_YEARS = ("application", "grant")
 NETWORK_PATENT_TYPE = "invention"          # SPEC §2: networks use invention patents only
@@ -380,38 +380,34 @@ def audit_counts(audit: Sequence[Any]) -> dict[str, int]:
     return out
 
 
-def config_of(args: argparse.Namespace) -> NetworksConfig:
-    """conf/networks.yaml (or --config) with the command-line overrides."""
-    path = getattr(args, "config", None)
-    cfg = NetworksConfig.load(path)
-    years = getattr(args, "years", None)
-    return cfg.with_overrides(
-        "command line", patent_year=getattr(args, "patent_year", None),
-        years=parse_years(years) if years else None,
-        figures=False if getattr(args, "no_figures", False) else None)
+@dataclass(frozen=True)
+class NetworksStageConfig:
+    """What `greenlink networks` runs on (the command's options as values): a settings file
+    (NetworksConfig) and the overrides given with it."""
+
+    config: str | None = None                 # settings file (None: conf/networks.yaml)
+    years: tuple[int, int] | None = None      # panel years (None: the settings')
+    patent_year: str | None = None            # application | grant (None: the settings')
+    figures: bool = True                      # False: do not draw the network maps
+    reports: str | None = None                # reports folder (None: <warehouse>/../reports)
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    from greenlink.cli import add_common
-
-    add_common(parser)
-    parser.add_argument("--config", default=None, help="stage settings (default: conf/networks.yaml)")
-    parser.add_argument("--patent-year", choices=PATENT_YEARS, default=None,
-                        help="date of a co-patent: application (default) or grant year (SPEC §4)")
-    parser.add_argument("--years", default=None, help="panel years, e.g. 2010-2020 (default: the config's)")
-    parser.add_argument("--no-figures", action="store_true", help="do not draw the network maps")
+def config_of(stage: NetworksStageConfig) -> NetworksConfig:
+    """conf/networks.yaml (or `stage.config`) with the stage's overrides."""
+    return NetworksConfig.load(stage.config).with_overrides(
+        "command line", patent_year=stage.patent_year, years=stage.years,
+        figures=None if stage.figures else False)
 
 
-def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None = None) -> dict[str, int]:
+def run(spark: SparkSession, config: NetworksStageConfig = NetworksStageConfig(),
+        parent_run_id: str | None = None) -> dict[str, int]:
     """The stage: read the silver tables and the sample from the warehouse, build and write the
     networks; returns the run's counts (also recorded in _meta.runs)."""
-    cfg = config_of(args)
+    cfg = config_of(config)
     inputs = StageInputs.from_warehouse(spark)
-    inputs = replace(inputs, source={**inputs.source,
-                                     "config": str(getattr(args, "config", None) or conf_file("networks.yaml"))})
-    from greenlink.session import reports_dir
-
-    return build_networks(spark, inputs, cfg, Path(reports_dir(spark, args)) / "networks", parent_run_id=parent_run_id)
+    inputs = replace(inputs, source={**inputs.source, "config": str(config.config or conf_file("networks.yaml"))})
+    return build_networks(spark, inputs, cfg, Path(reports_dir(spark, config)) / "networks",
+                          parent_run_id=parent_run_id)
 
 
 def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig, figures_dir: Path,
@@ -488,12 +484,3 @@ def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig
                 r.count("figures.files", len(written))
                 r.log(f"{len(written)} figures in {out_dir}")
         return dict(r.counts)
-
-
-def main(args: argparse.Namespace) -> int:
-    from greenlink.session import get_spark
-
-    config_of(args)   # configuration errors surface before Spark starts
-    spark = get_spark(args.profile, args.warehouse)
-    run(spark, args)
-    return 0

@@ -14,8 +14,8 @@ Table 1 (conf/estimation/table1.yaml) is written to <reports>/tables/ as Markdow
 """
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +30,7 @@ from greenlink.panelconf import PanelConf
 from greenlink.runs import Run
 from greenlink.sample import sample_cities
 from greenlink.session import reports_dir
-from greenlink.text import parse_years, years_sql
+from greenlink.text import years_sql
 
 JOB = "panel"
 # Tables the panel reads (names of greenlink.catalog), in `assemble_panel`'s order after the grid's.
@@ -198,19 +198,21 @@ def write_table1(panel: pd.DataFrame, spec: str | Path, out_dir: str | Path,
 
 # --------------------------------------------------------------------------- stage
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    from greenlink.cli import add_common
+@dataclass(frozen=True)
+class PanelStageConfig:
+    """What `greenlink panel` runs on (the command's options as values)."""
 
-    add_common(parser)
-    parser.add_argument("--years", default=None, help="study years, e.g. 2010-2020 (default: conf/panel.yaml)")
-    parser.add_argument("--panel-conf", default=None, help="panel settings (default: conf/panel.yaml)")
+    years: tuple[int, int] | None = None      # study years (None: conf/panel.yaml)
+    panel_conf: str | None = None             # panel settings (None: conf/panel.yaml)
+    reports: str | None = None                # reports folder (None: <warehouse>/../reports)
 
 
-def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None = None) -> dict[str, int]:
+def run(spark: SparkSession, config: PanelStageConfig = PanelStageConfig(),
+        parent_run_id: str | None = None) -> dict[str, int]:
     """Write gold.city_year_panel and Table 1; returns the counts recorded in _meta.runs."""
-    conf = PanelConf.load(getattr(args, "panel_conf", None))
-    years = parse_years(getattr(args, "years", None), conf.years)
-    out_dir = Path(reports_dir(spark, args)) / "tables"
+    conf = PanelConf.load(config.panel_conf)
+    years = config.years or conf.years
+    out_dir = Path(reports_dir(spark, config)) / "tables"
     inputs = {"panel_conf": conf.source, "table1_spec": str(conf.table1_spec), "reports": str(out_dir)}
     with Run(spark, JOB, inputs=inputs, args={"years": years}, parent_run_id=parent_run_id) as r:
         sample = sample_cities(spark)
@@ -241,11 +243,3 @@ def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None
         r.count("table1.files", len(paths))
         r.log(f"Table 1 -> {', '.join(str(p) for p in paths)}")
         return dict(r.counts)
-
-
-def main(args: argparse.Namespace) -> int:
-    from greenlink.session import get_spark
-
-    spark = get_spark(args.profile, args.warehouse)
-    run(spark, args)
-    return 0

@@ -18,7 +18,6 @@ bronze.policy_rejects; records in = accepted + rejected.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import re
@@ -38,8 +37,9 @@ from greenlink.errors import UserError
 from greenlink.config import study_years
 from greenlink.gazetteer import province_lookup, provinces, resolve_province
 from greenlink.printable import printable_column
+from greenlink.runs import Run
 from greenlink.rejects import accepted_rows, first_at, mark_first
-from greenlink.text import PLAUSIBLE_YEARS, nfkc, parse_years
+from greenlink.text import PLAUSIBLE_YEARS, nfkc
 
 TOOL_TYPES: tuple[str, ...] = ("supply", "demand", "environment")
 FILLS: tuple[str, ...] = ("observed", "carried_forward", "missing")
@@ -640,31 +640,29 @@ def policy_synergy(policies: DataFrame, province_units: DataFrame,
 
 # --------------------------------------------------------------------------- stage
 
-def configure(parser: argparse.ArgumentParser) -> None:
-    from greenlink.cli import add_common
+@dataclass(frozen=True)
+class PolicyConfig:
+    """What `greenlink policy` runs on (the command's options as values)."""
 
-    add_common(parser)
-    parser.add_argument("--input", default=None, help="raw input folder holding policies/*.jsonl")
-    parser.add_argument("--years", default="{}-{}".format(*study_years()),
-                        help="study years of gold.policy_synergy (default: %(default)s, SPEC §3)")
-    parser.add_argument("--tools", default=None, help="tool dictionary (default: conf/policy_tools.yaml)")
-    parser.add_argument("--agencies", default=None, help="agency dictionary (default: conf/policy_agencies.yaml)")
+    input: str | None = None                  # raw input folder holding policies/*.jsonl
+    years: tuple[int, int] | None = None      # study years of gold.policy_synergy (None: conf/panel.yaml)
+    tools: str | None = None                  # tool dictionary (None: conf/policy_tools.yaml)
+    agencies: str | None = None               # agency dictionary (None: conf/policy_agencies.yaml)
 
 
-def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None = None) -> dict[str, int]:
+def run(spark: SparkSession, config: PolicyConfig = PolicyConfig(),
+        parent_run_id: str | None = None) -> dict[str, int]:
     """Read policies, write gold.policy_tools, bronze.policy_rejects, gold.policy_synergy.
     Returns the counts recorded in _meta.runs."""
-    from greenlink.runs import Run
-
-    if not getattr(args, "input", None):
+    if not config.input:
         raise UserError("--input DIR is required (the folder holding policies/*.jsonl)")
-    years = parse_years(getattr(args, "years", None), study_years())
-    tools = ToolDictionary.load(getattr(args, "tools", None))
-    agencies = AgencyDictionary.load(getattr(args, "agencies", None))
-    inputs = {"input": str(args.input), "tools": str(getattr(args, "tools", None) or conf_file("policy_tools.yaml")),
-              "agencies": str(getattr(args, "agencies", None) or conf_file("policy_agencies.yaml"))}
+    years = config.years or study_years()
+    tools = ToolDictionary.load(config.tools)
+    agencies = AgencyDictionary.load(config.agencies)
+    inputs = {"input": str(config.input), "tools": str(config.tools or conf_file("policy_tools.yaml")),
+              "agencies": str(config.agencies or conf_file("policy_agencies.yaml"))}
     with Run(spark, "policy", inputs=inputs, args={"years": years}, parent_run_id=parent_run_id) as r:
-        lines, n_lines, blank = read_policy_lines(spark, args.input)
+        lines, n_lines, blank = read_policy_lines(spark, config.input)
         parsed = parse_policies(lines, tools, agencies).persist()
         try:
             stats = parsed.groupBy("reject_reason").agg(
@@ -699,11 +697,3 @@ def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None
             r.count(f"synergy.{row['fill']}", row["count"])
         r.log(f"{accepted} policies accepted, {rejected} rejected; synergy written")
         return dict(r.counts)
-
-
-def main(args: argparse.Namespace) -> int:
-    from greenlink.session import get_spark
-
-    spark = get_spark(args.profile, args.warehouse)
-    run(spark, args)
-    return 0

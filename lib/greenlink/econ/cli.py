@@ -1,20 +1,12 @@
-"""`greenlink estimate`: estimate specs on a panel and write estimates and rendered tables.
+"""The estimate stage: the article's tables on a panel -> estimates, rendered tables, plots.
 
-    greenlink estimate --panel FILE --spec FILE [--spec FILE ...] --out DIR
-    greenlink estimate --tables all [--panel FILE | --warehouse DIR] [--out DIR]
-
-The panel is a CSV, Parquet file or Delta table folder; without --panel, --tables reads
-<warehouse>/gold/city_year_panel with Spark and also writes gold.estimates (the pipeline stage,
-`run`). --tables takes `all` or names of the article's
-tables in conf/estimation (table1,...,table8). Writes DIR/estimates.csv (one row per table,
-column, equation and term), DIR/samples.csv (row accounting of every estimation sample),
-DIR/<table>.{md,tex,html,csv} and DIR/<table>_coef.png.
+`run(spark, EstimateConfig)` is the pipeline stage (gold.city_year_panel -> gold.estimates and
+<reports>/tables); `run_estimation` estimates any specs on a pandas panel (`greenlink estimate
+--spec`, the tests). The command line is `greenlink.commands.estimate`.
 """
 from __future__ import annotations
 
-import argparse
-import os
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -24,22 +16,6 @@ from greenlink.errors import UserError
 from greenlink.tables import TableSpec
 
 SPEC_DIR = "estimation"
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--panel", default=None, help="panel file: .csv, .tsv, .parquet or a Delta table folder")
-    parser.add_argument("--spec", action="append", default=[],
-                        help="estimation spec YAML (a table or a single model); repeatable")
-    parser.add_argument("--tables", default=None,
-                        help="'all' or comma-separated article tables from conf/estimation (table1,...,table8)")
-    parser.add_argument("--out", default=None, help="output folder (default with --tables: the reports folder)")
-    parser.add_argument("--formats", default="md,tex,html,csv", help="table formats (default: md,tex,html,csv)")
-    parser.add_argument("--contemporaneous", action="store_true",
-                        help="SPEC §7 option: cross-equation y[t-1] become y[t], instrumented (3sls/2sls)")
-    parser.add_argument("--no-plot", action="store_true", help="skip the coefficient plots")
-    parser.add_argument("--profile", default="local", help="profile naming the warehouse (default: local)")
-    parser.add_argument("--warehouse", default=None, help="warehouse root (default: the profile's)")
-    parser.add_argument("--reports", default=None, help="reports folder for --tables (default: <warehouse>/../reports)")
 
 
 def article_tables(names: str, spec_dir: Path | None = None):
@@ -56,13 +32,6 @@ def article_tables(names: str, spec_dir: Path | None = None):
     if unknown:
         raise UserError(f"unknown table(s) {', '.join(unknown)}; available: {', '.join(known)}")
     return [known[n] for n in wanted]
-
-
-def _warehouse_root(args: argparse.Namespace) -> str:
-    from greenlink.config import load_profile
-
-    root = args.warehouse or load_profile(args.profile).warehouse
-    return root if "://" in root else os.path.abspath(root)
 
 
 def sample_frame(results) -> pd.DataFrame:
@@ -148,10 +117,22 @@ def _same_estimates(old: pd.DataFrame, new: pd.DataFrame) -> bool:
                for c in ("coef", "se", "p", "r2"))
 
 
-def run(spark, args: argparse.Namespace, parent_run_id: str | None = None) -> dict[str, int]:
+@dataclass(frozen=True)
+class EstimateConfig:
+    """What the estimate stage runs (`greenlink estimate --tables`, no --panel/--spec): the
+    command's options as values."""
+
+    tables: str = "all"                       # `all` or comma-separated article tables of conf/estimation
+    out: str | None = None                    # output folder (None: <reports>/tables)
+    plots: bool = True                        # False: skip the coefficient plots
+    reports: str | None = None                # reports folder (None: <warehouse>/../reports)
+
+
+def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | None = None) -> dict[str, int]:
     """Pipeline stage: every article table on gold.city_year_panel -> gold.estimates and
     <reports>/tables. gold.estimates is rewritten only when an estimate changed, so a rerun on
     an unchanged panel leaves the table as it was."""
+    # `tables` here is the article's Tables 1-8; the Delta I/O module goes by `delta_tables`
     from greenlink import tables as delta_tables
     from greenlink.runs import Run
     from greenlink.session import reports_dir
@@ -159,14 +140,14 @@ def run(spark, args: argparse.Namespace, parent_run_id: str | None = None) -> di
     if not delta_tables.exists(spark, "gold.city_year_panel"):
         raise UserError("gold.city_year_panel not found: run `greenlink panel` (or `greenlink run`) first")
     spec = ESTIMATES
-    names = getattr(args, "tables", None) or "all"
-    out = Path(getattr(args, "out", None) or Path(reports_dir(spark, args)) / "tables")
+    names = config.tables or "all"
+    out = Path(config.out or Path(reports_dir(spark, config)) / "tables")
     with Run(spark, "estimate", inputs={"gold.city_year_panel": str(delta_tables.latest_version(
             spark, "gold.city_year_panel"))}, args={"tables": names}, parent_run_id=parent_run_id) as r:
         panel = delta_tables.read(spark, "gold.city_year_panel").toPandas()
         r.log(f"panel: {len(panel):,} city-years; estimating {names}")
         results, est = run_estimation(panel, article_tables(names), out, on_error="record",
-                                      plots=not getattr(args, "no_plot", False))
+                                      plots=config.plots)
         est = est.assign(run=r.run_id, nobs=pd.to_numeric(est["nobs"], errors="coerce").astype("Int64"))
         failed = [(tr.table.table, m, why) for tr in results for m, why in tr.failures.items()]
         for table, model, why in failed:
@@ -182,51 +163,3 @@ def run(spark, args: argparse.Namespace, parent_run_id: str | None = None) -> di
             delta_tables.write(spark.createDataFrame(frame.values.tolist(), spec.schema), spec)
             r.log(f"gold.estimates written; reports in {out}")
         return dict(r.counts)
-
-
-def main(args: argparse.Namespace) -> int:
-    from greenlink.econ.io import read_panel
-    from greenlink.econ.render import FORMATS
-    from greenlink.econ.spec import load_tables
-
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise UserError(f"unknown format(s) {', '.join(bad)}; formats: {', '.join(FORMATS)}")
-    if bool(args.spec) == bool(args.tables):
-        raise UserError("give either --spec FILE (with --panel) or --tables all|table1,...")
-    if args.spec:
-        if not args.panel or not args.out:
-            raise UserError("--spec needs --panel FILE and --out DIR")
-        tables = load_tables(args.spec)
-        panel_path, out, on_error = args.panel, args.out, "raise"
-    elif not args.panel:            # the warehouse's panel: Spark stage, results also to gold.estimates
-        from greenlink.session import get_spark
-
-        article_tables(args.tables)     # unknown table names fail before Spark starts
-        counts = run(get_spark(args.profile, args.warehouse), args)
-        return 1 if counts.get("estimates.failed_models") else 0
-    else:
-        tables = article_tables(args.tables)
-        wh = _warehouse_root(args)
-        panel_path = args.panel or f"{wh}/gold/city_year_panel"
-        out = args.out or str(Path(args.reports or Path(wh).parent / "reports") / "tables")
-        on_error = "record"
-    panel = read_panel(panel_path)
-    results, est = run_estimation(panel, tables, out, formats, True if args.contemporaneous else None,
-                                  on_error, not args.no_plot)
-    failed = [(tr.table.table, m, why) for tr in results for m, why in tr.failures.items()]
-    print(f"greenlink estimate: {len(tables)} table(s), {len(est)} estimate rows -> {out}")
-    for table, model, why in failed:
-        print(f"greenlink estimate: {table} model {model} failed: {why}", file=sys.stderr)
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":      # python -m greenlink.econ.cli ... (the same as `greenlink estimate ...`)
-    _parser = argparse.ArgumentParser(prog="greenlink estimate", description=__doc__.splitlines()[0])
-    configure(_parser)
-    try:
-        sys.exit(main(_parser.parse_args()))
-    except UserError as _exc:
-        print(f"greenlink estimate: {_exc}", file=sys.stderr)
-        sys.exit(2)

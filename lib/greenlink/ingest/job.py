@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -322,3 +323,25 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, q
         print(f"greenlink ingest: run {run.run_id}\n{summary(inventory, run.counts, actions, check.rejects)}{partial}",
               file=sys.stderr)
         return dict(run.counts)
+
+
+@dataclass(frozen=True)
+class IngestStageConfig:
+    """What `greenlink ingest` runs on (the command's options as values)."""
+
+    input: str | None = None                  # input folder holding patents/ and transfers/
+    force: bool = False                       # rewrite bronze even when the inputs are unchanged
+    quarantine_bad_files: bool = False        # ingest the usable files when some are refused
+
+
+def input_dir(config: IngestStageConfig) -> Path:
+    if not config.input:
+        raise UserError("--input DIR is required (a folder with patents/ and transfers/)")
+    return Path(config.input).expanduser()
+
+
+def run(spark: SparkSession, config: IngestStageConfig = IngestStageConfig(),
+        parent_run_id: str | None = None) -> dict[str, int]:
+    """Ingest `config.input` in an existing session; returns the run's counts."""
+    return ingest(spark, input_dir(config), force=config.force, quarantine=config.quarantine_bad_files,
+                  parent_run_id=parent_run_id)

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from pyspark.sql import SparkSession
 
 from greenlink.cli import add_common, add_quarantine
-from greenlink.errors import UserError
+from greenlink.ingest.job import IngestStageConfig, input_dir, run
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -19,18 +16,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_quarantine(parser)
 
 
-def _input_dir(args: argparse.Namespace) -> Path:
-    if not getattr(args, "input", None):
-        raise UserError("--input DIR is required (a folder with patents/ and transfers/)")
-    return Path(args.input).expanduser()
-
-
-def run(spark: SparkSession, args: argparse.Namespace, parent_run_id: str | None = None) -> dict[str, int]:
-    """Ingest args.input in an existing session; returns the run's counts."""
-    from greenlink.ingest.job import ingest
-
-    return ingest(spark, _input_dir(args), force=bool(getattr(args, "force", False)),
-                  quarantine=bool(getattr(args, "quarantine_bad_files", False)), parent_run_id=parent_run_id)
+def config(args: argparse.Namespace) -> IngestStageConfig:
+    return IngestStageConfig(input=args.input, force=args.force, quarantine_bad_files=args.quarantine_bad_files)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -38,11 +25,11 @@ def main(args: argparse.Namespace) -> int:
     from greenlink.ingest.layout import load_conf
     from greenlink.session import get_spark
 
+    cfg = config(args)
     # layout, conf and (strict mode) file problems surface before Spark starts, every bad file
     # listed; the run repeats the checks with the streamed pass (sha256, encoding) and records them
-    check = check_input(_input_dir(args).resolve(), load_conf(), full=False)
-    if check.rejects and not getattr(args, "quarantine_bad_files", False):
+    check = check_input(input_dir(cfg).resolve(), load_conf(), full=False)
+    if check.rejects and not cfg.quarantine_bad_files:
         raise BadFiles(check)
-    spark = get_spark(args.profile, args.warehouse)
-    run(spark, args)
+    run(get_spark(args.profile, args.warehouse), cfg)
     return 0
