@@ -32,9 +32,9 @@ def green_reference(spark, warehouse: Path, root: Path) -> dict:
     from bench_green_duckdb import classify_duckdb
     from pyspark.sql import functions as F
 
-    from greenlink import tables
-    from greenlink.inventory import classify_green, load_inventory
-    from greenlink.ipc import explode_ipc
+    from greenlink.core import tables
+    from greenlink.reference.inventory import classify_green, load_inventory
+    from greenlink.reference.ipc import explode_ipc
 
     src = root / "green_input.parquet"
     (tables.read(spark, "bronze.patents_raw").select("application_no", F.col("ipc_raw").alias("ipc"))
@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from dataclasses import replace
 
-    from greenlink.cli import PIPELINE
-    from greenlink.config import load_profile
-    from greenlink.generate.world import generate
-    from greenlink.pipeline import PipelineConfig, run_stage, stage_config
-    from greenlink.session import get_spark
+    from greenlink.ops.cli import PIPELINE
+    from greenlink.core.config import load_profile
+    from greenlink.synth.world import generate
+    from greenlink.ops.pipeline import PipelineConfig, run_stage, stage_config
+    from greenlink.core.session import get_spark
 
     root = Path(a.root)
     world, warehouse = root / "world", root / "warehouse"

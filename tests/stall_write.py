@@ -11,7 +11,8 @@ import time
 
 from pyspark.sql import DataFrame
 
-from greenlink import cli, tables
+from greenlink.core import tables
+from greenlink.ops import cli
 
 
 def stalled(df: DataFrame) -> DataFrame:

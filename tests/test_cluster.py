@@ -17,12 +17,12 @@ import time
 
 import procs
 
-from greenlink import submit
-from greenlink.analyst import read_table
-from greenlink.cli import PIPELINE
-from greenlink.diff import warehouse_differences
-from greenlink.jars import local_jars
-from greenlink.pipeline import reads_input as stage_reads_input
+from greenlink.ops import submit
+from greenlink.ops.analyst import read_table
+from greenlink.ops.cli import PIPELINE
+from greenlink.ops.diff import warehouse_differences
+from greenlink.core.jars import local_jars
+from greenlink.ops.pipeline import reads_input as stage_reads_input
 
 CLUSTER = str(procs.ROOT / "ops" / "cluster.sh")
 BUDGET_S = 1800          # cluster start + pipeline on 2 one-core workers + stop, on a shared 2-core machine

@@ -10,13 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from greenlink import tables
-from greenlink.controls import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, KINDS, PROVINCE_IP, ControlsConfig, PlaceNames,
+from greenlink.core import tables
+from greenlink.silver.controls import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, KINDS, PROVINCE_IP, ControlsConfig, PlaceNames,
                                 REJECT_REASONS, admin_level_of, cell_text, number, run, sample_log, year_number)
-from greenlink.entropy import ER_INDEX, ER_INDICATORS, ER_WEIGHTS
-from greenlink.errors import UserError
-from greenlink.panelconf import CITY_CONTROL_VALUES, PanelConf
-from greenlink.sample import SAMPLE_LOG
+from greenlink.gold.entropy import ER_INDEX, ER_INDICATORS, ER_WEIGHTS
+from greenlink.core.errors import UserError
+from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelConf
+from greenlink.gold.sample import SAMPLE_LOG
 
 YEARS = list(range(2010, 2021))
 ZH = ["城市", "年份", "人均地区生产总值(元)", "当年实际使用外资金额(万美元)", "年末金融机构存贷款余额(万元)", "地区生产总值(万元)",
@@ -26,7 +26,7 @@ ZH = ["城市", "年份", "人均地区生产总值(元)", "当年实际使用�
 
 @contextmanager
 def _in_warehouse(spark, path: Path):
-    from greenlink.session import WAREHOUSE_KEY
+    from greenlink.core.session import WAREHOUSE_KEY
 
     before = spark.conf.get(WAREHOUSE_KEY)
     spark.conf.set(WAREHOUSE_KEY, str(path))

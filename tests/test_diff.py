@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import types as T
 
-from greenlink import catalog, diff, tables
-from greenlink.errors import UserError
+from greenlink.core import catalog, tables
+from greenlink.ops import diff
+from greenlink.core.errors import UserError
 
 PANEL = tables.TableSpec(
     name="gold.diff_panel",
@@ -45,7 +46,8 @@ def test_diff_by_natural_key_between_versions(spark, fresh_warehouse, monkeypatc
         diff.diff_table(spark, PANEL.name, from_version=99)
 
     # the command: parsed like `greenlink diff ...`, printed as a readable table
-    from greenlink import cli, session
+    from greenlink.core import session
+    from greenlink.ops import cli
 
     monkeypatch.setattr(session, "get_spark", lambda *a, **k: spark)
     args = cli.build_parser().parse_args(["diff", "--from-version", str(hi - 1), "--tables", PANEL.name])
@@ -114,14 +116,14 @@ def test_warehouses_compare_by_content(tmp_path):
 
 
 def test_catalog_lists_every_table_a_run_writes(reference_warehouse):
-    from greenlink.analyst import table_names
+    from greenlink.ops.analyst import table_names
 
     assert set(table_names(reference_warehouse.path)) <= set(catalog.DECLARED)
 
 
 def test_natural_keys_are_unique_in_a_real_warehouse(reference_warehouse):
     """The declared keys hold on the tables a clean run writes (every table with a key)."""
-    from greenlink.analyst import read_table, table_names
+    from greenlink.ops.analyst import read_table, table_names
 
     registry = catalog.specs()
     checked = []

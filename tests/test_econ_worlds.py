@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenlink.econ import estimate, load_table
+from greenlink.estimate import estimate, load_table
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "estimation"
 RECOVERY_PATENTS, RECOVERY_SEED = 8_000, 8
@@ -39,11 +39,11 @@ PLANTED = {"recovery_alpha": {"alpha": 0.10, "beta": 0.0}, "recovery_beta": {"al
 def alpha_world(spark, tmp_path_factory, use_warehouse):
     """(pipeline panel, generator panel) of the `recovery_alpha` world run through the pipeline."""
     from conftest import pipeline_fixture_stages
-    from greenlink.analyst import read_table
-    from greenlink.generate import params as gparams
-    from greenlink.generate.system import simulate
-    from greenlink.generate.world import generate
-    from greenlink.pipeline import PipelineConfig, run_stages
+    from greenlink.ops.analyst import read_table
+    from greenlink.synth import params as gparams
+    from greenlink.synth.system import simulate
+    from greenlink.synth.world import generate
+    from greenlink.ops.pipeline import PipelineConfig, run_stages
 
     root = tmp_path_factory.mktemp("recovery_alpha")
     generate(spark, root / "world", RECOVERY_PATENTS, RECOVERY_SEED,
@@ -100,8 +100,8 @@ def test_pipeline_table2_equals_the_generator_panel_estimate(alpha_world):
 
 def test_planted_beta_recovered_on_the_generator_panel():
     """The beta world on the panel the pipeline rebuilds (see the module docstring)."""
-    from greenlink.generate import params as gparams
-    from greenlink.generate.system import simulate
+    from greenlink.synth import params as gparams
+    from greenlink.synth.system import simulate
 
     world = simulate(RECOVERY_SEED, RECOVERY_PATENTS, gparams.load(profile="recovery_beta"))
     assert world.structural["alpha"] == 0.0 and world.structural["beta"] == 0.15

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from greenlink import tables
-from greenlink.econ.cli import EstimateConfig, estimates_spec, run
-from greenlink.errors import UserError
+from greenlink.core import tables
+from greenlink.estimate.stage import EstimateConfig, estimates_spec, run
+from greenlink.core.errors import UserError
 
 
 @pytest.fixture(scope="module")

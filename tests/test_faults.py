@@ -22,9 +22,9 @@ from pathlib import Path
 import procs
 import pytest
 
-from greenlink import lock
-from greenlink.analyst import read_table, table_names
-from greenlink.diff import warehouse_differences
+from greenlink.core import lock
+from greenlink.ops.analyst import read_table, table_names
+from greenlink.ops.diff import warehouse_differences
 
 STALLED = "bronze.transfers_raw"
 START_S = 900            # until the stalled write has opened a data file (two ingests' worth of slack)

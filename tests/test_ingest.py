@@ -15,15 +15,17 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from greenlink import cli, dates, ids, tables
-from greenlink.errors import UserError
-from greenlink.ingest import checks, readers
-from greenlink.ingest.bronze import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
-from greenlink.ingest.job import ingest
-from greenlink.ingest.layout import InputFile, load_conf, match_columns, sniff_bytes
-from greenlink.text import text_key
-from greenlink.runs import RUNS
-from greenlink.session import WAREHOUSE_KEY
+from greenlink.core import tables
+from greenlink.ops import cli
+from greenlink.reference import dates, ids
+from greenlink.core.errors import UserError
+from greenlink.bronze import checks, readers
+from greenlink.bronze.schema import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.bronze.job import ingest
+from greenlink.bronze.layout import InputFile, load_conf, match_columns, sniff_bytes
+from greenlink.core.text import text_key
+from greenlink.core.runs import RUNS
+from greenlink.core.session import WAREHOUSE_KEY
 
 WORLD = Path(__file__).parent / "data" / "ingest" / "world"
 BRONZE = (PATENTS_RAW.name, TRANSFERS_RAW.name, REJECTS.name)
@@ -418,7 +420,7 @@ def test_kind_without_rejects_is_skipped_on_reingest(spark, world, first, tmp_pa
 
 
 def test_counts_that_do_not_reconcile_fail_loudly():
-    from greenlink.ingest.job import reconcile
+    from greenlink.bronze.job import reconcile
 
     f = SimpleNamespace(relpath="patents/a.csv")
     ok = {"n": 3, "lo": 1, "hi": 3, "distinct": 3, "accepted": 2, "reasons": {"duplicate_row": 1}}

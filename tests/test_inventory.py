@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from greenlink import inventory as inv
-from greenlink import ipc
-from greenlink.errors import UserError
-from greenlink.paths import PROJECT_ROOT
+from greenlink.reference import inventory as inv
+from greenlink.reference import ipc
+from greenlink.core.errors import UserError
+from greenlink.core.paths import PROJECT_ROOT
 
 # ------------------------------------------------------------------ entries and the oracle
 

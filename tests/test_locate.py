@@ -5,9 +5,9 @@ import pytest
 
 from pyspark.sql import functions as F
 
-from greenlink import tables
-from greenlink import locate as L
-from greenlink.errors import UserError
+from greenlink.core import tables
+from greenlink.silver.schema import locate as L
+from greenlink.core.errors import UserError
 
 
 @pytest.fixture(scope="module")

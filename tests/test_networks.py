@@ -9,10 +9,10 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from greenlink import networks as nw
-from greenlink import tables
-from greenlink.errors import UserError
-from greenlink.netfigures import network_figures
+from greenlink.gold import networks as nw
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.gold.netfigures import network_figures
 
 # Hand-built world: 8 sample cities in 5 provinces (N = 8, N-1 = 7, (N-1)(N-2) = 42) and a
 # city X outside the sample. Years 2010-2012; 2011 has no patents and no transfers.

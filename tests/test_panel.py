@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from pyspark.sql import types as T
 
-from greenlink import tables
-from greenlink.errors import UserError
-from greenlink.panel import (LN_VARS, NETWORK_VARS, PANEL, PANEL_COLUMNS, app_audit, app_counts, assemble_panel,
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.gold.panel import (LN_VARS, NETWORK_VARS, PANEL, PANEL_COLUMNS, app_audit, app_counts, assemble_panel,
                              coverage_problems, panel_grid, write_table1)
 
 YEARS = (2019, 2020)
@@ -210,12 +210,12 @@ def test_pipeline_rerun_changes_no_content(spark, use_warehouse, pipeline_wareho
     import importlib
     import shutil
 
-    from greenlink.cli import COMMANDS
-    from greenlink.controls import CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, PROVINCE_IP
-    from greenlink.entropy import ER_INDEX, ER_WEIGHTS
-    from greenlink.networks import CITY_NETWORK_METRICS
-    from greenlink.pipeline import PipelineConfig, stage_config
-    from greenlink.sample import SAMPLE_LOG
+    from greenlink.ops.cli import COMMANDS
+    from greenlink.silver.controls import CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, PROVINCE_IP
+    from greenlink.gold.entropy import ER_INDEX, ER_WEIGHTS
+    from greenlink.gold.networks import CITY_NETWORK_METRICS
+    from greenlink.ops.pipeline import PipelineConfig, stage_config
+    from greenlink.gold.sample import SAMPLE_LOG
 
     copy = tmp_path / "warehouse"
     shutil.copytree(pipeline_warehouse, copy)

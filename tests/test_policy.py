@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from greenlink import policy as P
-from greenlink.commands import policy as policy_command
-from greenlink import tables
-from greenlink.errors import UserError
-from greenlink.policy import PolicyConfig
-from greenlink.text import parse_years
+from greenlink.gold import policy as P
+from greenlink.ops.commands import policy as policy_command
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.gold.policy import PolicyConfig
+from greenlink.core.text import parse_years
 
 DATA = Path(__file__).parent / "data" / "policy"
 DOCS = yaml.safe_load((DATA / "documents.yaml").read_text(encoding="utf-8"))["documents"]
