@@ -45,14 +45,15 @@ from greenlink.core.text import PLAUSIBLE_YEARS  # noqa: E402
 YEAR_MIN, YEAR_MAX = PLAUSIBLE_YEARS
 
 # the library's own character map and number form, so both sides fold and match alike
-from greenlink.reference.ids import _ASCII, _FORM, _FULLWIDTH  # noqa: E402
+from greenlink.core.text import FULLWIDTH, HALFWIDTH  # noqa: E402
+from greenlink.reference.ids import _FORM  # noqa: E402
 
 
 def _folded(expr: str) -> str:
     """Full-width ASCII folded; translate() only runs on strings with a non-ASCII character
     (it is slow with a long character set, see bench_green_duckdb._translate_sql)."""
     return (f"CASE WHEN regexp_matches({expr}, '[^\\x00-\\x7F]') "
-            f"THEN translate({expr}, {_lit(_FULLWIDTH)}, {_lit(_ASCII)}) ELSE {expr} END")
+            f"THEN translate({expr}, {_lit(FULLWIDTH)}, {_lit(HALFWIDTH)}) ELSE {expr} END")
 
 
 def _check_digit_sql(body: str) -> str:

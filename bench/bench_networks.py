@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="also write the results here")
     a = ap.parse_args(argv)
 
-    from greenlink.gold import network_stage
     from greenlink.core.session import get_spark
+    from greenlink.gold import network_stage
 
     t0 = time.monotonic()
     spark = get_spark(a.profile, a.warehouse)

@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from dataclasses import replace
 
-    from greenlink.ops.cli import PIPELINE
     from greenlink.core.config import load_profile
-    from greenlink.synth.world import generate
-    from greenlink.ops.pipeline import PipelineConfig, run_stage, stage_config
     from greenlink.core.session import get_spark
+    from greenlink.ops.cli import PIPELINE
+    from greenlink.ops.pipeline import PipelineConfig, run_stage, stage_config
+    from greenlink.synth.world import generate
 
     root = Path(a.root)
     world, warehouse = root / "world", root / "warehouse"

@@ -5,8 +5,8 @@ import pyarrow as pa
 import pytest
 
 from greenlink.core import tables
-from greenlink.ops import analyst, diff
 from greenlink.core.errors import UserError
+from greenlink.ops import analyst, diff
 
 
 def canonical(table: pa.Table, schema: pa.Schema):

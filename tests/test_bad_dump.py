@@ -17,15 +17,15 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from greenlink.core import tables
-from greenlink.ops import cli
-from greenlink.core.errors import UserError
-from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.bronze.filechecks import BadFiles, binary_problem, check_input
 from greenlink.bronze.job import ingest
 from greenlink.bronze.layout import load_conf
+from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.core import tables
+from greenlink.core.errors import UserError
 from greenlink.core.printable import printable
 from greenlink.core.runs import RUNS
+from greenlink.ops import cli
 
 ESC = "\x1b"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -8,12 +8,12 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from greenlink.core import tables
-from greenlink.silver.classify import best_records, classified_records, reject_reason
 from greenlink.bronze.schema import PATENTS_RAW, REJECTS
-from greenlink.reference.inventory import load_inventory
-from greenlink.silver.locate import APPLICANTS
+from greenlink.core import tables
 from greenlink.core.runs import RUNS
+from greenlink.reference.inventory import load_inventory
+from greenlink.silver.classify import best_records, classified_records, reject_reason
+from greenlink.silver.locate import APPLICANTS
 from greenlink.silver.schema import PATENTS, TRANSFERS
 
 

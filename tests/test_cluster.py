@@ -17,11 +17,11 @@ import time
 
 import procs
 
+from greenlink.core.jars import local_jars
 from greenlink.ops import submit
 from greenlink.ops.analyst import read_table
 from greenlink.ops.cli import PIPELINE
 from greenlink.ops.diff import warehouse_differences
-from greenlink.core.jars import local_jars
 from greenlink.ops.pipeline import reads_input as stage_reads_input
 
 CLUSTER = str(procs.ROOT / "ops" / "cluster.sh")

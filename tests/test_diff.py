@@ -5,8 +5,8 @@ import pytest
 from pyspark.sql import types as T
 
 from greenlink.core import catalog, tables
-from greenlink.ops import diff
 from greenlink.core.errors import UserError
+from greenlink.ops import diff
 
 PANEL = tables.TableSpec(
     name="gold.diff_panel",

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenlink.estimate import estimate, table_from_dict
 from greenlink.core.errors import UserError
+from greenlink.estimate import estimate, table_from_dict
 
 
 def _panel(n_c: int = 30, years=range(2010, 2016), seed: int = 1) -> pd.DataFrame:

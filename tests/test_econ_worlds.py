@@ -40,10 +40,10 @@ def alpha_world(spark, tmp_path_factory, use_warehouse):
     """(pipeline panel, generator panel) of the `recovery_alpha` world run through the pipeline."""
     from conftest import pipeline_fixture_stages
     from greenlink.ops.analyst import read_table
+    from greenlink.ops.pipeline import PipelineConfig, run_stages
     from greenlink.synth import params as gparams
     from greenlink.synth.system import simulate
     from greenlink.synth.world import generate
-    from greenlink.ops.pipeline import PipelineConfig, run_stages
 
     root = tmp_path_factory.mktemp("recovery_alpha")
     generate(spark, root / "world", RECOVERY_PATENTS, RECOVERY_SEED,

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from greenlink.core import tables
-from greenlink.estimate.stage import EstimateConfig, estimates_spec, run
 from greenlink.core.errors import UserError
+from greenlink.estimate.stage import EstimateConfig, estimates_spec, run
 
 
 @pytest.fixture(scope="module")

@@ -15,17 +15,17 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from greenlink.core import tables
-from greenlink.ops import cli
-from greenlink.reference import dates, ids
-from greenlink.core.errors import UserError
 from greenlink.bronze import checks, readers
-from greenlink.bronze.schema import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.bronze.job import ingest
 from greenlink.bronze.layout import InputFile, load_conf, match_columns, sniff_bytes
-from greenlink.core.text import text_key
+from greenlink.bronze.schema import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.core import tables
+from greenlink.core.errors import UserError
 from greenlink.core.runs import RUNS
 from greenlink.core.session import WAREHOUSE_KEY
+from greenlink.core.text import text_key
+from greenlink.ops import cli
+from greenlink.reference import dates, ids
 
 WORLD = Path(__file__).parent / "data" / "ingest" / "world"
 BRONZE = (PATENTS_RAW.name, TRANSFERS_RAW.name, REJECTS.name)

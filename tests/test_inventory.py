@@ -8,10 +8,9 @@ import random
 
 import pytest
 
-from greenlink.reference import inventory as inv
-from greenlink.reference import ipc
 from greenlink.core.errors import UserError
 from greenlink.core.paths import PROJECT_ROOT
+from greenlink.reference import inventory as inv, ipc
 
 # ------------------------------------------------------------------ entries and the oracle
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from greenlink.core import jars
+from greenlink.core.errors import UserError
 from greenlink.ops import submit
 from greenlink.ops.cli import COMMANDS, PIPELINE
-from greenlink.core.errors import UserError
 
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
 

@@ -20,11 +20,10 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from greenlink.gold import networks as nw
-from greenlink.gold import network_stage as S
 from greenlink.core import tables
-from greenlink.ops.commands import networks as networks_command
 from greenlink.core.errors import UserError
+from greenlink.gold import network_stage as S, networks as nw
+from greenlink.ops.commands import networks as networks_command
 from greenlink.silver.locate import APPLICANTS
 from greenlink.silver.schema import PATENTS, TRANSFERS
 

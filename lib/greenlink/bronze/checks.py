@@ -16,11 +16,11 @@ from typing import Mapping, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from greenlink.reference import dates, ids
 from greenlink.bronze.schema import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_problem, mark_first
 from greenlink.core.text import PLAUSIBLE_YEARS, fold_width
+from greenlink.reference import dates, ids
 
 # `;` or full-width `；` separated names; a list of only separators and spaces names nobody
 _NO_NAMES = r"^[\s\x{3000};；,，、]*$"

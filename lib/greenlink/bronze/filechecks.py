@@ -21,12 +21,12 @@ from typing import Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 
-from greenlink.core.errors import UserError
-from greenlink.bronze.schema import FILE_REJECTS
+from greenlink.bronze.excel import xlsx_header
 from greenlink.bronze.layout import (KINDS, FileProblem, IngestConf, InputFile, csv_headers, guess_encoding,
                                      list_files, match_columns, parquet_header, sha256_file, sniff_bytes,
                                      unknown_format)
-from greenlink.bronze.excel import xlsx_header
+from greenlink.bronze.schema import FILE_REJECTS
+from greenlink.core.errors import UserError
 from greenlink.core.printable import printable
 
 HEAD_BYTES = 1 << 16

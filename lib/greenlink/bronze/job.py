@@ -29,12 +29,12 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from greenlink.core import tables
-from greenlink.core.errors import UserError
 from greenlink.bronze import checks, readers
-from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.bronze.filechecks import BadFiles, FileCheck, FileReject, check_input, file_rejects_frame, without_files
 from greenlink.bronze.layout import KINDS, IngestConf, InputFile, fingerprint, load_conf, logic_digest
+from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.core import tables
+from greenlink.core.errors import UserError
 from greenlink.core.printable import printable
 from greenlink.core.runs import RUNS, Run
 from greenlink.core.session import session_conf

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from greenlink import __version__
+from greenlink.bronze.schema import PATENT_TYPES
 from greenlink.core.config import conf_file, load_yaml
 from greenlink.core.errors import UserError
-from greenlink.bronze.schema import PATENT_TYPES
 from greenlink.core.printable import printable
 from greenlink.core.text import fold_width_str, text_key
 

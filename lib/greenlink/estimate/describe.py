@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from greenlink.estimate.spec import TableDef
 from greenlink.core.errors import UserError
+from greenlink.estimate.spec import TableDef
 
 DESCRIPTIVE_COLUMNS = ["variable", "name", "N", "mean", "sd", "min", "max"]
 

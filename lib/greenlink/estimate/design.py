@@ -11,6 +11,9 @@
   them as explicit columns. Regressors without variation beyond the dummies (cgl under city
   dummies) are omitted and reported, or are an error with `on_absorbed: error`; linear
   dependence among the remaining regressors is always an error naming them.
+
+Over 400 lines on purpose: lags, transforms, sample accounting and the design arrays are one
+contract (the rows an equation uses); splitting it would spread each rule's checks over files.
 """
 from __future__ import annotations
 
@@ -23,9 +26,9 @@ import scipy.linalg
 import scipy.sparse
 import scipy.sparse.csgraph
 
+from greenlink.core.errors import UserError
 from greenlink.estimate import sample_expr
 from greenlink.estimate.spec import EquationSpec, Factor, ModelSpec, Term
-from greenlink.core.errors import UserError
 
 UNIT_ALIASES = ("city", "unit")
 TIME_ALIASES = ("year", "time")

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from greenlink.core.errors import UserError
 from greenlink.estimate import design
 from greenlink.estimate.results import SystemResults
 from greenlink.estimate.spec import ModelSpec, TableDef
-from greenlink.core.errors import UserError
 
 def single_threaded_blas():
     """BLAS limited to one thread while estimating: the matrices are small (hundreds of

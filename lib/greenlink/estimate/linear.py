@@ -23,9 +23,9 @@ import pandas as pd
 from linearmodels import IV3SLS
 from scipy import stats
 
+from greenlink.core.errors import UserError
 from greenlink.estimate.design import EquationData, FixedEffects, ModelData
 from greenlink.estimate.results import EquationResult, SystemResults
-from greenlink.core.errors import UserError
 
 
 def mreldif(new: np.ndarray, old: np.ndarray) -> float:

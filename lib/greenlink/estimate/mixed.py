@@ -49,6 +49,9 @@ estimate is the alpha = 0 model: /alpha is reported as 0 without a standard erro
 parameter sits on the boundary, where its SE means nothing) and the likelihood-ratio test of
 alpha = 0 (chibar2(01): half a chi2(1) tail) is in the stats and notes. The LR test is
 reported in every case.
+
+Over 400 lines on purpose: one estimator (likelihood, gradients, quadrature, results), in the
+shape of linearmodels' model classes.
 """
 from __future__ import annotations
 
@@ -59,11 +62,11 @@ import scipy.sparse
 import scipy.sparse.linalg
 from scipy import special, stats
 
+from greenlink.core.errors import UserError
 from greenlink.estimate.design import EquationData, ModelData, check_collinear, drop_flagged_groups, refit_sample
 from greenlink.estimate.linear import spec_order, within_r2
-from greenlink.estimate.tobit import xtwx
 from greenlink.estimate.results import EquationResult, SystemResults
-from greenlink.core.errors import UserError
+from greenlink.estimate.tobit import xtwx
 
 _LOG2PI = np.log(2 * np.pi)
 _NRTOL = 1e-10         # g'(-H)^-1 g (Stata's nrtolerance is 1e-5: tighter, so that row orders agree to 1e-8)

@@ -11,6 +11,9 @@ An *equation* has one dependent (a single factor without lag) and regressor term
 groups equations estimated together (one estimator, one fixed-effect set, one sample rule);
 a *table* groups models whose equations are the table's columns. Unknown keys, wrong types,
 bad terms and unknown estimators are one-line `UserError`s naming the file and the key.
+
+Over 400 lines on purpose: the grammar of terms, equations, models and tables and its
+validation messages are one YAML contract (docs/estimation.md).
 """
 from __future__ import annotations
 

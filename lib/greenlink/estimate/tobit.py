@@ -20,10 +20,10 @@ import scipy.sparse
 import scipy.sparse.linalg
 from scipy import special, stats
 
+from greenlink.core.errors import UserError
 from greenlink.estimate.design import EquationData, ModelData, check_collinear, drop_flagged_groups, refit_sample
 from greenlink.estimate.linear import spec_order
 from greenlink.estimate.results import EquationResult, SystemResults
-from greenlink.core.errors import UserError
 
 _LOG2PI = np.log(2 * np.pi)
 

@@ -38,26 +38,18 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from greenlink.gold import networks as nw
 from greenlink.core import tables
-from greenlink.silver.applicants import ORG_TYPES
-from greenlink.gold.centrality import CC_ALGORITHMS
 from greenlink.core.config import conf_file, load_yaml, study_years
 from greenlink.core.errors import UserError
 from greenlink.core.session import reports_dir
 from greenlink.core.text import PLAUSIBLE_YEARS
+from greenlink.gold import network_metrics as nm, networks as nw
+from greenlink.gold.centrality import CC_ALGORITHMS
+from greenlink.gold.network_inputs import (LINK_REASONS, PATENT_OUTCOMES, PATENT_YEARS, TRANSFER_REASONS, applicant_links,
+                                           link_audit, network_patents, network_transfers, patent_audit,
+                                           patent_cities, transfer_rows)
+from greenlink.silver.applicants import ORG_TYPES
 
-PATENT_YEARS = ("application", "grant")
-NETWORK_PATENT_TYPE = "invention"          # SPEC §2: networks use invention patents only
-
-# Why an applicant link of a network patent gives no patent city; usable links are split
-# into `patent_city` (the first link of a city on the patent) and `same_city` (another
-# applicant of the same patent in the same city: the city counts once).
-LINK_REASONS = ("not_organisation", "unlocated", "same_city", "patent_city")
-# Network patents by the number of distinct located organisation cities.
-PATENT_OUTCOMES = ("no_located_org", "one_city", "several_cities")
-# Why a silver.transfers row is not a transfer of the network (checked in this order).
-TRANSFER_REASONS = ("not_in_dump", "not_invention", "not_green", "unlocated_from", "unlocated_to")
 # Maps written by netfigures.network_figures (stale ones are removed before a run writes).
 _FIGURE_NAME = re.compile(r"^(collab|transfer)_network_\d{4}\.(png|svg)$")
 
@@ -136,101 +128,6 @@ class NetworksConfig:
         """A copy with the given settings replaced (None = keep), validated again."""
         data = {**asdict(self), **{k: v for k, v in changes.items() if v is not None}}
         return NetworksConfig.from_dict(data, source)
-
-
-# --------------------------------------------------------------------------- collaboration inputs
-
-def network_patents(patents: DataFrame, patent_year: str = "application") -> DataFrame:
-    """(application_no, app_year, year): the granted green invention patents (SPEC §2, §4).
-
-    patents: silver.patents (application_no, year = application year, patent_type, granted,
-    grant_year, is_green). year = the application year, or the grant year when
-    patent_year = 'grant'; app_year keys the join with silver.applicants (its partition).
-    """
-    if patent_year not in PATENT_YEARS:
-        raise ValueError(f"patent_year must be one of {PATENT_YEARS}")
-    year = F.col("year") if patent_year == "application" else F.col("grant_year")
-    keep = (F.coalesce(F.col("is_green"), F.lit(False)) & F.coalesce(F.col("granted"), F.lit(False))
-            & (F.col("patent_type") == NETWORK_PATENT_TYPE))
-    return patents.filter(keep).select("application_no", F.col("year").cast("int").alias("app_year"),
-                                       year.cast("int").alias("year"))
-
-
-def applicant_links(patents: DataFrame, applicants: DataFrame, org_types: Sequence[str]) -> DataFrame:
-    """Every applicant link of a network patent with why it gives no city (null: it does).
-
-    patents: `network_patents` output; applicants: silver.applicants (application_no, year =
-    application year, org_type, city_code, unlocated_reason).
-    Out: (application_no, year, city_code, reason, unlocated_reason); reason is
-    `not_organisation` (org_type not in org_types: individuals), `unlocated` (an
-    organisation without a city) or null.
-    """
-    a = applicants.select("application_no", F.col("year").cast("int").alias("app_year"),
-                          "org_type", "city_code", "unlocated_reason")
-    reason = (F.when(~F.coalesce(F.col("org_type").isin(list(org_types)), F.lit(False)), F.lit("not_organisation"))
-              .when(F.col("city_code").isNull(), F.lit("unlocated")))
-    return (patents.join(a, ["application_no", "app_year"])
-            .select("application_no", "year", "city_code", reason.alias("reason"),
-                    F.when(reason == "unlocated", F.col("unlocated_reason")).alias("unlocated_reason")))
-
-
-def patent_cities(links: DataFrame) -> DataFrame:
-    """(application_no, year, city_code): one row per distinct located organisation city of
-    a network patent — the `patent_cities` input of `networks.collab_edges`."""
-    return links.filter(F.col("reason").isNull()).select("application_no", "year", "city_code").distinct()
-
-
-def link_audit(links: DataFrame) -> DataFrame:
-    """(reason, unlocated_reason, rows): every link of `applicant_links` once, by LINK_REASONS.
-
-    patent_city rows = rows of `patent_cities`; same_city = further links of a city already
-    on the patent. unlocated_reason details `unlocated` (silver.applicants' reason)."""
-    bad = (links.filter(F.col("reason").isNotNull()).groupBy("reason", "unlocated_reason")
-           .agg(F.count(F.lit(1)).alias("rows")))
-    per_city = (links.filter(F.col("reason").isNull()).groupBy("application_no", "year", "city_code")
-                .agg(F.count(F.lit(1)).alias("n")))
-    good = per_city.agg(F.count(F.lit(1)).alias("patent_city"), F.sum(F.col("n") - 1).alias("same_city"))
-    good = good.select(F.explode(F.array(*[
-        F.struct(F.lit(r).alias("reason"), F.lit(None).cast("string").alias("unlocated_reason"),
-                 F.coalesce(F.col(r), F.lit(0)).cast("long").alias("rows"))
-        for r in ("patent_city", "same_city")])).alias("r")).select("r.*")
-    return bad.select("reason", "unlocated_reason", F.col("rows").cast("long")).unionByName(good)
-
-
-def patent_audit(patents: DataFrame, cities: DataFrame) -> DataFrame:
-    """(outcome, patents): network patents by how many distinct organisation cities they have
-    (PATENT_OUTCOMES); only `several_cities` patents make collaboration pairs.
-    patents: `network_patents`; cities: `patent_cities`."""
-    k = cities.groupBy("application_no").agg(F.count(F.lit(1)).alias("k"))
-    outcome = (F.when(F.col("k").isNull(), F.lit("no_located_org")).when(F.col("k") == 1, F.lit("one_city"))
-               .otherwise(F.lit("several_cities")))
-    return (patents.select("application_no").join(k, "application_no", "left")
-            .groupBy(outcome.alias("outcome")).agg(F.count(F.lit(1)).alias("patents")))
-
-
-# --------------------------------------------------------------------------- transfer inputs
-
-def transfer_rows(transfers: DataFrame) -> DataFrame:
-    """silver.transfers rows with why each is not a transfer of the network (null: it is).
-
-    transfers: (application_no, year = registration year, in_dump, patent_type, is_green,
-    from_city, to_city). reason, first that applies (TRANSFER_REASONS): not_in_dump (the
-    patent is not in the dump, so it cannot be classified), not_invention, not_green,
-    unlocated_from, unlocated_to. Out: (application_no, year, from_city, to_city, reason).
-    """
-    reason = (F.when(~F.coalesce(F.col("in_dump"), F.lit(False)), F.lit("not_in_dump"))
-              .when(~F.coalesce(F.col("patent_type") == NETWORK_PATENT_TYPE, F.lit(False)), F.lit("not_invention"))
-              .when(~F.coalesce(F.col("is_green"), F.lit(False)), F.lit("not_green"))
-              .when(F.col("from_city").isNull(), F.lit("unlocated_from"))
-              .when(F.col("to_city").isNull(), F.lit("unlocated_to")))
-    return transfers.select("application_no", F.col("year").cast("int").alias("year"), "from_city", "to_city",
-                            reason.alias("reason"))
-
-
-def network_transfers(rows: DataFrame) -> DataFrame:
-    """(application_no, year, from_city, to_city): the `transfers` input of
-    `networks.transfer_edges` — transfer_rows without a reason."""
-    return rows.filter(F.col("reason").isNull()).select("application_no", "year", "from_city", "to_city")
 
 
 # --------------------------------------------------------------------------- the stage
@@ -414,8 +311,8 @@ def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig
                    parent_run_id: str | None = None) -> dict[str, int]:
     """Build the networks from `inputs` and write the four gold tables (overwritten whole)
     and the maps (into figures_dir) as one `networks` run; returns the run's counts."""
-    from greenlink.gold.netfigures import network_figures
     from greenlink.core.runs import Run
+    from greenlink.gold.netfigures import network_figures
 
     years = cfg.year_list
     cities = _small_sample(inputs.cities)
@@ -457,19 +354,19 @@ def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig
         with phase("graph"):
             # ONE GraphFrame for both networks and all years, its edges materialised once
             # (city-level rows): degrees, betweenness arcs, PageRank and components read them
-            graph = nw.network_graph(collab, transfer, cities, years)
+            graph = nm.network_graph(collab, transfer, cities, years)
             graph = GraphFrame(graph.vertices.localCheckpoint(eager=True), graph.edges.localCheckpoint(eager=True))
         with phase("betweenness"):
             # materialised on its own (city-level rows) so that its cost is visible
-            bcs = nw.network_betweenness(graph, n, sources_per_task=cfg.sources_per_task).localCheckpoint(eager=True)
+            bcs = nm.network_betweenness(graph, n, sources_per_task=cfg.sources_per_task).localCheckpoint(eager=True)
         with phase("metrics"):
-            metrics = nw.city_network_metrics(collab, transfer, cities, years, betweenness_rows=bcs, graph=graph,
+            metrics = nm.city_network_metrics(collab, transfer, cities, years, betweenness_rows=bcs, graph=graph,
                                               pagerank_tol=cfg.pagerank_tol)
             tables.write(metrics, nw.CITY_NETWORK_METRICS, mode="overwrite")
             metrics = tables.read(spark, nw.CITY_NETWORK_METRICS.name)
             r.count("city_network_metrics.rows", metrics.count())
         with phase("summary"):
-            summary = nw.network_summary(collab, transfer, metrics, cities, years, top_k=cfg.top_k, graph=graph,
+            summary = nm.network_summary(collab, transfer, metrics, cities, years, top_k=cfg.top_k, graph=graph,
                                          components_algorithm=cfg.components_algorithm)
             tables.write(summary, nw.NETWORK_SUMMARY, mode="overwrite")
             r.count("network_summary.rows", tables.read(spark, nw.NETWORK_SUMMARY.name).count())

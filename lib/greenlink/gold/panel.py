@@ -25,12 +25,12 @@ from pyspark.sql import types as T
 
 from greenlink.core import tables
 from greenlink.core.errors import UserError
-from greenlink.gold.networks import METRIC_COLUMNS
-from greenlink.gold.panelconf import PanelConf
 from greenlink.core.runs import Run
-from greenlink.gold.sample import sample_cities
 from greenlink.core.session import reports_dir
 from greenlink.core.text import years_sql
+from greenlink.gold.networks import METRIC_COLUMNS
+from greenlink.gold.panelconf import PanelConf
+from greenlink.gold.sample import sample_cities
 
 JOB = "panel"
 # Tables the panel reads (names of greenlink.core.catalog), in `assemble_panel`'s order after the grid's.

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from greenlink.core.config import conf_file, load_yaml, read_years
-from greenlink.gold.entropy import ER_INDICATORS
 from greenlink.core.errors import UserError
 from greenlink.core.text import text_key
+from greenlink.gold.entropy import ER_INDICATORS
 
 CONTROL_VALUES: tuple[str, ...] = ("pgdp", "fdi", "deposits_loans", "gdp", "ins")
 # Every value column of silver.city_controls, in order: the SPEC §5 controls, then er's indicators.

@@ -16,6 +16,9 @@ version's commit time (time travel) holds the files ingest had quarantined then.
 
 `warehouse_differences` compares whole warehouses (two runs of the pipeline) with delta-rs
 and pandas; the cluster and fault tests use it (docs/operations.md).
+
+Just over 400 lines: the Spark diff, its report and the Spark-free warehouse comparison share
+the key and tolerance rules.
 """
 from __future__ import annotations
 

@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from greenlink.core import tables
-from greenlink.reference import ids
-from greenlink.silver.applicants import split_names
-from greenlink.core.errors import UserError
 from greenlink.bronze.schema import PATENTS_RAW, REJECTS, TRANSFERS_RAW
-from greenlink.reference.inventory import classify_green, load_inventory
-from greenlink.reference.ipc import explode_ipc, symbol_level_column
-from greenlink.silver.locate import APPLICANTS, ORG_LOCATIONS, locate, location_count_keys
+from greenlink.core import tables
+from greenlink.core.errors import UserError
 from greenlink.core.printable import printable_column
 from greenlink.core.runs import Run
+from greenlink.reference import ids
+from greenlink.reference.inventory import classify_green, load_inventory
+from greenlink.reference.ipc import explode_ipc, symbol_level_column
+from greenlink.silver.applicants import split_names
+from greenlink.silver.locate import APPLICANTS, ORG_LOCATIONS, locate, location_count_keys
 from greenlink.silver.schema import PATENTS, TRANSFERS
 
 JOB = "classify"

@@ -5,8 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
-from greenlink.ops.cli import add_common
 from greenlink.core.errors import UserError
+from greenlink.ops.cli import add_common
 
 DEFAULT_SEED = 20240601
 
@@ -21,8 +21,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.synth.world import check_args, generate
     from greenlink.core.session import get_spark
+    from greenlink.synth.world import check_args, generate
 
     from greenlink.synth import params
 

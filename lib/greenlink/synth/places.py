@@ -23,8 +23,8 @@ import ahocorasick
 import numpy as np
 import pandas as pd
 
-from greenlink.reference import gazetteer
 from greenlink.core.config import conf_file, load_yaml
+from greenlink.reference import gazetteer
 
 # Address forms (ids are stable: they are stored per record). {P} province full name
 # (empty for municipalities), {Ps} province short name, {C}/{Cs} city full/short name,

@@ -12,6 +12,9 @@ Internal tables (canonical values, before dirty rendering):
               app_digits (12 digits), check, symbols (pool indices), …
 - `links`:    pid, ord (0-based), entity_id — applicants in order.
 - `transfers`: tid, pid or foreign application number, t_year, effective_date, owners, …
+
+Over 400 lines on purpose: the executor-side record builders share one hashing scheme and
+schema; they are read together when a generated attribute is traced.
 """
 from __future__ import annotations
 

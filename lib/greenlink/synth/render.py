@@ -10,6 +10,9 @@ Writers: executors write fixed-size chunks (by row number) of each file; the dri
 concatenates them in order (CSV: header + chunk bytes; Parquet: one row group per chunk;
 xlsx: small files only, collected and written with fixed timestamps). Same seed and
 parameters give the same bytes whatever the partitioning.
+
+Over 400 lines on purpose: spellings, defects and the byte-stable writers decide together
+what a raw file holds; docs/generator.md follows this module's order.
 """
 from __future__ import annotations
 
@@ -26,8 +29,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from greenlink.synth.records import Gen, _lit_array
 from greenlink.core.text import widen
+from greenlink.synth.records import Gen, _lit_array
 from greenlink.synth.rng import pick, slots, uniform
 
 PATENT_COLUMNS = ["application_no", "application_date", "publication_no", "grant_date", "patent_type", "ipc",

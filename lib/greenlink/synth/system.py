@@ -21,6 +21,10 @@ city and year by year (338 cities × 2010–2020, plus burn-in years):
 The result carries the panel the pipeline should rebuild (network variables from the
 realised units, `app`, controls), the units that become patents and transfers, and the
 structural parameters.
+
+Over 400 lines on purpose: `simulate` draws every city-year quantity from one seeded stream in
+a fixed order; moving steps apart would make the draw order (and so every generated world)
+harder to keep stable.
 """
 from __future__ import annotations
 
@@ -31,10 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from greenlink.reference import gazetteer
 from greenlink.core.config import conf_file, load_yaml
-from greenlink.synth import netmetrics
-from greenlink.synth import params as gparams
+from greenlink.reference import gazetteer
+from greenlink.synth import netmetrics, params as gparams
 from greenlink.synth.rng import stream
 
 # Defect kinds whose patent a correct pipeline does not count in `app` (rejected, or first

@@ -21,10 +21,9 @@ from pyspark.sql import functions as F
 
 from greenlink import __version__
 from greenlink.core.errors import UserError
-from greenlink.synth import panelfiles, plan as gplan, render, system, truth
-from greenlink.synth import params as gparams
-from greenlink.synth.records import Gen, assemble, transfers
 from greenlink.core.session import session_conf
+from greenlink.synth import panelfiles, params as gparams, plan as gplan, render, system, truth
+from greenlink.synth.records import Gen, assemble, transfers
 
 log = logging.getLogger("greenlink")
 MAX_PATENTS = 9_000_000      # 7-digit application serials stay unique below 10^7

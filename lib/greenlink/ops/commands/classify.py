@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from greenlink.silver.classify import ClassifyConfig, run
 from greenlink.ops.cli import add_common
+from greenlink.silver.classify import ClassifyConfig, run
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
+from greenlink.core.text import parse_years
 from greenlink.ops.cli import add_common
 from greenlink.silver.controls import ControlsConfig, plan, run
-from greenlink.core.text import parse_years
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

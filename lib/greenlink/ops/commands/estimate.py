@@ -17,11 +17,11 @@ import os
 import sys
 from pathlib import Path
 
-from greenlink.estimate.stage import EstimateConfig, article_tables, run, run_estimation
+from greenlink.core.errors import UserError
 from greenlink.estimate.io import read_panel
 from greenlink.estimate.render import FORMATS
 from greenlink.estimate.spec import load_tables
-from greenlink.core.errors import UserError
+from greenlink.estimate.stage import EstimateConfig, article_tables, run, run_estimation
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

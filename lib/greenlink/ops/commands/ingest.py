@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from greenlink.ops.cli import add_common, add_quarantine
 from greenlink.bronze.job import IngestStageConfig, input_dir, run
+from greenlink.ops.cli import add_common, add_quarantine
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

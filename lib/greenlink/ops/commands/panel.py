@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from greenlink.ops.cli import add_common
-from greenlink.gold.panel import PanelStageConfig, run
 from greenlink.core.text import parse_years
+from greenlink.gold.panel import PanelStageConfig, run
+from greenlink.ops.cli import add_common
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from greenlink.ops.cli import add_common
 from greenlink.core.config import study_years
-from greenlink.gold.policy import PolicyConfig, run
 from greenlink.core.text import parse_years
+from greenlink.gold.policy import PolicyConfig, run
+from greenlink.ops.cli import add_common
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

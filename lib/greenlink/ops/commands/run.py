@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from greenlink.ops.cli import PIPELINE, add_common, add_quarantine
 from greenlink.core.errors import UserError
+from greenlink.ops.cli import PIPELINE, add_common, add_quarantine
 from greenlink.ops.pipeline import PipelineConfig, reads_input, run_stages
 
 DEMO_WORLD = Path("demo/world")
