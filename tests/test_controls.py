@@ -12,12 +12,12 @@ import pytest
 
 from greenlink.core import tables
 from greenlink.core.errors import UserError
+from greenlink.gold.control_checks import PlaceNames, admin_level_of, cell_text, number, year_number
+from greenlink.gold.controls import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, KINDS, PROVINCE_IP, REJECT_REASONS,
+                                       ControlsConfig, run)
 from greenlink.gold.entropy import ER_INDEX, ER_INDICATORS, ER_WEIGHTS
 from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelConf
 from greenlink.gold.sample import sample_log, SAMPLE_LOG
-from greenlink.silver.control_checks import PlaceNames, admin_level_of, cell_text, number, year_number
-from greenlink.silver.controls import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, KINDS, PROVINCE_IP, REJECT_REASONS,
-                                       ControlsConfig, run)
 
 YEARS = list(range(2010, 2021))
 ZH = ["城市", "年份", "人均地区生产总值(元)", "当年实际使用外资金额(万美元)", "年末金融机构存贷款余额(万元)", "地区生产总值(万元)",

@@ -477,7 +477,8 @@ def test_policies_name_their_agencies_and_tools(world_dir, truth):
 def test_cli_errors_and_demo_reuse(tmp_path, monkeypatch):
     import argparse
 
-    from greenlink.synth import cli, params
+    from greenlink.ops.commands import generate as cli
+    from greenlink.synth import params, world
 
     parser = argparse.ArgumentParser()
     cli.configure(parser)
@@ -493,11 +494,11 @@ def test_cli_errors_and_demo_reuse(tmp_path, monkeypatch):
     p = params.load()
     (out / "MANIFEST.json").write_text(json.dumps({"patents": 1000, "seed": 3, "defect_rate": p["defects"]["rate"],
                                                    "params_fingerprint": params.fingerprint(p), "overrides": {}}))
-    assert cli.ensure_demo_world(None, out, 1000, 3) == out and calls == []
-    cli.ensure_demo_world(None, out, 2000, 3)
+    assert world.ensure_demo_world(None, out, 1000, 3) == out and calls == []
+    world.ensure_demo_world(None, out, 2000, 3)
     assert calls == [(out, 2000, 3)]
     other = tmp_path / "notaworld"
     other.mkdir()
     (other / "x.txt").write_text("x")
     with pytest.raises(UserError, match="not a generated world"):
-        cli.ensure_demo_world(None, other, 1000, 3)
+        world.ensure_demo_world(None, other, 1000, 3)

@@ -210,12 +210,12 @@ def test_pipeline_rerun_changes_no_content(spark, use_warehouse, pipeline_wareho
     import importlib
     import shutil
 
+    from greenlink.gold.controls import CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, PROVINCE_IP
     from greenlink.gold.entropy import ER_INDEX, ER_WEIGHTS
     from greenlink.gold.networks import CITY_NETWORK_METRICS
     from greenlink.gold.sample import SAMPLE_LOG
     from greenlink.ops.cli import COMMANDS
     from greenlink.ops.pipeline import PipelineConfig, stage_config
-    from greenlink.silver.controls import CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, PROVINCE_IP
 
     copy = tmp_path / "warehouse"
     shutil.copytree(pipeline_warehouse, copy)

@@ -18,12 +18,12 @@ from greenlink.core.errors import UserError
 
 # command -> (module, one-line help). Order of PIPELINE is the order `run --all` follows.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "generate": ("greenlink.synth.cli", "write a synthetic patent world (raw inputs + truth/)"),
+    "generate": ("greenlink.synth.world", "write a synthetic patent world (raw inputs + truth/)"),
     "ingest": ("greenlink.bronze.job", "raw dumps -> bronze Delta tables with rejects"),
     "classify": ("greenlink.silver.classify", "bronze -> silver: dedupe, green classification, applicant location"),
     "policy": ("greenlink.gold.policy", "policy documents -> gold.policy_tools, gold.policy_synergy"),
     "estimate": ("greenlink.estimate.stage", "3SLS system and Tables 1-7 from the panel (or any panel file + spec)"),
-    "controls": ("greenlink.silver.controls", "panel inputs -> silver controls, gold.sample_log (SPEC §3 sample), er"),
+    "controls": ("greenlink.gold.controls", "panel inputs -> silver controls, gold.sample_log (SPEC §3 sample), er"),
     "networks": ("greenlink.gold.network_stage", "silver -> gold city networks, city-year network variables, maps"),
     "panel": ("greenlink.gold.panel", "gold.city_year_panel (SPEC §4-§6) and Table 1"),
     "run": ("greenlink.ops.pipeline", "run pipeline stages in order (--all for every stage)"),
@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 PIPELINE: list[str] = ["ingest", "classify", "policy", "controls", "networks", "panel", "estimate"]
 # Commands whose module holds no argparse: their command line is greenlink.ops.commands.<command>.
-_COMMAND_MODULES = (*PIPELINE, "run")
+_COMMAND_MODULES = (*PIPELINE, "run", "generate")
 
 
 def command_module(command: str) -> str:

@@ -19,7 +19,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "ingest": ("greenlink.bronze.job", "IngestStageConfig"),
     "classify": ("greenlink.silver.classify", "ClassifyConfig"),
     "policy": ("greenlink.gold.policy", "PolicyConfig"),
-    "controls": ("greenlink.silver.controls", "ControlsConfig"),
+    "controls": ("greenlink.gold.controls", "ControlsConfig"),
     "networks": ("greenlink.gold.network_stage", "NetworksStageConfig"),
     "panel": ("greenlink.gold.panel", "PanelStageConfig"),
     "estimate": ("greenlink.estimate.stage", "EstimateConfig"),

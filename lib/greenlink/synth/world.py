@@ -221,3 +221,26 @@ def defects(gen: Gen, prow: DataFrame, trow: DataFrame, files: pd.DataFrame, tfi
     d["source_row"] = d["source_row"].astype("Int64")
     cols = ["record", "file", "source_row", "application_no", "kind", "expected", "stage", "detail"]
     return d[cols].sort_values(["record", "file", "source_row"], na_position="last").reset_index(drop=True)
+
+
+def ensure_demo_world(spark, out: Path, patents: int, seed: int) -> Path:
+    """The world in `out`, generated only if its MANIFEST.json is missing or was made with
+    other parameters (size, seed, default defect rate, generator parameters)."""
+    from greenlink.synth import params
+
+    out = Path(out)
+    p = params.load()
+    want = {"patents": int(patents), "seed": int(seed), "defect_rate": p["defects"]["rate"],
+            "params_fingerprint": params.fingerprint(p), "overrides": {}}
+    m = out / "MANIFEST.json"
+    if m.exists():
+        try:
+            have = json.loads(m.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            have = {}
+        if all(have.get(k) == v for k, v in want.items()):
+            return out
+    if out.exists() and any(out.iterdir()) and not m.exists():
+        raise UserError(f"{out} exists and is not a generated world: move it away or use another folder")
+    generate(spark, out, patents, seed)
+    return out

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 
 from greenlink.core.text import parse_years
+from greenlink.gold.controls import ControlsConfig, plan, run
 from greenlink.ops.cli import add_common
-from greenlink.silver.controls import ControlsConfig, plan, run
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

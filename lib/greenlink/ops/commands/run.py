@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
     stages = selected_stages(args)
     spark = get_spark(args.profile, args.warehouse)
     if args.demo:
-        from greenlink.synth.cli import ensure_demo_world
+        from greenlink.synth.world import ensure_demo_world
 
         args.input = str(ensure_demo_world(spark, DEMO_WORLD, DEMO_PATENTS, DEMO_SEED))
     readers = [s for s in stages if reads_input(s)]   # stages that read raw files

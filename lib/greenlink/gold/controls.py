@@ -29,11 +29,11 @@ from greenlink.core import tables
 from greenlink.core.config import conf_file, load_yaml
 from greenlink.core.errors import UserError
 from greenlink.core.text import PLAUSIBLE_YEARS
+from greenlink.gold.control_checks import (KEYS, VALUE_RULES, PlaceNames, accepted, check_city_attributes,
+                                             check_city_controls, check_province_ip, rejected, struct_type)
 from greenlink.gold.entropy import ER_INDICATORS, build_er, write_er
 from greenlink.gold.panelconf import CITY_CONTROL_VALUES, CONTROL_VALUES, PanelConf
 from greenlink.gold.sample import SAMPLE_LOG, city_units, sample_log
-from greenlink.silver.control_checks import (KEYS, VALUE_RULES, PlaceNames, accepted, check_city_attributes,
-                                             check_city_controls, check_province_ip, rejected, struct_type)
 
 JOB = "controls"
 _S, _I, _L, _D = T.StringType(), T.IntegerType(), T.LongType(), T.DoubleType()

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from greenlink.core.errors import UserError
 from greenlink.ops.cli import add_common
 
 DEFAULT_SEED = 20240601
@@ -38,27 +36,3 @@ def main(args: argparse.Namespace) -> int:
             if info.get("rows") is not None and not rel.startswith("truth/"):
                 run.count(f"rows.{rel}", info["rows"])
     return 0
-
-
-def ensure_demo_world(spark, out: Path, patents: int, seed: int) -> Path:
-    """The world in `out`, generated only if its MANIFEST.json is missing or was made with
-    other parameters (size, seed, default defect rate, generator parameters)."""
-    from greenlink.synth import params
-    from greenlink.synth.world import generate
-
-    out = Path(out)
-    p = params.load()
-    want = {"patents": int(patents), "seed": int(seed), "defect_rate": p["defects"]["rate"],
-            "params_fingerprint": params.fingerprint(p), "overrides": {}}
-    m = out / "MANIFEST.json"
-    if m.exists():
-        try:
-            have = json.loads(m.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            have = {}
-        if all(have.get(k) == v for k, v in want.items()):
-            return out
-    if out.exists() and any(out.iterdir()) and not m.exists():
-        raise UserError(f"{out} exists and is not a generated world: move it away or use another folder")
-    generate(spark, out, patents, seed)
-    return out
