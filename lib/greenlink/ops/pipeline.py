@@ -2,28 +2,21 @@
 order in one SparkSession, each stage under its own `_meta.runs` record linked to one parent
 `run` record (the command line is `greenlink run`, `greenlink.ops.commands.run`).
 
-`STAGES` names each stage's module (with `run(spark, config, parent_run_id)`) and config
-class; `stage_config` gives a stage its defaults with the values the pipeline shares (input
-folder, reports folder, quarantine of bad input files).
+A stage is the module `ops.cli.COMMANDS` names for it, with `run(spark, config, parent_run_id)`;
+its config class is the type of `run`'s default config. `stage_config` gives a stage its
+defaults with the values the pipeline shares (input folder, reports folder, quarantine of bad
+input files).
 """
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, fields
+from types import ModuleType
 from typing import Any
 
 from greenlink.core.runs import Run, dump_state
-
-# stage -> (module with `run`, its config class), in pipeline order (cli.PIPELINE)
-STAGES: dict[str, tuple[str, str]] = {
-    "ingest": ("greenlink.bronze.job", "IngestStageConfig"),
-    "classify": ("greenlink.silver.classify", "ClassifyConfig"),
-    "policy": ("greenlink.gold.policy", "PolicyConfig"),
-    "controls": ("greenlink.gold.controls", "ControlsConfig"),
-    "networks": ("greenlink.gold.network_stage", "NetworksStageConfig"),
-    "panel": ("greenlink.gold.panel", "PanelStageConfig"),
-    "estimate": ("greenlink.estimate.stage", "EstimateConfig"),
-}
+from greenlink.ops.cli import COMMANDS
 
 
 @dataclass(frozen=True)
@@ -35,9 +28,13 @@ class PipelineConfig:
     quarantine_bad_files: bool = False        # ingest: take the usable files when some are refused
 
 
+def stage_module(stage: str) -> ModuleType:
+    return importlib.import_module(COMMANDS[stage][0])
+
+
 def config_class(stage: str) -> type:
-    module, name = STAGES[stage]
-    return getattr(importlib.import_module(module), name)
+    """The stage's config dataclass: the type of its `run`'s default config."""
+    return type(inspect.signature(stage_module(stage).run).parameters["config"].default)
 
 
 def stage_config(stage: str, pipeline: PipelineConfig) -> Any:
@@ -55,7 +52,7 @@ def reads_input(stage: str) -> bool:
 
 def run_stage(spark, stage: str, config: Any, parent_run_id: str | None = None) -> dict[str, int]:
     """Run one stage with its config; returns the counts recorded in _meta.runs."""
-    return importlib.import_module(STAGES[stage][0]).run(spark, config, parent_run_id=parent_run_id)
+    return stage_module(stage).run(spark, config, parent_run_id=parent_run_id)
 
 
 def run_stages(spark, stages: list[str], pipeline: PipelineConfig) -> str:
