@@ -139,6 +139,14 @@ def _drop_endings(piece: str, d: AgencyDictionary) -> str:
     return piece
 
 
+def _strip_first(s: str, prefixes: Sequence[str]) -> str:
+    """`s` without the first of `prefixes` it starts with (never down to nothing)."""
+    for p in prefixes:
+        if s.startswith(p) and len(s) > len(p):
+            return s[len(p):]
+    return s
+
+
 def normalise_agency(piece: str, d: AgencyDictionary) -> tuple[str, bool]:
     """One agency piece -> (canonical name, found in the dictionary).
 
@@ -148,21 +156,10 @@ def normalise_agency(piece: str, d: AgencyDictionary) -> tuple[str, bool]:
     for rx, canon in d.patterns:
         if re.search(rx, piece):
             return canon, True
-    s = piece
-    for p in d.strip_prefixes:
-        if s.startswith(p) and len(s) > len(p):
-            s = s[len(p):]
-            break
-    for short in d.province_shorts:
-        if s.startswith(short) and len(s) > len(short):
-            s = s[len(short):]
-            break
+    s = _strip_first(_strip_first(piece, d.strip_prefixes), d.province_shorts)
     if s in d.aliases:
         return d.aliases[s], True
-    for lw in d.level_words:
-        if s.startswith(lw) and len(s) > len(lw):
-            s = s[len(lw):]
-            break
+    s = _strip_first(s, d.level_words)
     if s in d.aliases:
         return d.aliases[s], True
     return s, False
