@@ -8,7 +8,7 @@ from greenlink.core import catalog, tables
 from greenlink.core.errors import UserError
 from greenlink.ops import diff
 
-PANEL = tables.TableSpec(
+PANEL = catalog.register(tables.TableSpec(
     name="gold.diff_panel",
     schema=T.StructType([
         T.StructField("city_code", T.StringType()), T.StructField("year", T.IntegerType()),
@@ -16,7 +16,7 @@ PANEL = tables.TableSpec(
         T.StructField("top", T.MapType(T.StringType(), T.LongType())), T.StructField("run_id", T.StringType())]),
     not_null=("city_code", "year"),
     keys=("city_code", "year"),
-)
+))
 V1 = [("110000", 2010, 1.0, 1, {"a": 1, "b": 2}, "r1"), ("110000", 2011, 2.0, 1, {}, "r1"),
       ("120000", 2010, 0.5, 0, {"x": 1}, "r1"), ("130100", 2010, None, 0, None, "r1")]
 # 2011 removed; 2012 added; 120000 changes ln_gtr and cgl; 130100 unchanged apart from float

@@ -5,7 +5,8 @@ constraints name (reason codes, allowed values); this module is the one list of 
 so `greenlink diff`, the panel stage, the docs and the tests find a table's spec by name
 without knowing which module declares it. Modules are imported on first use (a spec module
 may import Spark, GraphFrames or the estimators); `tests/test_diff.py` checks that every table
-a pipeline run writes is listed here.
+a pipeline run writes is listed here. A table outside the pipeline (a test's, an ad-hoc tool's)
+joins the catalog explicitly with `register(spec)`.
 """
 from __future__ import annotations
 
@@ -51,13 +52,31 @@ DECLARED: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=None)
+# Tables outside the pipeline, added with `register`: name -> spec
+_REGISTERED: dict[str, TableSpec] = {}
+
+
+def register(spec: TableSpec) -> TableSpec:
+    """Add a table that is not one of the pipeline's (`DECLARED`) to the catalog; returns it."""
+    if spec.name in DECLARED:
+        raise ValueError(f"{spec.name} is a pipeline table: declared in {DECLARED[spec.name]}")
+    _REGISTERED[spec.name] = spec
+    return spec
+
+
 def spec(name: str) -> TableSpec:
     """The TableSpec of table `name` (`layer.table`); a UserError for a table not in the catalog."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    return _declared(name)
+
+
+@lru_cache(maxsize=None)
+def _declared(name: str) -> TableSpec:
     where = DECLARED.get(name)
     if where is None:
         raise UserError(f"{name} is not a table of the catalog (greenlink.core.catalog): "
-                        f"known: {', '.join(sorted(DECLARED))}")
+                        f"known: {', '.join(sorted([*DECLARED, *_REGISTERED]))}")
     module, _, attr = where.partition(":")
     found = getattr(importlib.import_module(module), attr)
     if not isinstance(found, TableSpec) or found.name != name:
@@ -66,5 +85,5 @@ def spec(name: str) -> TableSpec:
 
 
 def specs() -> dict[str, TableSpec]:
-    """Every table's spec, by name, in pipeline order."""
-    return {name: spec(name) for name in DECLARED}
+    """Every table's spec, by name: the pipeline's in pipeline order, then the registered ones."""
+    return {**{name: _declared(name) for name in DECLARED}, **_REGISTERED}
