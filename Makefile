@@ -14,7 +14,7 @@ $(STAMP): setup.py
 	touch $@
 
 $(JARS): jars/pom.xml $(STAMP)
-	$(BIN)/python -m greenlink.jars fetch
+	$(BIN)/python -m greenlink.core.jars fetch
 
 # Whole pipeline on the embedded default: local Spark, ./warehouse, a generated demo world.
 demo: setup

@@ -48,5 +48,5 @@ setup(
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["greenlink=greenlink.cli:main"]},
+    entry_points={"console_scripts": ["greenlink=greenlink.ops.cli:main"]},
 )

@@ -29,9 +29,9 @@ def main() -> int:
 
     t0 = time.perf_counter()
     import linearmodels  # noqa: F401  (import cost reported separately)
-    from greenlink.econ.estimate import run_table
-    from greenlink.econ.render import write_reports
-    from greenlink.econ.spec import load_tables
+    from greenlink.estimate.estimate import run_table
+    from greenlink.estimate.render import write_reports
+    from greenlink.estimate.spec import load_tables
     from test_econ_simulate import simulate_panel
 
     t_import = time.perf_counter() - t0

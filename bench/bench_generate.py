@@ -96,8 +96,8 @@ def main() -> int:
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
     a = ap.parse_args()
 
-    from greenlink.generate.world import generate
-    from greenlink.session import get_spark
+    from greenlink.core.session import get_spark
+    from greenlink.synth.world import generate
 
     out = Path(a.out)
     phases: list[tuple[str, float]] = []

@@ -2,8 +2,8 @@
 
 Reads Parquet files with columns (application_no, ipc) and returns, per patent,
 n_ipc_valid, is_green, categories, topics, green_entries — the same values as
-`greenlink.inventory.classify_green` on Spark (tests/test_inventory.py checks this on a
-sample). The normaliser is the same data (`greenlink.ipc.TOKEN_STEPS`, character map,
+`greenlink.reference.inventory.classify_green` on Spark (tests/test_inventory.py checks this on a
+sample). The normaliser is the same data (`greenlink.reference.ipc.TOKEN_STEPS`, character map,
 CANONICAL pattern) written in DuckDB's RE2 dialect; the inventory is the same parsed rule
 table (`inventory.inventory_rows`), registered as the relation `inventory`.
 
@@ -24,8 +24,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from greenlink import ipc
-from greenlink.inventory import INVENTORY_SCHEMA, Rule, inventory_rows, read_inventory
+from greenlink.reference import ipc
+from greenlink.reference.inventory import INVENTORY_SCHEMA, Rule, inventory_rows, read_inventory
 
 _ARROW_TYPES = {"IntegerType": pa.int32(), "LongType": pa.int64(), "StringType": pa.string()}
 

@@ -9,9 +9,9 @@ file. GB18030 CSV and .xlsx files are SKIPPED (DuckDB needs a downloaded extensi
 GB18030, and a spreadsheet is not what this reference times); the output lists them with
 their data rows, so a ratio against Spark's whole-dump ingest can be read honestly.
 
-Rules, as plain SQL: application number normalised like greenlink.ids (full-width folded,
+Rules, as plain SQL: application number normalised like greenlink.reference.ids (full-width folded,
 upper case, no whitespace/dots/BOM, CN/ZL prefixes cut, 12- or 8-digit body, check digit
-computed; a wrong given check digit = invalid); dates parsed in the forms of greenlink.dates;
+computed; a wrong given check digit = invalid); dates parsed in the forms of greenlink.reference.dates;
 rows kept with a valid number, an application date in 1985-2030, a grant date that is empty
 or valid (not before the application), a known patent type; exact duplicate rows dropped;
 one record per application number (parseable IPC first, then an applicant, then a grant
@@ -39,18 +39,21 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_green_duckdb import _lit, _peak_rss_mb, connect, green_query  # noqa: E402  (bench/ helpers)
 
-from greenlink.ingest import layout  # noqa: E402
-from greenlink.ingest.bronze import YEAR_MAX, YEAR_MIN  # noqa: E402
+from greenlink.bronze import layout  # noqa: E402
+from greenlink.core.text import PLAUSIBLE_YEARS  # noqa: E402
+
+YEAR_MIN, YEAR_MAX = PLAUSIBLE_YEARS
 
 # the library's own character map and number form, so both sides fold and match alike
-from greenlink.ids import _ASCII, _FORM, _FULLWIDTH  # noqa: E402
+from greenlink.core.text import FULLWIDTH, HALFWIDTH  # noqa: E402
+from greenlink.reference.ids import _FORM  # noqa: E402
 
 
 def _folded(expr: str) -> str:
     """Full-width ASCII folded; translate() only runs on strings with a non-ASCII character
     (it is slow with a long character set, see bench_green_duckdb._translate_sql)."""
     return (f"CASE WHEN regexp_matches({expr}, '[^\\x00-\\x7F]') "
-            f"THEN translate({expr}, {_lit(_FULLWIDTH)}, {_lit(_ASCII)}) ELSE {expr} END")
+            f"THEN translate({expr}, {_lit(FULLWIDTH)}, {_lit(HALFWIDTH)}) ELSE {expr} END")
 
 
 def _check_digit_sql(body: str) -> str:
@@ -62,9 +65,9 @@ def _check_digit_sql(body: str) -> str:
 
 
 def _date_sql(expr: str) -> str:
-    """greenlink.dates.parse_date in DuckDB: every accepted form rewritten to y-m-d, shape
+    """greenlink.reference.dates.parse_date in DuckDB: every accepted form rewritten to y-m-d, shape
     checked (no 3-digit month), then a calendar check by try_strptime (2018-02-30 -> NULL)."""
-    from greenlink.dates import COMPACT, SEPARATED
+    from greenlink.reference.dates import COMPACT, SEPARATED
 
     ymd = (f"regexp_replace(regexp_replace({_folded(expr)}, {_lit(SEPARATED)}, '\\1-\\2-\\3'), "
            f"{_lit(COMPACT)}, '\\1-\\2-\\3')")
@@ -103,7 +106,7 @@ def list_patent_files(world: Path, conf: layout.IngestConf) -> tuple[list[dict],
 def _xlsx_rows(path: Path, rel: str) -> int | None:
     if path.suffix.lower() != ".xlsx":
         return None
-    from greenlink.ingest.readers import open_first_sheet
+    from greenlink.bronze.readers import open_first_sheet
 
     wb, rows = open_first_sheet(path, rel)
     try:
@@ -220,7 +223,7 @@ def check_warehouse(con: duckdb.DuckDBPyConnection, warehouse: str | Path, files
     """silver.patents restricted to patents whose chosen record comes from the files read here,
     against our accepted records from the same files. A patent whose records span read and
     skipped files may be chosen from a different file on each side: counted in `spanning`."""
-    from greenlink.analyst import duckdb_connection
+    from greenlink.ops.analyst import duckdb_connection
 
     wh = duckdb_connection(warehouse)
     try:

@@ -56,17 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="also write the results here")
     a = ap.parse_args(argv)
 
-    from greenlink import network_stage
-    from greenlink.session import get_spark
+    from greenlink.core.session import get_spark
+    from greenlink.gold import network_stage
 
     t0 = time.monotonic()
     spark = get_spark(a.profile, a.warehouse)
     session_s = time.monotonic() - t0
-    args = argparse.Namespace(profile=a.profile, warehouse=a.warehouse, reports=a.reports, config=None,
-                              patent_year=a.patent_year, years=None, no_figures=a.no_figures)
+    config = network_stage.NetworksStageConfig(patent_year=a.patent_year, figures=not a.no_figures, reports=a.reports)
     with Load() as load:
         t1 = time.monotonic()
-        counts = network_stage.run(spark, args)
+        counts = network_stage.run(spark, config)
         wall = time.monotonic() - t1
     phases = {p: counts[f"phase_ms.{p}"] / 1000 for p in PHASES if f"phase_ms.{p}" in counts}
     result = {

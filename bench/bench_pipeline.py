@@ -14,7 +14,6 @@ networks stage's betweenness share, peak RSS of the Python driver and of the Spa
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
@@ -33,9 +32,9 @@ def green_reference(spark, warehouse: Path, root: Path) -> dict:
     from bench_green_duckdb import classify_duckdb
     from pyspark.sql import functions as F
 
-    from greenlink import tables
-    from greenlink.inventory import classify_green, load_inventory
-    from greenlink.ipc import explode_ipc
+    from greenlink.core import tables
+    from greenlink.reference.inventory import classify_green, load_inventory
+    from greenlink.reference.ipc import explode_ipc
 
     src = root / "green_input.parquet"
     (tables.read(spark, "bronze.patents_raw").select("application_no", F.col("ipc_raw").alias("ipc"))
@@ -70,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from dataclasses import replace
 
-    from greenlink.cli import COMMANDS, PIPELINE
-    from greenlink.config import load_profile
-    from greenlink.generate.world import generate
-    from greenlink.pipeline import stage_args
-    from greenlink.session import get_spark
+    from greenlink.core.config import load_profile
+    from greenlink.core.session import get_spark
+    from greenlink.ops.cli import PIPELINE
+    from greenlink.ops.pipeline import PipelineConfig, run_stage, stage_config
+    from greenlink.synth.world import generate
 
     root = Path(a.root)
     world, warehouse = root / "world", root / "warehouse"
@@ -93,11 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             t = time.monotonic()
             generate(spark, world, a.patents, a.seed)
             result["generate_s"] = round(time.monotonic() - t, 1)
-        ns = argparse.Namespace(profile=a.profile, warehouse=str(warehouse), reports=str(root / "reports"),
-                                input=str(world))
+        config = PipelineConfig(reports=str(root / "reports"), input=str(world))
         for stage in stages:
             t = time.monotonic()
-            counts = importlib.import_module(COMMANDS[stage][0]).run(spark, stage_args(stage, ns)) or {}
+            counts = run_stage(spark, stage, stage_config(stage, config)) or {}
             wall = time.monotonic() - t
             rows = _rows(counts, "patents.rows_in", "patents.records_in", "policies.records_in")
             entry = {"wall_s": round(wall, 1), "rows_in": rows, "rows_per_s": round(rows / wall, 1) if rows else None}

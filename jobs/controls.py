@@ -2,7 +2,7 @@
 (the options of `greenlink controls --help`)."""
 import sys
 
-from greenlink.cli import main
+from greenlink.ops.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["controls", *sys.argv[1:]]))

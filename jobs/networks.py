@@ -2,7 +2,7 @@
 (the options of `greenlink networks --help`)."""
 import sys
 
-from greenlink.cli import main
+from greenlink.ops.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["networks", *sys.argv[1:]]))

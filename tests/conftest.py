@@ -1,7 +1,6 @@
 """One SparkSession for the whole test session (test profile: local[2], few partitions)."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,7 +14,7 @@ def warehouse(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def spark(warehouse):
-    from greenlink.session import get_spark
+    from greenlink.core.session import get_spark
 
     session = get_spark("test", str(warehouse))
     yield session
@@ -25,7 +24,7 @@ def spark(warehouse):
 @pytest.fixture
 def fresh_warehouse(spark, tmp_path):
     """Point the shared session at an empty warehouse for one test."""
-    from greenlink.session import WAREHOUSE_KEY
+    from greenlink.core.session import WAREHOUSE_KEY
 
     before = spark.conf.get(WAREHOUSE_KEY)
     spark.conf.set(WAREHOUSE_KEY, str(tmp_path / "warehouse"))
@@ -42,7 +41,7 @@ WORLD_OVERRIDES = {"network": {"intensity_boost": 2}}
 @pytest.fixture(scope="session")
 def generated_world(spark, tmp_path_factory):
     """Path of the shared generated world (raw inputs + truth/). Treat it as read-only."""
-    from greenlink.generate.world import generate
+    from greenlink.synth.world import generate
 
     out = tmp_path_factory.mktemp("gen") / "world"
     generate(spark, out, WORLD_PATENTS, WORLD_SEED, overrides=WORLD_OVERRIDES)
@@ -59,8 +58,8 @@ def reference_warehouse(pipeline_warehouse) -> ReferenceWarehouse:
     """A clean local run on `generated_world` (the whole pipeline, `pipeline_warehouse`), the
     reference other runs must equal (cluster run, recovery after a kill). Read-only.
     `stages` are the stages that succeeded in it, in the order they ran (from its _meta.runs)."""
-    from greenlink.analyst import read_table
-    from greenlink.cli import COMMANDS
+    from greenlink.ops.analyst import read_table
+    from greenlink.ops.cli import COMMANDS
 
     runs = read_table(pipeline_warehouse, "_meta.runs").sort_values("at")
     done = set(runs[(runs["event"] == "end") & (runs["status"] == "succeeded")]["job"])
@@ -74,7 +73,7 @@ def use_warehouse(spark):
     """`with use_warehouse(path):` points the shared session at another warehouse for a block."""
     from contextlib import contextmanager
 
-    from greenlink.session import WAREHOUSE_KEY
+    from greenlink.core.session import WAREHOUSE_KEY
 
     @contextmanager
     def _use(path):
@@ -94,7 +93,7 @@ PIPELINE_FIXTURE_SKIPS = ("estimate",)
 
 
 def pipeline_fixture_stages() -> list[str]:
-    from greenlink.cli import PIPELINE
+    from greenlink.ops.cli import PIPELINE
 
     stages = [s for s in PIPELINE if s not in PIPELINE_FIXTURE_SKIPS]
     return stages if "panel" in stages else [*stages, "panel"]
@@ -107,11 +106,10 @@ def pipeline_warehouse(spark, generated_world, tmp_path_factory, use_warehouse) 
     `run` row in _meta.runs). Returns the warehouse root; reports are in <root>/../reports.
     Read-only: switch to it with `use_warehouse(pipeline_warehouse)`; a test that writes must
     copy it first (CI has 2 cores: the pipeline runs once per test session)."""
-    from greenlink.pipeline import run_stages
+    from greenlink.ops.pipeline import PipelineConfig, run_stages
 
     wh = tmp_path_factory.mktemp("pipeline") / "warehouse"
-    args = argparse.Namespace(profile=None, warehouse=None, reports=str(wh.parent / "reports"),
-                              input=str(generated_world))
+    config = PipelineConfig(reports=str(wh.parent / "reports"), input=str(generated_world))
     with use_warehouse(wh):
-        run_stages(spark, pipeline_fixture_stages(), args)
+        run_stages(spark, pipeline_fixture_stages(), config)
     return wh

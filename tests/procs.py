@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GREENLINK = [sys.executable, "-m", "greenlink.cli"]
+GREENLINK = [sys.executable, "-m", "greenlink.ops.cli"]
 
 
 @dataclass

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from greenlink import analyst, diff, tables
-from greenlink.errors import UserError
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.ops import analyst, diff
 
 
 def canonical(table: pa.Table, schema: pa.Schema):

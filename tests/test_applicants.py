@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from greenlink.applicants import (applicant_links, classify_org_type, load_org_type_rules,
+from greenlink.core.errors import UserError
+from greenlink.silver.applicants import (applicant_links, classify_org_type, load_org_type_rules,
                                   patents_without_applicant)
-from greenlink.errors import UserError
 
 PATENTS = "application_no string, year int, applicants_raw string, applicant_address string"
 

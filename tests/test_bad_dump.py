@@ -4,7 +4,6 @@ ingested, the refused files go to bronze.file_rejects and `_meta.runs`), every r
 outcome, counts that reconcile, a detail on every reject, no raw control byte anywhere."""
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import os
@@ -18,14 +17,15 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from greenlink import cli, tables
-from greenlink.errors import UserError
-from greenlink.ingest.bronze import FILE_REASONS, FILE_REJECTS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
-from greenlink.ingest.filechecks import BadFiles, binary_problem, check_input
-from greenlink.ingest.job import ingest
-from greenlink.ingest.layout import load_conf
-from greenlink.printable import printable
-from greenlink.runs import RUNS
+from greenlink.bronze.filechecks import BadFiles, binary_problem, check_input
+from greenlink.bronze.job import ingest
+from greenlink.bronze.layout import load_conf
+from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.core.printable import printable
+from greenlink.core.runs import RUNS
+from greenlink.ops import cli
 
 ESC = "\x1b"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -180,7 +180,7 @@ def test_printable_escapes_and_cuts():
 def test_printable_column_is_printable_in_spark(spark):
     from pyspark.sql import functions as F
 
-    from greenlink.printable import printable_column
+    from greenlink.core.printable import printable_column
 
     values = [f"a{ESC}[2Jb", "\u202e\x00\x7f\x85\u3000中\ue000", "😀\x1b😀", "\U000e0001x", "plain 中文",
               "\x1b" + "y" * 300, "z" * 201, "", None]
@@ -192,7 +192,7 @@ def test_printable_column_is_printable_in_spark(spark):
 def test_subclass_alone_is_a_valid_symbol_at_a_coarser_level(spark):
     from pyspark.sql import functions as F
 
-    from greenlink.ipc import parse_ipc, symbol_level_column
+    from greenlink.reference.ipc import parse_ipc, symbol_level_column
 
     assert [parse_ipc(s).level for s in ("H01L", "B61", "H01L 31/042")] == ["subclass", "class", "group"]
     df = spark.createDataFrame([("H01L",), ("B61",), ("H01L 31/042",), (None,)], "s string")
@@ -237,12 +237,11 @@ def test_strict_run_fails_records_why_and_writes_no_bronze(spark, dump, fresh_wa
 def quarantined(spark, dump, tmp_path_factory, use_warehouse):
     """`greenlink run --stages ingest,classify --quarantine-bad-files` on the dump, then the
     same dump with the bad files removed (strict mode)."""
-    from greenlink.diff import diff_table, render
-    from greenlink.pipeline import run_stages
+    from greenlink.ops.diff import diff_table, render
+    from greenlink.ops.pipeline import PipelineConfig, run_stages
 
     wh = tmp_path_factory.mktemp("quarantine") / "warehouse"
-    args = argparse.Namespace(profile=None, warehouse=None, reports=str(wh.parent / "reports"), input=str(dump),
-                              quarantine_bad_files=True)
+    args = PipelineConfig(reports=str(wh.parent / "reports"), input=str(dump), quarantine_bad_files=True)
     with use_warehouse(wh):
         parent = run_stages(spark, ["ingest", "classify"], args)
         runs = {r["job"]: r.asDict() for r in tables.read(spark, RUNS.name).where("event = 'end'").collect()}
@@ -349,7 +348,7 @@ def test_no_usable_file_left_is_a_user_error(spark, tmp_path, fresh_warehouse):
 # ---------------------------------------------------------------- every stage of the shared pipeline run
 
 def test_no_reject_without_a_detail_in_the_pipeline_warehouse(pipeline_warehouse):
-    from greenlink.analyst import read_table
+    from greenlink.ops.analyst import read_table
 
     for name in ("bronze.rejects", "bronze.control_rejects", "bronze.policy_rejects"):
         df = read_table(pipeline_warehouse, name)
@@ -363,7 +362,7 @@ def test_no_reject_without_a_detail_in_the_pipeline_warehouse(pipeline_warehouse
 def test_runs_built_on_bronze_record_the_dump_state(pipeline_warehouse):
     """The shared pipeline run read a complete dump: its parent `run`, ingest and the stages
     built on bronze (panel included) say so; bronze.file_rejects exists and is empty."""
-    from greenlink.analyst import read_table
+    from greenlink.ops.analyst import read_table
 
     runs = read_table(pipeline_warehouse, "_meta.runs")
     ends = runs[runs["event"] == "end"]

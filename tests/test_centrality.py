@@ -11,7 +11,7 @@ import pytest
 
 from graphframes import GraphFrame
 
-from greenlink.centrality import (CC_ALGORITHMS, betweenness, brandes_dependencies, connected_components,
+from greenlink.gold.centrality import (CC_ALGORITHMS, betweenness, brandes_dependencies, connected_components,
                                   reciprocated_pairs, weighted_pagerank)
 
 TOL = 1e-9

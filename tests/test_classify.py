@@ -8,13 +8,13 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from greenlink import tables
-from greenlink.classify import best_records, classified_records, reject_reason
-from greenlink.ingest.bronze import PATENTS_RAW, REJECTS
-from greenlink.inventory import load_inventory
-from greenlink.locate import APPLICANTS
-from greenlink.runs import RUNS
-from greenlink.silver import PATENTS, TRANSFERS
+from greenlink.bronze.schema import PATENTS_RAW, REJECTS
+from greenlink.core import tables
+from greenlink.core.runs import RUNS
+from greenlink.reference.inventory import load_inventory
+from greenlink.silver.classify import best_records, classified_records, reject_reason
+from greenlink.silver.locate import APPLICANTS
+from greenlink.silver.schema import PATENTS, TRANSFERS
 
 
 def record(no, row, *, ipc="F03D 1/06", applicants="甲公司", grant=None, pub="CN1", address="江苏省苏州市", file="a.csv"):

@@ -10,7 +10,6 @@ port is chosen by the OS (port 0), so parallel runs and a user's own cluster do 
 """
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -18,12 +17,12 @@ import time
 
 import procs
 
-from greenlink import submit
-from greenlink.analyst import read_table
-from greenlink.cli import PIPELINE
-from greenlink.diff import warehouse_differences
-from greenlink.jars import local_jars
-from greenlink.pipeline import stage_args as stage_defaults
+from greenlink.core.jars import local_jars
+from greenlink.ops import submit
+from greenlink.ops.analyst import read_table
+from greenlink.ops.cli import PIPELINE
+from greenlink.ops.diff import warehouse_differences
+from greenlink.ops.pipeline import reads_input as stage_reads_input
 
 CLUSTER = str(procs.ROOT / "ops" / "cluster.sh")
 BUDGET_S = 1800          # cluster start + pipeline on 2 one-core workers + stop, on a shared 2-core machine
@@ -58,7 +57,7 @@ def test_pipeline_on_cluster_equals_local_run(reference_warehouse, generated_wor
         assert master.startswith("spark://127.0.0.1:"), started.tail()
         seconds = 0.0
         for job, options in submissions(reference_warehouse.stages):
-            reads_input = job == "run" or hasattr(stage_defaults(job, argparse.Namespace()), "input")
+            reads_input = job == "run" or stage_reads_input(job)
             common = ["--warehouse", str(wh)] + (["--input", str(generated_world)] if reads_input else [])
             cmd = submit.spark_submit_command(
                 job, [*options, *common], master=master, jars=local_jars(), python=sys.executable,

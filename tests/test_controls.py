@@ -3,7 +3,6 @@ rule (gold.sample_log) and er (gold.er_index) — on hand-made defective inputs 
 generated world."""
 from __future__ import annotations
 
-import argparse
 import json
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,13 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from greenlink import tables
-from greenlink.controls import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, KINDS, PROVINCE_IP, PlaceNames,
-                                REJECT_REASONS, admin_level_of, cell_text, number, run, sample_log, year_number)
-from greenlink.entropy import ER_INDEX, ER_INDICATORS, ER_WEIGHTS
-from greenlink.errors import UserError
-from greenlink.panelconf import CITY_CONTROL_VALUES, PanelConf
-from greenlink.sample import SAMPLE_LOG
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.gold.control_checks import PlaceNames, admin_level_of, cell_text, number, year_number
+from greenlink.gold.controls import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, KINDS, PROVINCE_IP, REJECT_REASONS,
+                                       ControlsConfig, run)
+from greenlink.gold.entropy import ER_INDEX, ER_INDICATORS, ER_WEIGHTS
+from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelConf
+from greenlink.gold.sample import sample_log, SAMPLE_LOG
 
 YEARS = list(range(2010, 2021))
 ZH = ["城市", "年份", "人均地区生产总值(元)", "当年实际使用外资金额(万美元)", "年末金融机构存贷款余额(万元)", "地区生产总值(万元)",
@@ -27,7 +27,7 @@ ZH = ["城市", "年份", "人均地区生产总值(元)", "当年实际使用�
 
 @contextmanager
 def _in_warehouse(spark, path: Path):
-    from greenlink.session import WAREHOUSE_KEY
+    from greenlink.core.session import WAREHOUSE_KEY
 
     before = spark.conf.get(WAREHOUSE_KEY)
     spark.conf.set(WAREHOUSE_KEY, str(path))
@@ -220,7 +220,7 @@ def defective(tmp_path_factory):
 def defective_run(spark, defective, tmp_path_factory):
     root, _ = defective
     with _in_warehouse(spark, tmp_path_factory.mktemp("defective") / "warehouse"):
-        counts = run(spark, argparse.Namespace(input=str(root), years=None, panel_conf=None))
+        counts = run(spark, ControlsConfig(input=str(root)))
         yield counts, snapshot(spark)
 
 
@@ -292,9 +292,9 @@ def test_sample_log_and_er_on_defective_inputs(defective_run):
 
 def test_input_errors_are_one_line(spark, defective, tmp_path):
     root, _ = defective
-    ns = lambda p: argparse.Namespace(input=str(p), years=None, panel_conf=None)      # noqa: E731
+    ns = lambda p: ControlsConfig(input=str(p))      # noqa: E731
     with pytest.raises(UserError, match="--input"):
-        run(spark, argparse.Namespace(input=None))
+        run(spark, ControlsConfig(input=None))
     import shutil
 
     broken = tmp_path / "in"

@@ -4,10 +4,11 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import types as T
 
-from greenlink import diff, tables
-from greenlink.errors import UserError
+from greenlink.core import catalog, tables
+from greenlink.core.errors import UserError
+from greenlink.ops import diff
 
-PANEL = tables.TableSpec(
+PANEL = catalog.register(tables.TableSpec(
     name="gold.diff_panel",
     schema=T.StructType([
         T.StructField("city_code", T.StringType()), T.StructField("year", T.IntegerType()),
@@ -15,7 +16,7 @@ PANEL = tables.TableSpec(
         T.StructField("top", T.MapType(T.StringType(), T.LongType())), T.StructField("run_id", T.StringType())]),
     not_null=("city_code", "year"),
     keys=("city_code", "year"),
-)
+))
 V1 = [("110000", 2010, 1.0, 1, {"a": 1, "b": 2}, "r1"), ("110000", 2011, 2.0, 1, {}, "r1"),
       ("120000", 2010, 0.5, 0, {"x": 1}, "r1"), ("130100", 2010, None, 0, None, "r1")]
 # 2011 removed; 2012 added; 120000 changes ln_gtr and cgl; 130100 unchanged apart from float
@@ -45,7 +46,8 @@ def test_diff_by_natural_key_between_versions(spark, fresh_warehouse, monkeypatc
         diff.diff_table(spark, PANEL.name, from_version=99)
 
     # the command: parsed like `greenlink diff ...`, printed as a readable table
-    from greenlink import cli, session
+    from greenlink.core import session
+    from greenlink.ops import cli
 
     monkeypatch.setattr(session, "get_spark", lambda *a, **k: spark)
     args = cli.build_parser().parse_args(["diff", "--from-version", str(hi - 1), "--tables", PANEL.name])
@@ -68,7 +70,7 @@ def test_duplicate_keys_and_missing_keys_are_user_errors(spark):
 
 
 def test_spec_registry_finds_declared_tables():
-    reg = diff.spec_registry()
+    reg = catalog.specs()
     assert {"bronze.patents_raw", "bronze.rejects", "_meta.runs"} <= set(reg)
     # every gold table of the study declares its natural key
     for name in ("gold.estimates", "gold.city_year_panel", "gold.collab_edges", "gold.transfer_edges",
@@ -113,11 +115,17 @@ def test_warehouses_compare_by_content(tmp_path):
     assert diff.warehouse_differences(tmp_path / "b", tmp_path / "a", a_as_of=before) == {}
 
 
+def test_catalog_lists_every_table_a_run_writes(reference_warehouse):
+    from greenlink.ops.analyst import table_names
+
+    assert set(table_names(reference_warehouse.path)) <= set(catalog.DECLARED)
+
+
 def test_natural_keys_are_unique_in_a_real_warehouse(reference_warehouse):
     """The declared keys hold on the tables a clean run writes (every table with a key)."""
-    from greenlink.analyst import read_table, table_names
+    from greenlink.ops.analyst import read_table, table_names
 
-    registry = diff.spec_registry()
+    registry = catalog.specs()
     checked = []
     for name in table_names(reference_warehouse.path):
         try:

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenlink.econ import estimate, table_from_dict
-from greenlink.errors import UserError
+from greenlink.core.errors import UserError
+from greenlink.estimate import estimate, table_from_dict
 
 
 def _panel(n_c: int = 30, years=range(2010, 2016), seed: int = 1) -> pd.DataFrame:
@@ -159,7 +159,7 @@ def test_row_accounting_reconciles_with_reasons():
 def test_cli_reports_user_errors_as_one_line(tmp_path, capsys):
     import argparse
 
-    from greenlink.econ import cli
+    from greenlink.ops.commands import estimate as cli
 
     d = _panel()
     d.to_csv(tmp_path / "panel.csv", index=False)

@@ -3,7 +3,7 @@ for every alpha >= 0, the boundary alpha = 0 reported with its LR test, and esti
 not depend on the row order of the panel.
 
 The "demo-like" panel is the generator's own panel of the 60,000-patent demo world
-(`greenlink.generate.system.simulate(20240601, 60_000)`, driver-side, ~1 s): on it the NB
+(`greenlink.synth.system.simulate(20240601, 60_000)`, driver-side, ~1 s): on it the NB
 dispersion of Table 3 (6) goes to its boundary, where the former lnGamma-difference
 likelihood lost all precision and the fit failed in most row orders (issue 13)."""
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from greenlink.econ import estimate, load_table, table_from_dict
-from greenlink.econ.mixed import MixedLikelihood, nb_logpmf
+from greenlink.estimate import estimate, load_table, table_from_dict
+from greenlink.estimate.mixed import MixedLikelihood, nb_logpmf
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "estimation"
 DEMO_SEED, DEMO_PATENTS = 20240601, 60_000
@@ -25,7 +25,7 @@ DEMO_SEED, DEMO_PATENTS = 20240601, 60_000
 
 @pytest.fixture(scope="module")
 def demo_panel() -> pd.DataFrame:
-    from greenlink.generate.system import simulate
+    from greenlink.synth.system import simulate
 
     return simulate(DEMO_SEED, DEMO_PATENTS).panel
 

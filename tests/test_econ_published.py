@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenlink.econ import estimate, load_table, table_from_dict
+from greenlink.estimate import estimate, load_table, table_from_dict
 
 DATA = Path(__file__).parent / "data" / "econ"
 
@@ -137,7 +137,7 @@ def test_tobit_matches_wooldridge_example_17_2():
     for term, coef in TOBIT_STATA.items():
         assert r.params[term] == pytest.approx(coef, rel=3e-5), term
     # ours is the exact maximum: at least the log-likelihood of Stata's printed point
-    from greenlink.econ.tobit import _loglik_parts
+    from greenlink.estimate.tobit import _loglik_parts
 
     xs = ["nwifeinc", "educ", "exper", "expersq", "age", "kidslt6", "kidsge6"]
     X = np.column_stack([np.ones(len(data)), data[xs].values])

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenlink.econ import estimate, load_table, table_from_dict
+from greenlink.estimate import estimate, load_table, table_from_dict
 from test_econ_simulate import UNLAGGED, simulate_panel
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "estimation"
@@ -175,7 +175,7 @@ def test_mixed_with_fixed_effects_excludes_groups_at_the_count_bound():
 def test_pseudo_true_values_over_seeds():
     """econ.montecarlo: per-seed Table 2 (2)(4) estimates on the generator's panel and their
     mean over seeds; in the alpha recovery world the planted values are within the spread."""
-    from greenlink.econ.montecarlo import pseudo_true, summarize
+    from greenlink.estimate.montecarlo import pseudo_true, summarize
 
     frame = pseudo_true(8_000, [8, 9], profile="recovery_alpha")
     assert list(frame["seed"]) == [8, 8, 9, 9]

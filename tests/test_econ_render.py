@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenlink.econ import TableResult, table_from_dict
-from greenlink.econ.describe import descriptive_table
-from greenlink.econ.render import coefficient_plot, render_table, stars
-from greenlink.econ.results import EquationResult, SystemResults
+from greenlink.estimate import TableResult, table_from_dict
+from greenlink.estimate.describe import descriptive_table
+from greenlink.estimate.render import coefficient_plot, render_table, stars
+from greenlink.estimate.results import EquationResult, SystemResults
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "econ"
@@ -107,7 +107,7 @@ def test_table1_descriptive_statistics():
 
 
 def _cli(argv):
-    from greenlink.econ import cli
+    from greenlink.ops.commands import estimate as cli
 
     parser = argparse.ArgumentParser()
     cli.configure(parser)

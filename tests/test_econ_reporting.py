@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenlink.econ import estimate, table_from_dict
-from greenlink.econ.cli import article_tables, run_estimation
-from greenlink.econ.estimate import run_table
-from greenlink.econ.render import per_sd_effects
-from greenlink.econ.spec import ModelSpec
-from greenlink.errors import UserError
+from greenlink.core.errors import UserError
+from greenlink.estimate import estimate, table_from_dict
+from greenlink.estimate.estimate import run_table
+from greenlink.estimate.render import per_sd_effects
+from greenlink.estimate.spec import ModelSpec
+from greenlink.estimate.stage import article_tables, run_estimation
 from test_econ_mixed import demo_panel  # noqa: F401  (the demo world's generator panel, a fixture)
 
 

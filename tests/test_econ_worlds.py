@@ -22,14 +22,13 @@ beta-hat 0.137 (0.009) in the beta world. Seed 8: |z| <= 1.3.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from greenlink.econ import estimate, load_table
+from greenlink.estimate import estimate, load_table
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "estimation"
 RECOVERY_PATENTS, RECOVERY_SEED = 8_000, 8
@@ -40,17 +39,17 @@ PLANTED = {"recovery_alpha": {"alpha": 0.10, "beta": 0.0}, "recovery_beta": {"al
 def alpha_world(spark, tmp_path_factory, use_warehouse):
     """(pipeline panel, generator panel) of the `recovery_alpha` world run through the pipeline."""
     from conftest import pipeline_fixture_stages
-    from greenlink.analyst import read_table
-    from greenlink.generate import params as gparams
-    from greenlink.generate.system import simulate
-    from greenlink.generate.world import generate
-    from greenlink.pipeline import run_stages
+    from greenlink.ops.analyst import read_table
+    from greenlink.ops.pipeline import PipelineConfig, run_stages
+    from greenlink.synth import params as gparams
+    from greenlink.synth.system import simulate
+    from greenlink.synth.world import generate
 
     root = tmp_path_factory.mktemp("recovery_alpha")
     generate(spark, root / "world", RECOVERY_PATENTS, RECOVERY_SEED,
              overrides=gparams.profile_overrides("recovery_alpha"))
     wh = root / "warehouse"
-    args = argparse.Namespace(profile=None, warehouse=None, reports=str(root / "reports"), input=str(root / "world"))
+    args = PipelineConfig(reports=str(root / "reports"), input=str(root / "world"))
     with use_warehouse(wh):
         run_stages(spark, pipeline_fixture_stages(), args)
     panel = read_table(wh, "gold.city_year_panel")
@@ -101,8 +100,8 @@ def test_pipeline_table2_equals_the_generator_panel_estimate(alpha_world):
 
 def test_planted_beta_recovered_on_the_generator_panel():
     """The beta world on the panel the pipeline rebuilds (see the module docstring)."""
-    from greenlink.generate import params as gparams
-    from greenlink.generate.system import simulate
+    from greenlink.synth import params as gparams
+    from greenlink.synth.system import simulate
 
     world = simulate(RECOVERY_SEED, RECOVERY_PATENTS, gparams.load(profile="recovery_beta"))
     assert world.structural["alpha"] == 0.0 and world.structural["beta"] == 0.15

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from greenlink import entropy as E
-from greenlink import tables
-from greenlink.errors import UserError
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.gold import entropy as E
 
 NAN = float("nan")
 

@@ -2,14 +2,13 @@
 end, a rerun on the same panel leaves gold.estimates unchanged, and a missing panel is one line."""
 from __future__ import annotations
 
-import argparse
 import shutil
 
 import pytest
 
-from greenlink import tables
-from greenlink.econ.cli import estimates_spec, run
-from greenlink.errors import UserError
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.estimate.stage import EstimateConfig, estimates_spec, run
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +16,7 @@ def estimated(spark, pipeline_warehouse, use_warehouse, tmp_path_factory):
     root = tmp_path_factory.mktemp("estimate")
     wh = root / "warehouse"
     shutil.copytree(pipeline_warehouse, wh)        # the pipeline warehouse is read-only for tests
-    args = argparse.Namespace(profile="test", warehouse=str(wh), reports=str(root / "reports"))
+    args = EstimateConfig(reports=str(root / "reports"))
     with use_warehouse(wh):
         first = run(spark, args)
         v1 = tables.latest_version(spark, "gold.estimates")
@@ -53,5 +52,5 @@ def test_rerun_leaves_estimates_unchanged(estimated):
 
 def test_missing_panel_is_one_line(spark, fresh_warehouse):
     with pytest.raises(UserError, match="gold.city_year_panel not found"):
-        run(spark, argparse.Namespace(profile="test", warehouse=None, reports=None))
+        run(spark, EstimateConfig())
     assert not tables.exists(spark, estimates_spec().name)

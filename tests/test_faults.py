@@ -4,7 +4,7 @@ the middle of a Delta write (docs/operations.md).
 One scenario, paid once (module fixture): two `greenlink run --stages ingest` processes start
 together on an empty warehouse. The warehouse lock lets one through and the other fails at
 once with one line. The winner's write of bronze.transfers_raw is stalled by the test hook
-(`tables.STALL_ENV`: data files open, nothing committed) and the process group is killed
+(`tests/stall_write.py`: data files open, nothing committed) and the process group is killed
 with SIGKILL as soon as a data file of that write appears. Then each test checks one
 guarantee: the loser's message, every table at its last committed version, and a rerun
 that completes, marks the killed runs and equals a clean run.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,9 @@ from pathlib import Path
 import procs
 import pytest
 
-from greenlink import lock, tables
-from greenlink.analyst import read_table, table_names
-from greenlink.diff import warehouse_differences
+from greenlink.core import lock
+from greenlink.ops.analyst import read_table, table_names
+from greenlink.ops.diff import warehouse_differences
 
 STALLED = "bronze.transfers_raw"
 START_S = 900            # until the stalled write has opened a data file (two ingests' worth of slack)
@@ -76,11 +77,10 @@ def last_version(table_dir: Path) -> int:
 def killed(generated_world, tmp_path_factory) -> Killed:
     tmp = tmp_path_factory.mktemp("faults")
     wh = tmp / "warehouse"
-    cmd = [*procs.GREENLINK, "run", "--stages", "ingest", "--input", str(generated_world),
-           "--warehouse", str(wh), "--profile", "test"]
-    env = {tables.STALL_ENV: STALLED}
-    a = procs.start(cmd, tmp / "a.log", env)
-    b = procs.start(cmd, tmp / "b.log", env)
+    cmd = [sys.executable, str(Path(__file__).with_name("stall_write.py")), STALLED, "run", "--stages", "ingest",
+           "--input", str(generated_world), "--warehouse", str(wh), "--profile", "test"]
+    a = procs.start(cmd, tmp / "a.log")
+    b = procs.start(cmd, tmp / "b.log")
     stalled_dir = wh / "bronze" / "transfers_raw"
     try:
         t0 = time.monotonic()

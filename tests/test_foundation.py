@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import types as T
 
-from greenlink import tables
-from greenlink.config import load_profile
-from greenlink.errors import UserError
-from greenlink.runs import RUNS, Run, runs_view
+from greenlink.core import tables
+from greenlink.core.config import load_profile
+from greenlink.core.errors import UserError
+from greenlink.core.runs import RUNS, Run, runs_view
 
 SPEC = tables.TableSpec(
     name="gold.smoke",

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from greenlink.errors import UserError
+from greenlink.core.errors import UserError
 
 from conftest import WORLD_OVERRIDES as OVERRIDES
 from conftest import WORLD_PATENTS as N
@@ -35,7 +35,7 @@ def world_dir(generated_world):
 
 @pytest.fixture(scope="module")
 def sim():
-    from greenlink.generate import params, system
+    from greenlink.synth import params, system
 
     return system.simulate(SEED, N, params.load(OVERRIDES))
 
@@ -97,7 +97,7 @@ def parse_date(s: str) -> date | None:
 
 
 def parse_symbol(tok: str):
-    from greenlink.generate.ipcpool import Symbol
+    from greenlink.synth.ipcpool import Symbol
 
     t = unicodedata.normalize("NFKC", tok).upper()
     t = re.sub(r"\(\d{4}\.\d{1,2}\)", "", t).replace(" ", "")
@@ -112,7 +112,7 @@ def parse_symbol(tok: str):
 def city_of_address(addrs) -> dict[str, str | None]:
     import cpca
 
-    from greenlink import gazetteer
+    from greenlink.reference import gazetteer
 
     uniq = sorted({a for a in addrs if a})
     res = cpca.transform(uniq)["adcode"]
@@ -144,7 +144,7 @@ def accepted_rows(rows: pd.DataFrame, defects: pd.DataFrame, record: str) -> pd.
 def test_check_digit_spark_matches_rule(spark):
     from pyspark.sql import functions as F
 
-    from greenlink.generate.records import check_digit, check_digit_py
+    from greenlink.synth.records import check_digit, check_digit_py
 
     rng = np.random.default_rng(0)
     nums = ["".join(map(str, rng.integers(0, 10, 12))) for _ in range(300)] + ["201810123456", "200410018477"]
@@ -156,7 +156,7 @@ def test_check_digit_spark_matches_rule(spark):
 
 
 def test_log_round_is_unbiased_in_logs():
-    from greenlink.generate.system import log_round
+    from greenlink.synth.system import log_round
 
     rng = np.random.default_rng(1)
     for y in (0.2, 0.9, 2.3, 5.0):
@@ -168,7 +168,7 @@ def test_log_round_is_unbiased_in_logs():
 def test_betweenness_matches_networkx():
     import networkx as nx
 
-    from greenlink.generate.netmetrics import betweenness_raw
+    from greenlink.synth.netmetrics import betweenness_raw
 
     rng = np.random.default_rng(2)
     for directed in (False, True):
@@ -184,7 +184,7 @@ def test_betweenness_matches_networkx():
 
 
 def test_system_parameters_round_trip():
-    from greenlink.generate import params, system
+    from greenlink.synth import params, system
 
     p = params.load({"system": {"alpha": 0.2, "beta": 0.05}})
     w = system.simulate(9, 3_000, p)
@@ -197,7 +197,7 @@ def test_system_parameters_round_trip():
 
 
 def test_identical_and_different_seeds_at_city_level():
-    from greenlink.generate import params, plan, system
+    from greenlink.synth import params, plan, system
 
     a, b = system.simulate(4, 2_000, params.load()), system.simulate(4, 2_000, params.load())
     c = system.simulate(8, 2_000, params.load())
@@ -234,7 +234,7 @@ def _is_utf8(b: bytes) -> bool:
 
 
 def test_same_seed_same_bytes(spark, world_dir, tmp_path):
-    from greenlink.generate.world import generate
+    from greenlink.synth.world import generate
 
     again = generate(spark, tmp_path / "again", N, SEED, overrides=OVERRIDES)
     first = json.loads((world_dir / "MANIFEST.json").read_text(encoding="utf-8"))
@@ -264,7 +264,7 @@ def test_patent_counts_and_green_share(raw, truth):
 
 
 def test_green_flags_recomputed_from_raw_ipc(raw, truth):
-    from greenlink.generate.ipcpool import classify
+    from greenlink.synth.ipcpool import classify
 
     rows, _ = raw
     acc = accepted_rows(rows, truth["defects"], "patents").drop_duplicates("application_no")
@@ -283,7 +283,7 @@ def test_green_flags_recomputed_from_raw_ipc(raw, truth):
 
 
 def test_defects_are_at_their_rows(raw, truth):
-    from greenlink import gazetteer  # noqa: F401
+    from greenlink.reference import gazetteer  # noqa: F401
 
     rows, trows = raw
     d = truth["defects"]
@@ -362,7 +362,7 @@ def test_locatability_claims_hold_on_raw_rows(raw, truth):
             assert not f["locatable"] and (addr == "" or city.get(addr) is None)
     assert checked > 0.9 * len(acc)
     # name-locatable organisations carry their city's short name
-    from greenlink import gazetteer
+    from greenlink.reference import gazetteer
 
     shorts = gazetteer.cities().set_index("city_code")["short_name"]
     named = truth["orgs"][truth["orgs"]["locatable"] == "name"]
@@ -477,7 +477,8 @@ def test_policies_name_their_agencies_and_tools(world_dir, truth):
 def test_cli_errors_and_demo_reuse(tmp_path, monkeypatch):
     import argparse
 
-    from greenlink.generate import cli, params
+    from greenlink.ops.commands import generate as cli
+    from greenlink.synth import params, world
 
     parser = argparse.ArgumentParser()
     cli.configure(parser)
@@ -487,17 +488,17 @@ def test_cli_errors_and_demo_reuse(tmp_path, monkeypatch):
         cli.main(parser.parse_args(["--defect-rate", "0.9", "--out", str(tmp_path / "w")]))
     # ensure_demo_world: a matching manifest is reused, anything else regenerates
     calls = []
-    monkeypatch.setattr("greenlink.generate.world.generate", lambda spark, out, n, s, *a, **k: calls.append((out, n, s)))
+    monkeypatch.setattr("greenlink.synth.world.generate", lambda spark, out, n, s, *a, **k: calls.append((out, n, s)))
     out = tmp_path / "demo"
     out.mkdir()
     p = params.load()
     (out / "MANIFEST.json").write_text(json.dumps({"patents": 1000, "seed": 3, "defect_rate": p["defects"]["rate"],
                                                    "params_fingerprint": params.fingerprint(p), "overrides": {}}))
-    assert cli.ensure_demo_world(None, out, 1000, 3) == out and calls == []
-    cli.ensure_demo_world(None, out, 2000, 3)
+    assert world.ensure_demo_world(None, out, 1000, 3) == out and calls == []
+    world.ensure_demo_world(None, out, 2000, 3)
     assert calls == [(out, 2000, 3)]
     other = tmp_path / "notaworld"
     other.mkdir()
     (other / "x.txt").write_text("x")
     with pytest.raises(UserError, match="not a generated world"):
-        cli.ensure_demo_world(None, other, 1000, 3)
+        world.ensure_demo_world(None, other, 1000, 3)

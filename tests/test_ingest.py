@@ -15,14 +15,17 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from greenlink import cli, dates, ids, tables
-from greenlink.errors import UserError
-from greenlink.ingest import checks, readers
-from greenlink.ingest.bronze import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
-from greenlink.ingest.job import ingest
-from greenlink.ingest.layout import (InputFile, load_conf, match_columns, normalise_header, sniff_bytes)
-from greenlink.runs import RUNS
-from greenlink.session import WAREHOUSE_KEY
+from greenlink.bronze import checks, readers
+from greenlink.bronze.job import ingest
+from greenlink.bronze.layout import InputFile, load_conf, match_columns, sniff_bytes
+from greenlink.bronze.schema import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.core.runs import RUNS
+from greenlink.core.session import WAREHOUSE_KEY
+from greenlink.core.text import text_key
+from greenlink.ops import cli
+from greenlink.reference import dates, ids
 
 WORLD = Path(__file__).parent / "data" / "ingest" / "world"
 BRONZE = (PATENTS_RAW.name, TRANSFERS_RAW.name, REJECTS.name)
@@ -222,8 +225,8 @@ def test_parse_date_every_form(spark):
 
 def test_headers_match_aliases_in_priority_order():
     conf = load_conf().kinds["patents"]
-    assert normalise_header(" 申请（专利权）人 ") == "申请(专利权)人"
-    assert normalise_header("\ufeffApplication Number") == "applicationnumber"
+    assert text_key(" 申请（专利权）人 ") == "申请(专利权)人"
+    assert text_key("\ufeffApplication Number") == "applicationnumber"
     headers = ["专利权人", "申请号", "申请日", "类型", "IPC", "申请（专利权）人", "地址"]
     cols = match_columns(headers, conf, "x.csv")
     # 申请(专利权)人 precedes 专利权人 among the aliases of applicants
@@ -417,7 +420,7 @@ def test_kind_without_rejects_is_skipped_on_reingest(spark, world, first, tmp_pa
 
 
 def test_counts_that_do_not_reconcile_fail_loudly():
-    from greenlink.ingest.job import reconcile
+    from greenlink.bronze.job import reconcile
 
     f = SimpleNamespace(relpath="patents/a.csv")
     ok = {"n": 3, "lo": 1, "hi": 3, "distinct": 3, "accepted": 2, "reasons": {"duplicate_row": 1}}

@@ -8,10 +8,9 @@ import random
 
 import pytest
 
-from greenlink import inventory as inv
-from greenlink import ipc
-from greenlink.errors import UserError
-from greenlink.paths import PROJECT_ROOT
+from greenlink.core.errors import UserError
+from greenlink.core.paths import PROJECT_ROOT
+from greenlink.reference import inventory as inv, ipc
 
 # ------------------------------------------------------------------ entries and the oracle
 

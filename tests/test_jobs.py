@@ -1,4 +1,4 @@
-"""spark-submit entry points (jobs/) and the command that submits them (greenlink.submit)."""
+"""spark-submit entry points (jobs/) and the command that submits them (greenlink.ops.submit)."""
 from __future__ import annotations
 
 import ast
@@ -9,21 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from greenlink import jars, submit
-from greenlink.cli import COMMANDS, PIPELINE
-from greenlink.errors import UserError
+from greenlink.core import jars
+from greenlink.core.errors import UserError
+from greenlink.ops import submit
+from greenlink.ops.cli import COMMANDS, PIPELINE
 
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
 
 
 def job_command(path: Path) -> str:
-    """The command name a jobs/<stage>.py passes to greenlink.cli.main."""
+    """The command name a jobs/<stage>.py passes to greenlink.ops.cli.main."""
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "main" and node.args:
             first = node.args[0]
             if isinstance(first, ast.List) and isinstance(first.elts[0], ast.Constant):
                 return first.elts[0].value
-    raise AssertionError(f"{path} does not call greenlink.cli.main([stage, ...])")
+    raise AssertionError(f"{path} does not call greenlink.ops.cli.main([stage, ...])")
 
 
 def test_every_command_has_an_entry_point_running_it():
@@ -99,4 +100,4 @@ def test_submit_dry_run_prints_the_exact_command(capsys, monkeypatch, tmp_path):
     import zipfile
 
     names = zipfile.ZipFile(z).namelist()
-    assert "greenlink/cli.py" in names and "greenlink/ingest/job.py" in names
+    assert "greenlink/ops/cli.py" in names and "greenlink/bronze/job.py" in names

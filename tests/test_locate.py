@@ -5,19 +5,19 @@ import pytest
 
 from pyspark.sql import functions as F
 
-from greenlink import tables
-from greenlink import locate as L
-from greenlink.errors import UserError
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.silver import locate as L, places as PL
 
 
 @pytest.fixture(scope="module")
 def cfg():
-    return L.load_config()
+    return PL.load_config()
 
 
 @pytest.fixture(scope="module")
 def matcher(cfg):
-    return L.NameMatcher(cfg)
+    return PL.NameMatcher(cfg)
 
 
 # --- addresses (cpca + rules), pure Python -------------------------------------------
@@ -82,7 +82,7 @@ ADDRESS_CASES = [
 
 @pytest.mark.parametrize("address,expected", ADDRESS_CASES, ids=[str(a) for a, _ in ADDRESS_CASES])
 def test_parse_address(cfg, address, expected):
-    assert L.parse_address(address, cfg) == expected
+    assert PL.parse_address(address, cfg) == expected
 
 
 # --- organisation names, pure Python -------------------------------------------------
@@ -135,17 +135,17 @@ def test_locate_name(matcher, name, expected):
 def test_place_table(cfg, tmp_path):
     p = cfg.places
     assert p["吉林"].kind == "province" and p["吉林市"].city_code == "220200"
-    assert p["北京"] == L.PlaceEntry("city", "110000", "110000")
-    assert p["昆山"] == L.PlaceEntry("county", "320500", "320000", restricted=True)
-    assert p["海淀区"] == L.PlaceEntry("county", "110000", "110000")
-    assert p["仙桃市"] == L.PlaceEntry("noncity", None, "420000")
+    assert p["北京"] == PL.PlaceEntry("city", "110000", "110000")
+    assert p["昆山"] == PL.PlaceEntry("county", "320500", "320000", restricted=True)
+    assert p["海淀区"] == PL.PlaceEntry("county", "110000", "110000")
+    assert p["仙桃市"] == PL.PlaceEntry("noncity", None, "420000")
     assert p["鼓楼区"].kind == "ambiguous"
     assert "东方" not in p and "城区" not in p              # excluded short name; 2-character 区 word
-    assert cfg.fingerprint and L.load_config().fingerprint == cfg.fingerprint
+    assert cfg.fingerprint and PL.load_config().fingerprint == cfg.fingerprint
     bad = tmp_path / "places.yaml"
     bad.write_text("aliases:\n  浦东: '319999'\n", encoding="utf-8")
     with pytest.raises(UserError, match="not a city_code"):
-        L.load_config(bad)
+        PL.load_config(bad)
 
 
 # --- the whole step on Spark -----------------------------------------------------------

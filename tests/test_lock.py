@@ -1,4 +1,4 @@
-"""The warehouse lock (greenlink.lock): one writer per warehouse, stale locks taken over,
+"""The warehouse lock (greenlink.core.lock): one writer per warehouse, stale locks taken over,
 runs of a dead process marked `killed`. Pure file-system tests except the last one."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from greenlink import lock
-from greenlink.errors import UserError
+from greenlink.core import lock
+from greenlink.core.errors import UserError
 
 
 def info(job="ingest", pid=None, host=None, start=None):
@@ -93,7 +93,7 @@ def test_uri_warehouses_are_not_locked():
 
 
 def test_runs_of_a_dead_holder_are_marked_killed(spark, fresh_warehouse):
-    from greenlink.runs import Run, runs_view
+    from greenlink.core.runs import Run, runs_view
 
     wh = str(fresh_warehouse)
     with lock.warehouse_lock(wh, "run"):

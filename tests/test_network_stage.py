@@ -20,12 +20,12 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from greenlink import networks as nw
-from greenlink import network_stage as S
-from greenlink import tables
-from greenlink.errors import UserError
-from greenlink.locate import APPLICANTS
-from greenlink.silver import PATENTS, TRANSFERS
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.gold import network_stage as S, networks as nw
+from greenlink.ops.commands import networks as networks_command
+from greenlink.silver.locate import APPLICANTS
+from greenlink.silver.schema import PATENTS, TRANSFERS
 
 COUNT_COLS = ["rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "gtr_ip"]
 RATIO_COLS = ["in", "DC", "BC", "in_gt", "dc_out", "dc_in", "bc_gt"]
@@ -85,7 +85,7 @@ def silver_from_truth(spark, world: Path) -> S.StageInputs:
         F.monotonically_increasing_id().alias("source_row"),
         F.concat_ws("|", "application_no", F.col("year").cast("string"), "from_city", "to_city").alias("record_hash"))
 
-    from greenlink.gazetteer import cities
+    from greenlink.reference.gazetteer import cities
 
     sample = set(json.loads((truth / "structural.json").read_text(encoding="utf-8"))["sample_cities"])
     g = cities()
@@ -99,17 +99,18 @@ def silver_from_truth(spark, world: Path) -> S.StageInputs:
                          declared(transfers, TRANSFERS), sample_cities, {"truth": str(truth)})
 
 
-def stage_args(**kw) -> argparse.Namespace:
+def stage_args(**kw) -> S.NetworksStageConfig:
+    """The stage's config as `greenlink networks` builds it from these options."""
     base = dict(profile="test", warehouse=None, reports=None, config=None, patent_year=None, years=None,
                 no_figures=False)
-    return argparse.Namespace(**{**base, **kw})
+    return networks_command.config(argparse.Namespace(**{**base, **kw}))
 
 
 @pytest.fixture(scope="module")
 def truth_run(spark, generated_world, tmp_path_factory):
     """The stage run once on the truth-built inputs into its own warehouse; everything the
     tests look at is collected here (the session's warehouse is restored afterwards)."""
-    from greenlink.session import WAREHOUSE_KEY
+    from greenlink.core.session import WAREHOUSE_KEY
 
     root = tmp_path_factory.mktemp("netstage")
     before = spark.conf.get(WAREHOUSE_KEY)
@@ -120,7 +121,7 @@ def truth_run(spark, generated_world, tmp_path_factory):
                                   reports / "networks")
         read = {spec.name: tables.read(spark, spec.name).toPandas()
                 for spec in (nw.COLLAB_EDGES, nw.TRANSFER_EDGES, nw.CITY_NETWORK_METRICS, nw.NETWORK_SUMMARY)}
-        from greenlink.runs import runs_view
+        from greenlink.core.runs import runs_view
 
         runs = runs_view(spark).where(F.col("job") == "networks").toPandas()
     finally:
@@ -181,7 +182,7 @@ def test_edges_equal_truth(truth_run):
 def test_pipeline_network_metrics_equal_truth(pipeline_warehouse, generated_world):
     """The same comparison on the whole pipeline's warehouse (classify, controls, networks run
     on the raw files of the shared world)."""
-    from greenlink.analyst import read_table
+    from greenlink.ops.analyst import read_table
 
     warehouse = pipeline_warehouse
 
@@ -338,9 +339,9 @@ def test_config_is_validated():
 
 
 def test_cli_registers_the_stage():
-    from greenlink.cli import COMMANDS, PIPELINE, build_parser
+    from greenlink.ops.cli import COMMANDS, PIPELINE, build_parser
 
-    assert COMMANDS["networks"][0] == "greenlink.network_stage"
+    assert COMMANDS["networks"][0] == "greenlink.gold.network_stage"
     assert "networks" in PIPELINE
     ns = build_parser().parse_args(["networks", "--patent-year", "grant", "--no-figures"])
     assert (ns.patent_year, ns.no_figures, ns.config) == ("grant", True, None)

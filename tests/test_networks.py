@@ -9,10 +9,10 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from greenlink import networks as nw
-from greenlink import tables
-from greenlink.errors import UserError
-from greenlink.netfigures import network_figures
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.gold import network_metrics as nm, networks as nw
+from greenlink.gold.netfigures import network_figures
 
 # Hand-built world: 8 sample cities in 5 provinces (N = 8, N-1 = 7, (N-1)(N-2) = 42) and a
 # city X outside the sample. Years 2010-2012; 2011 has no patents and no transfers.
@@ -130,7 +130,7 @@ def built(spark, world):
     te = nw.transfer_edges(tr, cities, YEARS).toPandas()
     ce_df = spark.createDataFrame(ce, nw.COLLAB_EDGES.schema)
     te_df = spark.createDataFrame(te, nw.TRANSFER_EDGES.schema)
-    metrics = nw.city_network_metrics(ce_df, te_df, cities, YEARS, sources_per_task=2).toPandas()
+    metrics = nm.city_network_metrics(ce_df, te_df, cities, YEARS, sources_per_task=2).toPandas()
     return ce, te, metrics
 
 
@@ -218,7 +218,7 @@ def test_edges_outside_the_sample_or_duplicate_cities_are_errors(spark, world):
     bad = spark.createDataFrame([(2010, A, X, 1), (2010, C, B, 1)], "year int, city_a string, city_b string, weight long")
     te = spark.createDataFrame([(2010, A, B, 1, False), (2010, A, B, 2, False)], nw.TRANSFER_EDGES.schema)
     with pytest.raises(UserError) as err:
-        nw.city_network_metrics(bad, te, cities, YEARS)
+        nm.city_network_metrics(bad, te, cities, YEARS)
     assert str(err.value).startswith("collab edges: 1 x city_a >= city_b; collab edges: 1 x end outside the "
                                      "sample cities; transfer edges: 1 x repeated (year, pair) key")
     with pytest.raises(UserError, match="each sample city must appear once"):
@@ -281,7 +281,7 @@ def test_random_world_matches_networkx(spark):
     ce = nw.collab_edges(spark.createDataFrame(pc, "application_no string, year int, city_code string"), cities)
     te = nw.transfer_edges(spark.createDataFrame(
         tr, "application_no string, year int, from_city string, to_city string"), cities)
-    got = nw.city_network_metrics(ce, te, cities, years, sources_per_task=4).toPandas()
+    got = nm.city_network_metrics(ce, te, cities, years, sources_per_task=4).toPandas()
     _assert_metrics(got, _oracle(pc, tr, province, years), _pagerank_oracle(
         [tuple(r) for r in ce.select("year", "city_a", "city_b", "weight").collect()],
         [tuple(r) for r in te.select("year", "src", "dst", "weight").collect()], codes, years))
@@ -300,7 +300,7 @@ def test_summary_and_delta_tables(spark, fresh_warehouse, world, built):
                          + "".join(f" OR {c} IS NULL" for c in spec.not_null)).count() == 0
     tables.write(spark.createDataFrame(metrics, nw.CITY_NETWORK_METRICS.schema), nw.CITY_NETWORK_METRICS)
     assert tables.protocol(spark, nw.CITY_NETWORK_METRICS.name)[0] == 1     # delta-rs / DuckDB readable
-    tables.write(nw.network_summary(spark.createDataFrame(ce, nw.COLLAB_EDGES.schema),
+    tables.write(nm.network_summary(spark.createDataFrame(ce, nw.COLLAB_EDGES.schema),
                                     spark.createDataFrame(te, nw.TRANSFER_EDGES.schema),
                                     tables.read(spark, nw.CITY_NETWORK_METRICS.name), cities, YEARS),
                  nw.NETWORK_SUMMARY)

@@ -1,17 +1,17 @@
 """gold.city_year_panel assembly (hand-built inputs), its Delta constraints, Table 1 and the stage."""
 from __future__ import annotations
 
-import argparse
 import math
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
 import pytest
 from pyspark.sql import types as T
 
-from greenlink import tables
-from greenlink.errors import UserError
-from greenlink.panel import (LN_VARS, NETWORK_VARS, PANEL, PANEL_COLUMNS, app_audit, app_counts, assemble_panel,
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.gold.panel import (LN_VARS, NETWORK_VARS, PANEL, PANEL_COLUMNS, app_audit, app_counts, assemble_panel,
                              coverage_problems, panel_grid, write_table1)
 
 YEARS = (2019, 2020)
@@ -210,24 +210,23 @@ def test_pipeline_rerun_changes_no_content(spark, use_warehouse, pipeline_wareho
     import importlib
     import shutil
 
-    from greenlink.cli import COMMANDS
-    from greenlink.controls import CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, PROVINCE_IP
-    from greenlink.entropy import ER_INDEX, ER_WEIGHTS
-    from greenlink.networks import CITY_NETWORK_METRICS
-    from greenlink.pipeline import stage_args
-    from greenlink.sample import SAMPLE_LOG
+    from greenlink.gold.controls import CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, PROVINCE_IP
+    from greenlink.gold.entropy import ER_INDEX, ER_WEIGHTS
+    from greenlink.gold.networks import CITY_NETWORK_METRICS
+    from greenlink.gold.sample import SAMPLE_LOG
+    from greenlink.ops.cli import COMMANDS
+    from greenlink.ops.pipeline import PipelineConfig, stage_config
 
     copy = tmp_path / "warehouse"
     shutil.copytree(pipeline_warehouse, copy)
-    args = argparse.Namespace(profile=None, warehouse=None, reports=str(tmp_path / "reports"),
-                              input=str(generated_world))
+    args = PipelineConfig(reports=str(tmp_path / "reports"), input=str(generated_world))
     specs = (CITY_CONTROLS, PROVINCE_IP, CITY_ATTRIBUTES, CONTROL_REJECTS, SAMPLE_LOG, ER_INDEX, ER_WEIGHTS,
              CITY_NETWORK_METRICS, PANEL)
     with use_warehouse(copy):
         for stage in ("controls", "networks", "panel"):
-            ns = stage_args(stage, args)
-            if hasattr(ns, "no_figures"):
-                ns.no_figures = True          # maps are files, not table content
+            ns = stage_config(stage, args)
+            if hasattr(ns, "figures"):
+                ns = replace(ns, figures=False)   # maps are files, not table content
             importlib.import_module(COMMANDS[stage][0]).run(spark, ns)
     before = _content(spark, use_warehouse, pipeline_warehouse, specs)
     after = _content(spark, use_warehouse, copy, specs)

@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from greenlink import policy as P
-from greenlink import tables
-from greenlink.errors import UserError
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.core.text import parse_years
+from greenlink.gold import policy as P, policy_text as PT
+from greenlink.gold.policy import PolicyConfig
+from greenlink.ops.commands import policy as policy_command
 
 DATA = Path(__file__).parent / "data" / "policy"
 DOCS = yaml.safe_load((DATA / "documents.yaml").read_text(encoding="utf-8"))["documents"]
@@ -48,25 +51,25 @@ def tools():
     ("中国科学院西安分院、陕西省科技厅", ["中国科学院分院", "科学技术厅"]),
 ])
 def test_agency_aliases_are_normalised(agencies, field, expected):
-    names, unmatched = P.parse_agencies(field, agencies)
+    names, unmatched = PT.parse_agencies(field, agencies)
     assert names == sorted(expected)
     assert unmatched == []
 
 
 def test_agency_splitting_keeps_names_that_contain_he(agencies):
     field = "四川省住房和城乡建设厅和四川省人力资源和社会保障厅联合省发展和改革委员会、省工业和信息化厅等"
-    assert P.split_agencies(field, agencies) == [
+    assert PT.split_agencies(field, agencies) == [
         "四川省住房和城乡建设厅", "四川省人力资源和社会保障厅", "省发展和改革委员会", "省工业和信息化厅"]
     # parenthesised asides are dropped; 印发 / 等 at the end are not part of a name
-    assert P.split_agencies("省知识产权局（省市场监督管理局）、省财政厅印发", agencies) == ["省知识产权局", "省财政厅"]
-    assert P.split_agencies("省科技厅 会同 省财政厅", agencies) == ["省科技厅", "省财政厅"]
+    assert PT.split_agencies("省知识产权局（省市场监督管理局）、省财政厅印发", agencies) == ["省知识产权局", "省财政厅"]
+    assert PT.split_agencies("省科技厅 会同 省财政厅", agencies) == ["省科技厅", "省财政厅"]
 
 
 def test_unknown_agency_is_kept_and_listed(agencies):
-    names, unmatched = P.parse_agencies("浙江省体育局、浙江省科学技术厅", agencies)
+    names, unmatched = PT.parse_agencies("浙江省体育局、浙江省科学技术厅", agencies)
     assert names == ["体育局", "科学技术厅"]
     assert unmatched == ["体育局"]
-    assert P.parse_agencies("  、 ，等 ", agencies) == ([], [])
+    assert PT.parse_agencies("  、 ，等 ", agencies) == ([], [])
 
 
 def test_agency_dictionary_rejects_an_alias_under_two_names(tmp_path):
@@ -83,11 +86,11 @@ def test_agency_dictionary_rejects_an_alias_under_two_names(tmp_path):
 @pytest.mark.parametrize("doc", DOCS, ids=[d["policy_id"] for d in DOCS])
 def test_realistic_documents_are_coded_as_a_reader_codes_them(doc, agencies, tools):
     exp = doc["expect"]
-    names, unmatched = P.parse_agencies(doc["agencies"], agencies)
+    names, unmatched = PT.parse_agencies(doc["agencies"], agencies)
     assert names == sorted(exp["agencies"])
     assert unmatched == []
-    matches = P.detect_tools(doc["text"], tools)
-    assert P.tool_types(matches) == exp["types"]
+    matches = PT.detect_tools(doc["text"], tools)
+    assert PT.tool_types(matches) == exp["types"]
     found = {f"{m.type}/{m.instrument}" for m in matches if m.n > 0}
     assert set(exp["instruments"]) <= found
     negated = sorted(m.keyword for m in matches if m.n_negated > 0)
@@ -95,20 +98,20 @@ def test_realistic_documents_are_coded_as_a_reader_codes_them(doc, agencies, too
 
 
 def test_keywords_stay_whole_in_the_segmentation(tools):
-    tokens = P.segment("落实税收优惠政策，开展知识产权质押融资和科技成果转化。", tools)
+    tokens = PT.segment("落实税收优惠政策，开展知识产权质押融资和科技成果转化。", tools)
     for kw in ("税收优惠", "知识产权质押融资", "科技成果转化"):
         assert kw in tokens
 
 
 def test_longest_keyword_wins_and_counts_once(tools):
-    matches = P.detect_tools("开展知识产权质押融资，知识产权质押融资规模扩大。", tools)
+    matches = PT.detect_tools("开展知识产权质押融资，知识产权质押融资规模扩大。", tools)
     assert [(m.type, m.instrument, m.keyword, m.n) for m in matches] == \
         [("environment", "finance", "知识产权质押融资", 2)]      # not also 知识产权 / 质押融资
 
 
 def test_simple_negation(tools):
     def types(text):
-        return P.tool_types(P.detect_tools(text, tools))
+        return PT.tool_types(PT.detect_tools(text, tools))
 
     assert types("对转让的技术不享受税收优惠。") == []
     assert types("省财政不再安排专项资金。") == []
@@ -132,11 +135,11 @@ def test_provinces_and_years_resolve():
     lookup = P.province_lookup()
     assert len({v for v in lookup.values()}) == 31
     for raw in ("江苏", "江苏省", "320000", " 江苏省 "):
-        assert P.resolve_province(raw, lookup) == ("320000", "江苏省")
-    assert P.resolve_province("广西", lookup) == ("450000", "广西壮族自治区")
-    assert P.resolve_province("广西自治区", lookup) == ("450000", "广西壮族自治区")
-    assert P.resolve_province("香港", lookup) is None
-    assert [P.parse_year(v) for v in (2015, "2015", "2015年", 2015.0, "二〇一五", 1900, True, None)] == \
+        assert PT.resolve_province(raw, lookup) == ("320000", "江苏省")
+    assert PT.resolve_province("广西", lookup) == ("450000", "广西壮族自治区")
+    assert PT.resolve_province("广西自治区", lookup) == ("450000", "广西壮族自治区")
+    assert PT.resolve_province("香港", lookup) is None
+    assert [PT.parse_year(v) for v in (2015, "2015", "2015年", 2015.0, "二〇一五", 1900, True, None)] == \
         [2015, 2015, 2015, 2015, None, None, None, None]
 
 
@@ -223,9 +226,8 @@ def write_world(root: Path) -> dict[str, str]:
     return {d["policy_id"]: None for d in DOCS}
 
 
-def stage_args(root: Path) -> argparse.Namespace:
-    return argparse.Namespace(input=str(root), years="2010-2020", tools=None, agencies=None,
-                              profile="test", warehouse=None, reports=None)
+def stage_args(root: Path) -> PolicyConfig:
+    return PolicyConfig(input=str(root), years=(2010, 2020), tools=None, agencies=None)
 
 
 def test_policy_stage_writes_audit_rejects_and_synergy(spark, fresh_warehouse, tmp_path):
@@ -284,12 +286,12 @@ def test_policy_stage_writes_audit_rejects_and_synergy(spark, fresh_warehouse, t
 
 def test_stage_input_errors_are_one_line(spark, fresh_warehouse, tmp_path):
     with pytest.raises(UserError, match="--input"):
-        P.run(spark, argparse.Namespace(input=None))
+        P.run(spark, PolicyConfig(input=None))
     with pytest.raises(UserError, match="no policies folder"):
         P.run(spark, stage_args(tmp_path))
     with pytest.raises(UserError, match="--years"):
-        P.parse_years("2020-2010")
+        parse_years("2020-2010")
     parser = argparse.ArgumentParser()
-    P.configure(parser)
+    policy_command.configure(parser)
     ns = parser.parse_args(["--input", "w"])
-    assert (ns.input, P.parse_years(ns.years), ns.profile) == ("w", (2010, 2020), "local")
+    assert (ns.input, parse_years(ns.years), ns.profile) == ("w", (2010, 2020), "local")

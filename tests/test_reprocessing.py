@@ -9,18 +9,18 @@ then equal the clean run on the current dump (`pipeline_warehouse`) table by tab
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import importlib
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from greenlink.analyst import read_table
-from greenlink.diff import warehouse_differences
-from greenlink.ids import check_digit
+from greenlink.ops.analyst import read_table
+from greenlink.ops.diff import warehouse_differences
+from greenlink.reference.ids import check_digit
 
 DUMP_STAGES = ("ingest", "classify", "networks", "panel")
 LATER_FILE = "patents/Patsnap_2019-2020.parquet"
@@ -32,7 +32,7 @@ N_CORRECTED, N_WITHDRAWN = 5, 10
 
 def read_csv(path: Path) -> tuple[list[str], list[list[str]], dict[str, int]]:
     """Header, rows and the column index of each canonical column (conf/headers.yaml aliases)."""
-    from greenlink.ingest.layout import load_conf, match_columns
+    from greenlink.bronze.layout import load_conf, match_columns
 
     rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
     columns = match_columns(rows[0], load_conf().kinds["patents"], path.name)
@@ -83,15 +83,15 @@ def older_dump(world: Path, dest: Path, current: set[str]) -> dict[str, list[str
 
 
 def run_dump_stages(spark, use_warehouse, warehouse: Path, dump: Path, reports: Path) -> None:
-    from greenlink.cli import COMMANDS
-    from greenlink.pipeline import stage_args
+    from greenlink.ops.cli import COMMANDS
+    from greenlink.ops.pipeline import PipelineConfig, stage_config
 
-    args = argparse.Namespace(profile=None, warehouse=None, reports=str(reports), input=str(dump))
+    args = PipelineConfig(reports=str(reports), input=str(dump))
     with use_warehouse(warehouse):
         for stage in DUMP_STAGES:
-            ns = stage_args(stage, args)
-            if hasattr(ns, "no_figures"):
-                ns.no_figures = True          # maps are files, not table content
+            ns = stage_config(stage, args)
+            if hasattr(ns, "figures"):
+                ns = replace(ns, figures=False)   # maps are files, not table content
             importlib.import_module(COMMANDS[stage][0]).run(spark, ns)
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from greenlink.econ import sample_expr
-from greenlink.errors import UserError
+from greenlink.core.errors import UserError
+from greenlink.estimate import sample_expr
 
 PANEL = pd.DataFrame({"rsi": [0.0, 1.0, np.nan, 5.0], "gtr": [1, 0, 2, 3], "year": [2011, 2012, 2013, 2014],
                       "city": ["a", "b", "c", "d"]})

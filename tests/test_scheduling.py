@@ -10,7 +10,7 @@ import sys
 import types
 from pathlib import Path
 
-from greenlink.cli import PIPELINE
+from greenlink.ops.cli import PIPELINE
 
 ROOT = Path(__file__).resolve().parents[1]
 DAG_FILE = ROOT / "ops" / "airflow" / "greenlink_dag.py"

@@ -8,10 +8,10 @@ to the cluster through ops/submit.sh, so a failed stage can be cleared and retri
 each stage gets its own row in _meta.runs. ops/submit.sh passes the Delta and GraphFrames
 jars of .cache/jars (or, with --packages, their coordinates and GREENLINK_MAVEN_REPOS as
 --repositories), so the networks stage finds GraphFrames on the cluster. The stages and their order are read from
-greenlink's own registry (`PIPELINE` in lib/greenlink/cli.py), parsed rather than imported:
+greenlink's own registry (`PIPELINE` in lib/greenlink/ops/cli.py), parsed rather than imported:
 Airflow's interpreter needs neither greenlink nor Spark. BashOperator keeps the DAG free of
 provider packages; with apache-airflow-providers-apache-spark, a SparkSubmitOperator with
-application=jobs/run.py and the same arguments (`python -m greenlink.submit --dry-run`
+application=jobs/run.py and the same arguments (`python -m greenlink.ops.submit --dry-run`
 prints them) is equivalent.
 
 Deploy: copy or link this file into the DAGs folder and set the Airflow Variables (or
@@ -38,13 +38,13 @@ LOCK_WAIT_S = 1800
 
 
 def pipeline_stages(home: str = HOME) -> list[str]:
-    """`PIPELINE` of lib/greenlink/cli.py, read without importing greenlink."""
-    tree = ast.parse(Path(home, "lib", "greenlink", "cli.py").read_text(encoding="utf-8"))
+    """`PIPELINE` of lib/greenlink/ops/cli.py, read without importing greenlink."""
+    tree = ast.parse(Path(home, "lib", "greenlink", "ops", "cli.py").read_text(encoding="utf-8"))
     for node in tree.body:
         target = getattr(node, "target", None) or (node.targets[0] if isinstance(node, ast.Assign) else None)
         if getattr(target, "id", None) == "PIPELINE":
             return list(ast.literal_eval(node.value))
-    raise RuntimeError(f"no PIPELINE list in {home}/lib/greenlink/cli.py")
+    raise RuntimeError(f"no PIPELINE list in {home}/lib/greenlink/ops/cli.py")
 
 
 def stage_command(stage: str) -> str:

@@ -1,0 +1,347 @@
+"""One ingest run: check every file, skip unchanged kinds, read, check rows, reconcile, write.
+
+File checks come first (`filechecks`): in the default strict mode any refused file fails the
+run with one line per refused file (BadFiles, exit 2) before a row is read or a table is
+written; with `quarantine=True` the usable files are ingested, the refused ones go to
+bronze.file_rejects and `_meta.runs` (inputs `dump` = `partial`, `rejected_file:<file>`).
+
+Idempotence (docs/ingest.md): each kind (patents, transfers) has a fingerprint of its
+input files (names, sizes, sha256), conf/headers.yaml and the ingest code. Every commit an
+ingest makes to a bronze table carries `{"job": "ingest", "kind", "fingerprint", "run_id",
+"rejects"}` as Delta commit user metadata. A kind is skipped, with no new table version,
+when the latest commit of its bronze table carries the current fingerprint, bronze.rejects
+holds exactly that run's number of ingest rejects of the kind, and the run succeeded.
+Otherwise the kind is rewritten in full:
+its table is overwritten and its ingest rows of bronze.rejects are replaced, so bronze
+always holds exactly the current dump.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from greenlink.bronze import checks, readers
+from greenlink.bronze.filechecks import BadFiles, FileCheck, FileReject, check_input, file_rejects_frame, without_files
+from greenlink.bronze.layout import KINDS, IngestConf, InputFile, fingerprint, load_conf, logic_digest
+from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.core import tables
+from greenlink.core.errors import UserError
+from greenlink.core.printable import printable
+from greenlink.core.runs import RUNS, Run
+from greenlink.core.session import session_conf
+
+JOB = "ingest"
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+# GB18030 lines are decoded on executors by Spark's decode(), which since Spark 4 accepts
+# only a few charsets unless javaCharsets is on; codingErrorAction replaces undecodable
+# bytes with U+FFFD (the row becomes malformed_row) instead of failing the job.
+_DECODE_CONF = {"spark.sql.legacy.javaCharsets": "true", "spark.sql.legacy.codingErrorAction": "true"}
+
+
+def spec_of(kind: str) -> tables.TableSpec:
+    return PATENTS_RAW if kind == "patents" else TRANSFERS_RAW
+
+
+# ---------------------------------------------------------------- skip when unchanged
+
+def _commit_meta(raw: str | None) -> dict:
+    try:
+        meta = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _latest_commit_meta(spark: SparkSession, name: str) -> dict:
+    """User metadata of the table's latest commit ({} when none or not JSON)."""
+    rows = DeltaTable.forPath(spark, tables.path(spark, name)).history(1).select("userMetadata").collect()
+    return _commit_meta(rows[0]["userMetadata"]) if rows else {}
+
+
+def unchanged_since(spark: SparkSession, kind: str, fp: str) -> str | None:
+    """run_id of the succeeded ingest that wrote the current bronze content of `kind` from
+    inputs with fingerprint `fp`, or None when the kind must be (re)written.
+
+    The latest commit of the kind's table names that run, the fingerprint and how many
+    rejects the run wrote; bronze.rejects must hold exactly those (Delta records no commit
+    for a replace that changes nothing, so the rejects' own history cannot tell)."""
+    spec = spec_of(kind)
+    if not all(tables.exists(spark, n) for n in (spec.name, REJECTS.name, RUNS.name)):
+        return None
+    meta = _latest_commit_meta(spark, spec.name)
+    if not (meta.get("job") == JOB and meta.get("kind") == kind and meta.get("fingerprint") == fp):
+        return None
+    run_id, n_rejects = meta.get("run_id"), meta.get("rejects")
+    held = {r["run_id"]: r["count"] for r in tables.read(spark, REJECTS.name)
+            .filter((F.col("stage") == JOB) & (F.col("kind") == kind)).groupBy("run_id").count().collect()}
+    if held != ({run_id: n_rejects} if n_rejects else {}):
+        return None
+    ended = (tables.read(spark, RUNS.name)
+             .filter((F.col("run_id") == run_id) & (F.col("event") == "end") & (F.col("status") == "succeeded"))
+             .limit(1).count())
+    return run_id if ended else None
+
+
+def counts_of_run(spark: SparkSession, run_id: str, kind: str) -> dict[str, int]:
+    """The `kind` counts a run recorded (keys starting with the kind: totals and its files)."""
+    rows = (tables.read(spark, RUNS.name)
+            .filter((F.col("run_id") == run_id) & (F.col("event") == "end")).select("counts").collect())
+    counts = rows[0]["counts"] if rows else {}
+    return {k: int(v) for k, v in (counts or {}).items() if k.startswith(kind) and k != f"{kind}.skipped"}
+
+
+# ---------------------------------------------------------------- reconcile
+
+def file_counts(checked: DataFrame, reasons: Sequence[str]) -> dict[str, dict]:
+    """Per source_file (one aggregation): rows, accepted, rows per reason, and the
+    source_row range and distinct count."""
+    per_reason = [F.count(F.when(F.col("reason") == r, 1)).alias(r) for r in reasons]
+    rows = (checked.groupBy("source_file")
+            .agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col("reason").isNull(), 1)).alias("accepted"),
+                 F.min("source_row").alias("lo"), F.max("source_row").alias("hi"),
+                 F.countDistinct("source_row").alias("distinct"), *per_reason)
+            .collect())
+    return {r["source_file"]: {"n": r["n"], "lo": r["lo"], "hi": r["hi"], "distinct": r["distinct"],
+                               "accepted": r["accepted"], "reasons": {k: r[k] for k in reasons if r[k]}}
+            for r in rows}
+
+
+def reconcile(files: Sequence[InputFile], rows_in: Mapping[str, int], got: Mapping[str, dict]) -> None:
+    """Rows read = accepted + rejected per file, and the rows are exactly source_row 1..n;
+    anything else is a bug and fails the run before any table is written."""
+    problems = []
+    for f in files:
+        n_in = rows_in[f.relpath]
+        g = got.get(f.relpath, {"n": 0, "lo": None, "hi": None, "distinct": 0, "accepted": 0, "reasons": {}})
+        out = g["accepted"] + sum(g["reasons"].values())
+        if out != n_in or g["n"] != n_in:
+            problems.append(f"{f.relpath}: read {n_in} rows but accepted {g['accepted']} + rejected "
+                            f"{out - g['accepted']} = {out}")
+        elif n_in and (g["lo"] != 1 or g["hi"] != n_in or g["distinct"] != n_in):
+            problems.append(f"{f.relpath}: source_row is not exactly 1..{n_in} "
+                            f"(min {g['lo']}, max {g['hi']}, distinct {g['distinct']})")
+    extra = sorted(set(got) - {f.relpath for f in files})
+    if extra:
+        problems.append(f"rows from unlisted files: {', '.join(extra)}")
+    if problems:
+        raise RuntimeError("ingest: counts do not reconcile: " + "; ".join(problems))
+
+
+def record_counts(run: Run, kind: str, files: Sequence[InputFile], rows_in: Mapping[str, int],
+                  got: Mapping[str, dict], reasons: Sequence[str] | None = None) -> None:
+    """`_meta.runs` counts: `<kind>.rows_in|accepted|rejected|rejected.<reason>` and
+    `<file>:rows_in|accepted|rejected|rejected.<reason>` (file = source_file). Every reason
+    of `reasons` (default: the ingest reasons of `kind`) is recorded, zero included."""
+    run.count(f"{kind}.files", len(files))
+    for reason in (INGEST_REASONS[kind] if reasons is None else reasons):
+        run.count(f"{kind}.rejected.{reason}", 0)
+    for key in ("rows_in", "accepted", "rejected"):
+        run.count(f"{kind}.{key}", 0)
+    for f in files:
+        g = got.get(f.relpath, {"accepted": 0, "reasons": {}})
+        rejected = sum(g["reasons"].values())
+        for key, n in (("rows_in", rows_in[f.relpath]), ("accepted", g["accepted"]), ("rejected", rejected)):
+            run.count(f"{kind}.{key}", n)
+            run.count(f"{f.relpath}:{key}", n)
+        for reason, n in sorted(g["reasons"].items()):
+            run.count(f"{kind}.rejected.{reason}", n)
+            run.count(f"{f.relpath}:rejected.{reason}", n)
+
+
+def rows_written(spark: SparkSession, name: str) -> int:
+    """Rows the table's latest commit wrote (Delta operation metrics; no table scan)."""
+    row = (DeltaTable.forPath(spark, tables.path(spark, name)).history(1)
+           .select(F.col("operationMetrics")["numOutputRows"].alias("n")).first())
+    return int(row["n"] or 0) if row else -1
+
+
+# ---------------------------------------------------------------- one kind
+
+@contextmanager
+def commit_metadata(spark: SparkSession, meta: Mapping[str, str]) -> Iterator[None]:
+    with session_conf(spark, {USER_METADATA: json.dumps(dict(meta), sort_keys=True)}):
+        yield
+
+
+def checked_frame(spark: SparkSession, kind: str, files: Sequence[InputFile], conf: IngestConf,
+                  run: Run) -> tuple[DataFrame, dict[str, int]]:
+    """Every row of the kind's files with its bronze columns and reason (not yet computed)."""
+    kconf = conf.kinds[kind]
+    parsed, rows_in = readers.read_kind(spark, files, kconf, run.log)
+    if kind == "patents":
+        return checks.check_patents(parsed, conf.patent_types, kconf.columns), rows_in
+    return checks.check_transfers(parsed, kconf.columns), rows_in
+
+
+def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputFile], conf: IngestConf,
+                fp: str) -> dict[str, dict]:
+    """Read, check, reconcile and write one kind; returns the per-file counts."""
+    checked, rows_in = checked_frame(spark, kind, files, conf, run)
+    # computed once (scan, parse, duplicate window), then counted and written twice; the raw
+    # line is kept for the rejects only (bronze does not store it)
+    checked = (checked.withColumn("raw_record", F.when(F.col("reason").isNotNull(), F.col("raw_record")))
+               .persist(StorageLevel.DISK_ONLY))
+    try:
+        with run.phase(f"{kind}.read_check"):
+            got = file_counts(checked, INGEST_REASONS[kind])
+        reconcile(files, rows_in, got)
+        record_counts(run, kind, files, rows_in, got)
+        accepted = sum(g["accepted"] for g in got.values())
+        run.log(f"{kind}: {sum(rows_in.values()):,} rows read, {accepted:,} accepted; writing bronze")
+        rejected = sum(sum(g["reasons"].values()) for g in got.values())
+        meta = {"job": JOB, "kind": kind, "fingerprint": fp, "run_id": run.run_id, "rejects": rejected}
+        with run.phase(f"{kind}.write"), commit_metadata(spark, meta):
+            tables.write(checks.accepted(checked, kind, run.run_id), spec_of(kind))
+            tables.write(checks.rejected(checked, kind, run.run_id), REJECTS, mode="replace_where",
+                         replace_where=f"stage = '{JOB}' AND kind = '{kind}'")
+        # what the tables now hold must be the counts just reconciled: the overwrite's commit
+        # metrics for the bronze table, a count of this kind's ingest rows for the shared rejects
+        written = {spec_of(kind).name: rows_written(spark, spec_of(kind).name),
+                   REJECTS.name: tables.read(spark, REJECTS.name)
+                   .filter((F.col("stage") == JOB) & (F.col("kind") == kind)).count()}
+    finally:
+        checked.unpersist()
+    expected = {spec_of(kind).name: accepted, REJECTS.name: rejected}
+    if written != expected:
+        raise RuntimeError(f"ingest: {kind}: bronze holds {written} rows after the write, expected {expected}")
+    run.log(f"{kind}: written")
+    return got
+
+
+# ---------------------------------------------------------------- file checks
+
+def record_file_checks(run: Run, check: FileCheck, quarantine: bool) -> None:
+    """`_meta.runs`: counts `files.checked|accepted|rejected` (checked = accepted + rejected) and
+    `files.rejected.<reason>` (every reason, zeros included); inputs `dump` (complete, partial
+    when refused files were quarantined, refused when strict mode stops) and, per refused
+    file, `rejected_file:<file>` = `reason;size;sha256;detail`."""
+    accepted = sum(len(v) for v in check.files.values())
+    run.count("files.checked", check.checked)
+    run.count("files.accepted", accepted)
+    run.count("files.rejected", len(check.rejects))
+    for reason in FILE_REASONS:
+        run.count(f"files.rejected.{reason}", 0)
+    for r in check.rejects:
+        run.count(f"files.rejected.{r.reason}", 1)
+        run.inputs[f"rejected_file:{r.relpath}"] = f"{r.describe()};{r.detail}"
+    run.inputs["dump"] = "complete" if not check.rejects else ("partial" if quarantine else "refused")
+
+
+def file_stage(spark: SparkSession, run: Run, input_dir: Path, conf: IngestConf, quarantine: bool) -> FileCheck:
+    """Check every file; strict: fail listing all refused files; quarantine: record them in
+    bronze.file_rejects (replaced on every run that gets past the checks) and go on."""
+    run.log(f"checking the files of {printable(input_dir, None)}")
+    check = check_input(input_dir, conf)
+    record_file_checks(run, check, quarantine)
+    run.log(f"{check.checked} files checked, {len(check.rejects)} refused")
+    if check.rejects and not quarantine:
+        raise BadFiles(check)
+    empty = without_files(check)
+    if empty:
+        raise UserError("no usable file left in " + " and ".join(f"{k}/" for k in empty)
+                        + f" ({len(check.rejects)} files refused: "
+                        + "; ".join(r.line() for r in check.rejects if r.kind in empty) + "); nothing was ingested")
+    for r in check.rejects:
+        run.log(f"quarantined {r.line()}")
+    tables.write(file_rejects_frame(spark, check.rejects, run.run_id), FILE_REJECTS)
+    return check
+
+
+# ---------------------------------------------------------------- summary
+
+def summary(files: Mapping[str, Sequence[InputFile]], counts: Mapping[str, int], actions: Mapping[str, str],
+            refused: Sequence[FileReject] = ()) -> str:
+    """Short per-file table of rows read, accepted and rejected (by reason), and the refused files."""
+    head = ("file", "format", "rows_in", "accepted", "rejected", "reasons")
+    lines = []
+    for kind in KINDS:
+        for f in files[kind]:
+            reasons = " ".join(f"{k.split(':rejected.')[1]}={v}" for k, v in sorted(counts.items())
+                               if k.startswith(f"{f.relpath}:rejected.") and v)
+            lines.append((printable(f.relpath), f"{f.fmt} {f.encoding or ''}".strip(),
+                          *(str(counts.get(f"{f.relpath}:{k}", 0)) for k in ("rows_in", "accepted", "rejected")),
+                          reasons))
+        for r in refused:
+            if r.kind == kind:
+                lines.append((printable(r.relpath), "-", "-", "-", "-", f"file refused: {r.reason}"))
+        lines.append((f"total {kind} ({actions[kind]})", "",
+                      *(str(counts.get(f"{kind}.{k}", 0)) for k in ("rows_in", "accepted", "rejected")), ""))
+    widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head))]
+
+    def fmt(row: tuple[str, ...]) -> str:      # text columns left-aligned, numbers right-aligned
+        return "  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    return "\n".join([fmt(head), *map(fmt, lines)])
+
+
+# ---------------------------------------------------------------- the run
+
+def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, quarantine: bool = False,
+           parent_run_id: str | None = None, conf: IngestConf | None = None) -> dict[str, int]:
+    """Ingest `input_dir`/patents and `input_dir`/transfers into bronze; returns the run's counts.
+    `quarantine`: ingest the usable files when some are refused (else the run fails)."""
+    input_dir = Path(input_dir).expanduser().resolve()
+    conf = conf or load_conf()
+    with Run(spark, JOB, inputs={"input": str(input_dir)}, args={"force": force, "quarantine_bad_files": quarantine},
+             parent_run_id=parent_run_id) as run:
+        check = file_stage(spark, run, input_dir, conf, quarantine)
+        inventory = check.files
+        logic = logic_digest()
+        actions = {}
+        with session_conf(spark, _DECODE_CONF):
+            for kind in KINDS:
+                files = inventory[kind]
+                fp = fingerprint(files, conf, logic, check.rejected(kind))
+                run.inputs[f"{kind}.fingerprint"] = fp
+                for f in files:
+                    run.inputs[f"file:{f.relpath}"] = f.describe()
+                    encoding = f" {f.encoding}" if f.encoding else ""
+                    run.log(f"{printable(f.relpath)}: {f.fmt}{encoding}, {f.size:,} bytes")
+                previous = None if force else unchanged_since(spark, kind, fp)
+                if previous:
+                    for key, n in counts_of_run(spark, previous, kind).items():
+                        run.count(key, n)
+                    run.count(f"{kind}.skipped", 1)
+                    actions[kind] = f"unchanged since run {previous}, skipped"
+                    run.log(f"{kind}: inputs unchanged since run {previous}; bronze left as is")
+                else:
+                    ingest_kind(spark, run, kind, files, conf, fp)
+                    actions[kind] = "written"
+                run.inputs[f"{kind}.action"] = "skipped" if previous else "written"
+        partial = (f"\npartial dump: {len(check.rejects)} refused files quarantined, listed in {FILE_REJECTS.name}"
+                   if check.rejects else "")
+        print(f"greenlink ingest: run {run.run_id}\n{summary(inventory, run.counts, actions, check.rejects)}{partial}",
+              file=sys.stderr)
+        return dict(run.counts)
+
+
+@dataclass(frozen=True)
+class IngestStageConfig:
+    """What `greenlink ingest` runs on (the command's options as values)."""
+
+    input: str | None = None                  # input folder holding patents/ and transfers/
+    force: bool = False                       # rewrite bronze even when the inputs are unchanged
+    quarantine_bad_files: bool = False        # ingest the usable files when some are refused
+
+
+def input_dir(config: IngestStageConfig) -> Path:
+    if not config.input:
+        raise UserError("--input DIR is required (a folder with patents/ and transfers/)")
+    return Path(config.input).expanduser()
+
+
+def run(spark: SparkSession, config: IngestStageConfig = IngestStageConfig(),
+        parent_run_id: str | None = None) -> dict[str, int]:
+    """Ingest `config.input` in an existing session; returns the run's counts."""
+    return ingest(spark, input_dir(config), force=config.force, quarantine=config.quarantine_bad_files,
+                  parent_run_id=parent_run_id)

@@ -1,0 +1,99 @@
+"""Configuration as validated data: run profiles (conf/profiles/*.yaml) and reference files.
+
+A profile names the Spark master, the warehouse root and Spark settings. Unknown keys,
+wrong types and missing files are reported as one-line `UserError`s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from greenlink.core.errors import UserError
+from greenlink.core.paths import CONF_DIR
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; a missing or malformed file is a UserError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"config file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
+def conf_file(name: str) -> Path:
+    """A reference file under conf/ (e.g. `headers.yaml`)."""
+    return CONF_DIR / name
+
+
+def read_years(value: Any, where: str) -> tuple[int, int]:
+    """A `[first, last]` year range of a config file, within text.PLAUSIBLE_YEARS."""
+    from greenlink.core.text import check_years
+
+    try:
+        lo, hi = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: expected [first, last], e.g. [2010, 2020]") from None
+    return check_years(lo, hi, where)
+
+
+def study_years() -> tuple[int, int]:
+    """The study years of SPEC §3, first and last inclusive: `years` of conf/panel.yaml, the one
+    place they are set (the policy, networks and panel stages default to them)."""
+    path = conf_file("panel.yaml")
+    data = load_yaml(path)
+    return read_years(data.get("years") if isinstance(data, dict) else None, f"{path}: years")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    master: str | None
+    warehouse: str
+    driver_memory: str | None = None
+    checkpoint_dir: str | None = None
+    log_level: str = "WARN"
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str) -> "Profile":
+        if not isinstance(data, dict):
+            raise UserError(f"profile {source}: expected a mapping of settings")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(f"profile {source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        for required in ("name", "warehouse"):
+            if not data.get(required):
+                raise UserError(f"profile {source}: '{required}' is required")
+        conf = data.get("spark_conf") or {}
+        if not isinstance(conf, dict):
+            raise UserError(f"profile {source}: spark_conf must be a mapping")
+        level = str(data.get("log_level", "WARN")).upper()
+        if level not in {"ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF", "TRACE"}:
+            raise UserError(f"profile {source}: log_level {level!r} is not a log4j level")
+        return cls(
+            name=str(data["name"]),
+            master=data.get("master"),
+            warehouse=str(data["warehouse"]),
+            driver_memory=data.get("driver_memory"),
+            checkpoint_dir=data.get("checkpoint_dir"),
+            log_level=level,
+            spark_conf={str(k): str(v) for k, v in conf.items()},
+        )
+
+
+def load_profile(name_or_path: str = "local") -> Profile:
+    """`local`, `cluster`, `test`, or a path to a profile YAML file."""
+    path = Path(name_or_path)
+    if path.suffix not in {".yaml", ".yml"}:
+        path = CONF_DIR / "profiles" / f"{name_or_path}.yaml"
+        if not path.exists():
+            names = sorted(p.stem for p in (CONF_DIR / "profiles").glob("*.yaml"))
+            raise UserError(f"unknown profile {name_or_path!r}; available: {', '.join(names)}")
+    return Profile.from_dict(load_yaml(path), str(path))

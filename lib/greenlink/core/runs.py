@@ -1,0 +1,182 @@
+"""`_meta.runs`: one record of every job run (inputs, row counts, status, timings).
+
+The table is an append-only event log (a `start` and an `end` row per run), so that
+concurrent jobs only ever append and never conflict; `runs_view` shows the latest state
+of each run. A run killed mid-way keeps its `start` row with status `running` until the
+next run under the warehouse lock finds the dead process's stale lock and appends an `end`
+row with status `killed` for it (greenlink.core.lock).
+
+Runs of the stages that build on bronze (`DUMP_AWARE_JOBS`) record in `inputs` whether the
+current bronze came from a partial dump (`dump` = `partial`, `files_rejected` = N: the ingest
+quarantined N refused files, listed in bronze.file_rejects) or a complete one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from greenlink import __version__
+from greenlink.core import lock, tables
+from greenlink.core.printable import printable_lines
+from greenlink.core.session import job_description, warehouse_of
+
+log = logging.getLogger("greenlink")
+if not log.handlers:
+    _h = logging.StreamHandler(sys.stderr)
+    _h.setFormatter(logging.Formatter("%(asctime)s greenlink %(message)s", "%H:%M:%S"))
+    log.addHandler(_h)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+RUNS = tables.TableSpec(
+    name="_meta.runs",
+    schema=T.StructType([
+        T.StructField("run_id", T.StringType()),
+        T.StructField("parent_run_id", T.StringType()),
+        T.StructField("job", T.StringType()),
+        T.StructField("event", T.StringType()),
+        T.StructField("status", T.StringType()),
+        T.StructField("at", T.TimestampType()),
+        T.StructField("duration_s", T.DoubleType()),
+        T.StructField("inputs", T.MapType(T.StringType(), T.StringType())),
+        T.StructField("counts", T.MapType(T.StringType(), T.LongType())),
+        T.StructField("message", T.StringType()),
+        T.StructField("args", T.StringType()),
+        T.StructField("greenlink_version", T.StringType()),
+    ]),
+    not_null=("run_id", "job", "event", "status", "at"),
+    checks={"event_kind": "event IN ('start', 'end')",
+            "status_kind": "status IN ('running', 'succeeded', 'failed', 'killed')"},
+    comment="greenlink job runs: append-only start/end events",
+    keys=("run_id", "event"),
+)
+
+
+JOB_PROPERTY = "greenlink.job"   # Spark local property naming the greenlink job of a Spark job
+FILE_REJECTS_TABLE = "bronze.file_rejects"      # declared in greenlink.bronze.schema
+DUMP_AWARE_JOBS = frozenset({"classify", "networks", "panel", "estimate"})
+
+
+def dump_state(spark: SparkSession) -> dict[str, str]:
+    """`{"dump": "partial", "files_rejected": "N"}` when the ingest that wrote the current bronze
+    quarantined N refused files, `{"dump": "complete"}` when it refused none, {} before any ingest
+    that checked files."""
+    if not tables.exists(spark, FILE_REJECTS_TABLE):
+        return {}
+    n = tables.read(spark, FILE_REJECTS_TABLE).count()
+    return {"dump": "partial", "files_rejected": str(n)} if n else {"dump": "complete"}
+
+
+class Run:
+    """Context manager recording one job run; `count()` accumulates row counts."""
+
+    def __init__(self, spark: SparkSession, job: str, inputs: dict[str, str] | None = None,
+                 args: dict | None = None, parent_run_id: str | None = None) -> None:
+        self.spark = spark
+        self.job = job
+        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        self.parent_run_id = parent_run_id
+        self.inputs = {k: str(v) for k, v in (inputs or {}).items()}
+        self.args = json.dumps(args or {}, default=str, sort_keys=True)
+        self.counts: dict[str, int] = {}
+        self._t0 = 0.0
+        self._outer_job: str | None = None
+
+    def count(self, key: str, n: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + int(n)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """A named part of the run: its Spark jobs carry `<job>: <name>` as their description
+        (event logs, bench/profile_events.py) and its wall time is counted as `phase_ms.<name>`."""
+        t = time.monotonic()
+        with job_description(self.spark, f"{self.job}: {name}"):
+            yield
+        self.count(f"phase_ms.{name}", int((time.monotonic() - t) * 1000))
+
+    def log(self, message: str) -> None:
+        log.info("%s: %s (%.1fs)", self.job, printable_lines(message), time.monotonic() - self._t0)
+
+    def _append(self, event: str, status: str, message: str | None) -> None:
+        row = (self.run_id, self.parent_run_id, self.job, event, status, datetime.now(timezone.utc).replace(tzinfo=None),
+               time.monotonic() - self._t0 if event == "end" else None,
+               self.inputs, self.counts if event == "end" else {}, message, self.args, __version__)
+        df = self.spark.createDataFrame([row], RUNS.schema)
+        tables.ensure(self.spark, RUNS)
+        df.write.format("delta").mode("append").save(tables.path(self.spark, RUNS.name))
+
+    def __enter__(self) -> "Run":
+        self._t0 = time.monotonic()
+        # Spark jobs started inside the run carry its job name (event logs, bench/profile_events.py).
+        sc = self.spark.sparkContext
+        self._outer_job = sc.getLocalProperty(JOB_PROPERTY)
+        sc.setLocalProperty(JOB_PROPERTY, self.job)
+        self._reap_killed()
+        if self.job in DUMP_AWARE_JOBS:
+            self.inputs.update(dump_state(self.spark))
+        self._append("start", "running", None)
+        log.info("%s: started run %s", self.job, self.run_id)
+        return self
+
+    def _reap_killed(self) -> None:
+        """Mark the runs of a process that died holding the warehouse lock as `killed`. Only
+        under the lock: then no other run of this warehouse can still be alive."""
+        wh = warehouse_of(self.spark)
+        if lock.held(wh) is None:
+            return
+        for tomb, info in lock.tombstones(wh):
+            if tables.exists(self.spark, RUNS.name):
+                who = info.describe() if info else "an unknown process"
+                since = info.acquired() - timedelta(seconds=1) if info else None
+                for run_id in mark_killed(self.spark, since, f"killed: {who} died before finishing; "
+                                                              f"stale warehouse lock found by run {self.run_id}"):
+                    log.info("%s: marked run %s killed (its process is gone)", self.job, run_id)
+            tomb.unlink(missing_ok=True)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.spark.sparkContext.setLocalProperty(JOB_PROPERTY, self._outer_job)
+        if exc is None:
+            self._append("end", "succeeded", None)
+            log.info("%s: succeeded in %.1fs", self.job, time.monotonic() - self._t0)
+        else:
+            self._append("end", "failed", printable_lines(f"{type(exc).__name__}: {exc}")[:2000])
+            log.info("%s: failed after %.1fs", self.job, time.monotonic() - self._t0)
+
+
+def runs_view(spark: SparkSession) -> DataFrame:
+    """Latest state of every run: one row per run_id, newest first."""
+    df = tables.read(spark, RUNS.name)
+    w = Window.partitionBy("run_id").orderBy(F.col("at").desc(), F.col("event").asc())
+    started = df.filter("event = 'start'").select("run_id", F.col("at").alias("started_at"))
+    return (df.withColumn("_r", F.row_number().over(w)).filter("_r = 1").drop("_r", "event")
+            .join(started, "run_id", "left").orderBy(F.col("started_at").desc()))
+
+
+def mark_killed(spark: SparkSession, since: datetime | None, message: str) -> list[str]:
+    """Append an `end` event with status `killed` for every run still `running` that started at
+    or after `since` (naive UTC; None: any). Returns their run ids."""
+    view = runs_view(spark).filter(F.col("status") == "running")
+    if since is not None:
+        view = view.filter(F.col("started_at") >= F.lit(since))
+    dead = view.select("run_id", "parent_run_id", "job", "inputs", "args", "started_at").collect()
+    if not dead:
+        return []
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = [(r["run_id"], r["parent_run_id"], r["job"], "end", "killed", now,
+             (now - r["started_at"]).total_seconds(), r["inputs"], {}, message[:2000], r["args"], __version__)
+            for r in dead]
+    spark.createDataFrame(rows, RUNS.schema).write.format("delta").mode("append").save(
+        tables.path(spark, RUNS.name))
+    return [r["run_id"] for r in dead]

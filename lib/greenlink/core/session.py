@@ -1,0 +1,145 @@
+"""The SparkSession every job uses: Delta Lake configured, warehouse and checkpoints set.
+
+`get_spark("local")` starts Spark in-process with the project-local jar cache;
+`get_spark("cluster")` joins whatever spark-submit set up (master, --packages) and only
+adds SQL and Delta settings. The warehouse root is kept in the session conf under
+`spark.greenlink.warehouse`, so library code finds tables without extra arguments.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from pyspark.sql import SparkSession
+
+from greenlink.core.config import Profile, load_profile
+from greenlink.core.errors import UserError
+from greenlink.core.jars import coordinates, local_jars
+from greenlink.core.paths import CONF_DIR
+
+WAREHOUSE_KEY = "spark.greenlink.warehouse"
+
+# Table features delta-rs and DuckDB cannot read stay off for every new table
+# (docs/architecture.md, "Delta conventions").
+_DELTA_DEFAULTS = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+    "spark.databricks.delta.properties.defaults.columnMapping.mode": "none",
+    "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+}
+
+
+def resolve_warehouse(path: str) -> str:
+    """Absolute local path, or the URI unchanged when it has a scheme (hdfs://, s3a://)."""
+    if "://" in path:
+        return path.rstrip("/")
+    return os.path.abspath(path)
+
+
+def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
+              app_name: str = "greenlink") -> SparkSession:
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    wh = resolve_warehouse(warehouse or prof.warehouse)
+    # PySpark's workers must run the same interpreter as the driver (venv on PATH or not).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    if prof.master:
+        builder = builder.master(prof.master)
+        builder = builder.config("spark.jars", ",".join(str(p) for p in local_jars()))
+        log4j = CONF_DIR / "log4j2.properties"
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
+        builder = builder.config("spark.ui.enabled", "false")
+    if prof.driver_memory:
+        builder = builder.config("spark.driver.memory", prof.driver_memory)
+    # Under spark-submit (profile without master), what the submitter set with --conf wins
+    # over the profile's defaults: cluster tuning (shuffle partitions, …) happens there.
+    given = submitted_conf() if not prof.master else {}
+    defaults = {k: v for k, v in {**_DELTA_DEFAULTS, **prof.spark_conf}.items() if k not in given}
+    conf = {**defaults,
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.warehouse.dir": f"{wh}/_catalog",
+            WAREHOUSE_KEY: wh}
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    # Runtime settings also apply when the session already existed (spark-submit, notebooks).
+    for key, value in conf.items():
+        if key.startswith(("spark.sql.shuffle", "spark.sql.session", "spark.databricks", "spark.greenlink.")):
+            spark.conf.set(key, value)
+    spark.sparkContext.setLogLevel(prof.log_level)
+    spark.sparkContext.setCheckpointDir(prof.checkpoint_dir or f"{wh}/_checkpoints")
+    _check_delta(spark)
+    return spark
+
+
+def submitted_conf() -> dict[str, str]:
+    """Settings spark-submit gave this driver (--conf, spark-defaults.conf); empty when the
+    process was not launched by spark-submit (it then has no gateway to join)."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return {}
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
+    return dict(SparkConf().getAll())
+
+
+def _check_delta(spark: SparkSession) -> None:
+    from py4j.java_gateway import JavaClass
+
+    if not isinstance(spark._jvm.io.delta.tables.DeltaTable, JavaClass):
+        raise UserError(
+            "Delta Lake classes are not on the Spark classpath: submit with "
+            f"--packages {','.join(coordinates())} (or run `make setup` for local use)")
+
+
+def warehouse_of(spark: SparkSession) -> str:
+    """The warehouse root this session was started with."""
+    wh = spark.conf.get(WAREHOUSE_KEY, None)
+    if not wh:
+        raise UserError("this SparkSession was not created by greenlink.core.session.get_spark (no warehouse set)")
+    return wh
+
+
+def reports_dir(spark: SparkSession, args: object | None = None) -> str:
+    """Where a stage writes tables and figures: `args.reports` (the `--reports` option of
+    cli.add_common) when set, else `<warehouse>/../reports` (DESIGN.md). A warehouse URI
+    (hdfs://, s3a://) has no local parent folder: ./reports then."""
+    given = getattr(args, "reports", None) if args is not None else None
+    if given:
+        return os.path.abspath(os.path.expanduser(str(given)))
+    wh = warehouse_of(spark)
+    if "://" in wh:
+        return os.path.abspath("reports")
+    return os.path.join(os.path.dirname(wh.rstrip("/")), "reports")
+
+
+@contextmanager
+def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set SQL confs for the duration of a block, then restore what was there."""
+    before = {k: spark.conf.get(k, None) for k in settings}
+    for k, v in settings.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+
+
+@contextmanager
+def job_description(spark: SparkSession, text: str) -> Iterator[None]:
+    """Name the Spark jobs of a block (Spark UI, event logs: bench/profile_events.py)."""
+    sc = spark.sparkContext
+    before = sc.getLocalProperty("spark.job.description")
+    sc.setJobDescription(text)
+    try:
+        yield
+    finally:
+        sc.setLocalProperty("spark.job.description", before)

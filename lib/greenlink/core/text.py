@@ -1,0 +1,81 @@
+"""Text and year helpers every stage shares: one width fold, one NFKC key, one year range.
+
+- Width fold: the full-width ASCII block (U+FF01..U+FF5E) and the ideographic space U+3000
+  map to half-width ASCII (`；（）ＡＢＣ１２３` -> `;()ABC123`), as a Spark `translate`
+  (`fold_width`) and in Python (`fold_width_str`), so driver-side lookups match what the
+  executors compute.
+- `nfkc` / `text_key`: how a spelling from a file is matched against a reference list
+  (headers, admin levels, city and province names, policy dictionaries).
+- `PLAUSIBLE_YEARS`: the years any date or year column may hold (docs/raw_formats.md);
+  table CHECK constraints and input checks use it. The study years are data
+  (conf/panel.yaml `years`, `study_years()`), not this.
+- `parse_years`: the `--years 2010-2020` option of every stage that has one.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from greenlink.core.errors import UserError
+
+FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
+HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
+_FOLD = str.maketrans(FULLWIDTH, HALFWIDTH)
+_WIDEN = str.maketrans(HALFWIDTH, FULLWIDTH)
+
+# The Chinese patent law took effect in 1985: nothing earlier can be a CNIPA patent year.
+PLAUSIBLE_YEARS = (1985, 2030)
+_YEAR_RANGE = re.compile(r"\s*(\d{4})\s*-\s*(\d{4})\s*")
+
+
+def fold_width(col: Column) -> Column:
+    """Full-width ASCII characters and U+3000 -> half-width ASCII (Spark)."""
+    return F.translate(col, FULLWIDTH, HALFWIDTH)
+
+
+def fold_width_str(s: str) -> str:
+    """`fold_width` on a Python string."""
+    return s.translate(_FOLD)
+
+
+def widen(s: str) -> str:
+    """The inverse of `fold_width_str`: ASCII -> full-width forms (the generator's messy spellings)."""
+    return s.translate(_WIDEN)
+
+
+def nfkc(s: str) -> str:
+    """Unicode NFKC: full-width forms to half-width (（）→(), ，→,, ２０１５→2015)."""
+    return unicodedata.normalize("NFKC", s)
+
+
+def text_key(value: object) -> str:
+    """A spelling as matched against reference lists: NFKC (full-width folds to ASCII),
+    BOM and all whitespace removed, case folded. `申请（专利权）人 ` -> `申请(专利权)人`."""
+    s = nfkc("" if value is None else str(value)).replace("\ufeff", "")
+    return "".join(s.split()).casefold()
+
+
+def years_sql(column: str = "year") -> str:
+    """SQL predicate: `column` within PLAUSIBLE_YEARS (for CHECK constraints)."""
+    return f"{column} BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]}"
+
+
+def check_years(lo: int, hi: int, where: str) -> tuple[int, int]:
+    """(lo, hi) if first <= last within PLAUSIBLE_YEARS, else a UserError naming `where`."""
+    if not PLAUSIBLE_YEARS[0] <= lo <= hi <= PLAUSIBLE_YEARS[1]:
+        raise UserError(f"{where}: {lo}-{hi} is not a year range within {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]}")
+    return lo, hi
+
+
+def parse_years(text: str | None, default: tuple[int, int] | None = None) -> tuple[int, int]:
+    """`--years 2010-2020` -> (2010, 2020); empty -> `default` (an error when there is none).
+    First <= last, both within PLAUSIBLE_YEARS."""
+    if not text and default is not None:
+        return default
+    m = _YEAR_RANGE.fullmatch(str(text or ""))
+    if not m:
+        raise UserError(f"--years must look like 2010-2020, got {text!r}")
+    return check_years(int(m.group(1)), int(m.group(2)), "--years")

@@ -1,0 +1,165 @@
+"""The estimate stage: the article's tables on a panel -> estimates, rendered tables, plots.
+
+`run(spark, EstimateConfig)` is the pipeline stage (gold.city_year_panel -> gold.estimates and
+<reports>/tables); `run_estimation` estimates any specs on a pandas panel (`greenlink estimate
+--spec`, the tests). The command line is `greenlink.ops.commands.estimate`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from pyspark.sql import types as T
+
+from greenlink.core.errors import UserError
+from greenlink.core.tables import TableSpec
+
+SPEC_DIR = "estimation"
+
+
+def article_tables(names: str, spec_dir: Path | None = None):
+    """The article's table specs from conf/estimation: `all` or a comma-separated subset."""
+    from greenlink.core.config import conf_file
+    from greenlink.estimate.spec import load_tables
+
+    tables = load_tables(spec_dir or conf_file(SPEC_DIR))
+    if names.strip() == "all":
+        return tables
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = {t.table: t for t in tables}
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise UserError(f"unknown table(s) {', '.join(unknown)}; available: {', '.join(known)}")
+    return [known[n] for n in wanted]
+
+
+def sample_frame(results) -> pd.DataFrame:
+    """Row accounting of every estimated equation: table, model, equation, item, rows."""
+    rows = []
+    for tr in results:
+        for mname, res in tr.results.items():
+            for eq in res.equations.values():
+                if eq.counts is None:
+                    continue
+                for item, n in eq.counts.as_dict().items():
+                    rows.append((tr.table.table, mname, eq.name, item, n))
+    return pd.DataFrame(rows, columns=["table", "model", "equation", "item", "rows"])
+
+
+def estimates_frame(results) -> pd.DataFrame:
+    """Long estimates with the model and estimator of each row (estimates.csv)."""
+    frames = []
+    for tr in results:
+        if tr.table.kind != "regression":
+            continue
+        long = tr.long()
+        if not len(long):
+            continue
+        model_of = {e.column: m.name for m, e in tr.table.columns()}
+        est_of = {e.column: tr.results[m.name].equations[e.name].estimator
+                  for m, e in tr.table.columns() if m.name in tr.results}
+        long.insert(1, "model", long["column"].map(model_of))
+        long.insert(2, "estimator", long["column"].map(est_of))
+        frames.append(long)
+    cols = ["table", "model", "estimator", "column", "equation", "term", "coef", "se", "p", "nobs", "r2", "note"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def run_estimation(panel: pd.DataFrame, tables, out_dir: str | Path, formats: tuple[str, ...] = ("md", "tex", "html", "csv"),
+                   contemporaneous: bool | None = None, on_error: str = "raise", plots: bool = True):
+    """Estimate `tables` on `panel` and write estimates.csv, samples.csv and the rendered tables
+    to `out_dir`. Returns (results, estimates frame)."""
+    from greenlink.estimate.estimate import run_tables
+    from greenlink.estimate.render import write_reports
+
+    results = run_tables(panel, tables, contemporaneous, on_error)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    est = estimates_frame(results)
+    est.to_csv(out / "estimates.csv", index=False)
+    sample_frame(results).to_csv(out / "samples.csv", index=False)
+    write_reports(results, out, formats, plots)
+    return results, est
+
+
+def estimates_spec():
+    """gold.estimates: the latest estimates of the article's tables (time travel keeps earlier ones)."""
+    S, D, L = T.StringType(), T.DoubleType(), T.LongType()
+    cols = [("run", S), ("table", S), ("model", S), ("estimator", S), ("column", S), ("equation", S),
+            ("term", S), ("coef", D), ("se", D), ("p", D), ("nobs", L), ("r2", D), ("note", S)]
+    return TableSpec(
+        name="gold.estimates",
+        schema=T.StructType([T.StructField(n, t) for n, t in cols]),
+        not_null=("run", "table", "column", "equation", "term"),
+        checks={"valid_values": "(se IS NULL OR se >= 0) AND (p IS NULL OR p BETWEEN 0 AND 1) "
+                                "AND (nobs IS NULL OR nobs > 0)"},
+        keys=("table", "column", "equation", "term"),
+        comment="Estimates of Tables 2-7 (SPEC §7) from gold.city_year_panel; `run` = the run that produced them",
+    )
+
+
+ESTIMATES = estimates_spec()
+
+
+def _same_estimates(old: pd.DataFrame, new: pd.DataFrame) -> bool:
+    """Equal up to the producing run and float noise far below any reported digit."""
+    import numpy as np
+
+    keys = ["table", "column", "equation", "term"]
+    if len(old) != len(new):
+        return False
+    a, b = old.sort_values(keys).reset_index(drop=True), new.sort_values(keys).reset_index(drop=True)
+    for c in ("table", "model", "estimator", "column", "equation", "term", "nobs", "note"):
+        if not a[c].astype("string").fillna("").equals(b[c].astype("string").fillna("")):
+            return False
+    return all(np.allclose(a[c].astype(float), b[c].astype(float), rtol=1e-10, atol=1e-12, equal_nan=True)
+               for c in ("coef", "se", "p", "r2"))
+
+
+@dataclass(frozen=True)
+class EstimateConfig:
+    """What the estimate stage runs (`greenlink estimate --tables`, no --panel/--spec): the
+    command's options as values."""
+
+    tables: str = "all"                       # `all` or comma-separated article tables of conf/estimation
+    out: str | None = None                    # output folder (None: <reports>/tables)
+    plots: bool = True                        # False: skip the coefficient plots
+    reports: str | None = None                # reports folder (None: <warehouse>/../reports)
+
+
+def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | None = None) -> dict[str, int]:
+    """Pipeline stage: every article table on gold.city_year_panel -> gold.estimates and
+    <reports>/tables. gold.estimates is rewritten only when an estimate changed, so a rerun on
+    an unchanged panel leaves the table as it was."""
+    # `tables` here is the article's Tables 1-8; the Delta I/O module goes by `delta_tables`
+    from greenlink.core import tables as delta_tables
+    from greenlink.core.runs import Run
+    from greenlink.core.session import reports_dir
+
+    if not delta_tables.exists(spark, "gold.city_year_panel"):
+        raise UserError("gold.city_year_panel not found: run `greenlink panel` (or `greenlink run`) first")
+    spec = ESTIMATES
+    names = config.tables or "all"
+    out = Path(config.out or Path(reports_dir(spark, config)) / "tables")
+    with Run(spark, "estimate", inputs={"gold.city_year_panel": str(delta_tables.latest_version(
+            spark, "gold.city_year_panel"))}, args={"tables": names}, parent_run_id=parent_run_id) as r:
+        panel = delta_tables.read(spark, "gold.city_year_panel").toPandas()
+        r.log(f"panel: {len(panel):,} city-years; estimating {names}")
+        results, est = run_estimation(panel, article_tables(names), out, on_error="record",
+                                      plots=config.plots)
+        est = est.assign(run=r.run_id, nobs=pd.to_numeric(est["nobs"], errors="coerce").astype("Int64"))
+        failed = [(tr.table.table, m, why) for tr in results for m, why in tr.failures.items()]
+        for table, model, why in failed:
+            r.log(f"{table} model {model} failed: {why}")
+        r.count("estimates.rows", len(est))
+        r.count("estimates.failed_models", len(failed))
+        old = delta_tables.read(spark, spec.name).toPandas() if delta_tables.exists(spark, spec.name) else None
+        if old is not None and _same_estimates(old, est):
+            r.log("estimates unchanged; gold.estimates left as is")
+            r.count("estimates.unchanged", 1)
+        else:
+            frame = est[list(spec.schema.fieldNames())].astype(object).where(est.notna(), None)
+            delta_tables.write(spark.createDataFrame(frame.values.tolist(), spec.schema), spec)
+            r.log(f"gold.estimates written; reports in {out}")
+        return dict(r.counts)

@@ -1,0 +1,383 @@
+"""`greenlink networks`: silver tables -> the SPEC §4 city networks and network variables.
+
+Inputs (written by `greenlink classify`, and `greenlink controls` for the sample):
+- silver.patents: application_no, year (application year), patent_type, granted, grant_year,
+  is_green — one row per application number;
+- silver.applicants (`locate.APPLICANTS`): application_no, year, org_type, city_code,
+  unlocated_reason — one row per applicant link;
+- silver.transfers: application_no, year (registration = effective year), in_dump,
+  patent_type, is_green, from_city, to_city — one row per registered transfer;
+- the sample: `sample.sample_cities` (gold.sample_log, in_sample rows); N = its size.
+
+What enters the networks (docs/networks.md, "The stage"):
+- network patents = granted green inventions; their year is the application year, or the
+  grant year with `patent_year: grant` (conf/networks.yaml);
+- patent_cities = one row per distinct located city of a network patent's ORGANISATION
+  applicants (org_type in the config's `org_types`; individuals are never network actors);
+- network transfers = transfers of in-dump green inventions with both ends located; year =
+  registration year.
+Everything else is counted by reason into `_meta.runs`, and the counts reconcile.
+
+Outputs (specs in `greenlink.gold.networks`): gold.collab_edges, gold.transfer_edges,
+gold.city_network_metrics, gold.network_summary — each overwritten whole, so a rerun on
+the same input leaves the same tables — and maps `<reports>/networks/<network>_network_<year>
+.png|.svg`.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from graphframes import GraphFrame
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from greenlink.core import tables
+from greenlink.core.config import conf_file, load_yaml, study_years
+from greenlink.core.errors import UserError
+from greenlink.core.session import reports_dir
+from greenlink.core.text import PLAUSIBLE_YEARS
+from greenlink.gold import network_metrics as nm, networks as nw
+from greenlink.gold.centrality import CC_ALGORITHMS
+from greenlink.gold.network_inputs import (LINK_REASONS, PATENT_OUTCOMES, PATENT_YEARS, TRANSFER_REASONS, applicant_links,
+                                           link_audit, network_patents, network_transfers, patent_audit,
+                                           patent_cities, transfer_rows)
+from greenlink.silver.applicants import ORG_TYPES
+
+# Maps written by netfigures.network_figures (stale ones are removed before a run writes).
+_FIGURE_NAME = re.compile(r"^(collab|transfer)_network_\d{4}\.(png|svg)$")
+
+
+# --------------------------------------------------------------------------- config
+
+@dataclass(frozen=True)
+class NetworksConfig:
+    """conf/networks.yaml, validated (the file documents each key)."""
+
+    years: tuple[int, int]
+    patent_year: str
+    org_types: tuple[str, ...]
+    sources_per_task: int
+    top_k: int
+    figures: bool
+    components_algorithm: str
+    pagerank_tol: float
+
+    @property
+    def year_list(self) -> list[int]:
+        return list(range(self.years[0], self.years[1] + 1))
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str) -> "NetworksConfig":
+        if not isinstance(data, dict):
+            raise UserError(f"{source}: expected a mapping of settings")
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise UserError(f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        missing = [k for k in known if k not in data]
+        if missing:
+            raise UserError(f"{source}: missing setting(s) {', '.join(missing)}")
+        years = data["years"]
+        if (not isinstance(years, (list, tuple)) or len(years) != 2
+                or not all(isinstance(y, int) and not isinstance(y, bool) for y in years)
+                or not PLAUSIBLE_YEARS[0] <= years[0] <= years[1] <= PLAUSIBLE_YEARS[1]):
+            raise UserError(f"{source}: years must be [first, last] with {PLAUSIBLE_YEARS[0]} <= first <= last "
+                            f"<= {PLAUSIBLE_YEARS[1]}, got {years!r}")
+        if data["patent_year"] not in PATENT_YEARS:
+            raise UserError(f"{source}: patent_year must be one of {', '.join(PATENT_YEARS)}, "
+                            f"got {data['patent_year']!r}")
+        org_types = data["org_types"]
+        allowed = [t for t in ORG_TYPES if t != "individual"]
+        if not isinstance(org_types, (list, tuple)) or not org_types or any(t not in allowed for t in org_types):
+            raise UserError(f"{source}: org_types must be a non-empty list of {', '.join(allowed)} "
+                            f"(individuals are never network actors, SPEC §4), got {org_types!r}")
+        for key in ("sources_per_task", "top_k"):
+            v = data[key]
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise UserError(f"{source}: {key} must be a positive integer, got {v!r}")
+        if not isinstance(data["figures"], bool):
+            raise UserError(f"{source}: figures must be true or false, got {data['figures']!r}")
+        if data["components_algorithm"] not in CC_ALGORITHMS:
+            raise UserError(f"{source}: components_algorithm must be one of {', '.join(CC_ALGORITHMS)}, "
+                            f"got {data['components_algorithm']!r}")
+        tol = data["pagerank_tol"]
+        if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not 0 < tol < 1:
+            raise UserError(f"{source}: pagerank_tol must be a number between 0 and 1, got {tol!r}")
+        return cls(years=(int(years[0]), int(years[1])), patent_year=str(data["patent_year"]),
+                   org_types=tuple(dict.fromkeys(org_types)), sources_per_task=int(data["sources_per_task"]),
+                   top_k=int(data["top_k"]), figures=bool(data["figures"]),
+                   components_algorithm=str(data["components_algorithm"]), pagerank_tol=float(tol))
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "NetworksConfig":
+        """The file's settings; `years` defaults to the study years (conf/panel.yaml)."""
+        path = Path(path) if path else conf_file("networks.yaml")
+        data = load_yaml(path)
+        if isinstance(data, dict) and "years" not in data:
+            data = {**data, "years": list(study_years())}
+        return cls.from_dict(data, str(path))
+
+    def with_overrides(self, source: str, **changes: Any) -> "NetworksConfig":
+        """A copy with the given settings replaced (None = keep), validated again."""
+        data = {**asdict(self), **{k: v for k, v in changes.items() if v is not None}}
+        return NetworksConfig.from_dict(data, source)
+
+
+# --------------------------------------------------------------------------- the stage
+
+SILVER_INPUTS = ("silver.patents", "silver.applicants", "silver.transfers")
+_SAMPLE_SCHEMA = T.StructType([T.StructField("city_code", T.StringType()), T.StructField("city_name", T.StringType()),
+                               T.StructField("province_code", T.StringType()),
+                               T.StructField("longitude", T.DoubleType()), T.StructField("latitude", T.DoubleType())])
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """What the stage reads: silver-shaped patents, applicants and transfers (the columns of
+    the module docstring) and the sample cities (city_code, city_name, province_code,
+    longitude, latitude). `source` names where they came from (run record)."""
+
+    patents: DataFrame
+    applicants: DataFrame
+    transfers: DataFrame
+    cities: DataFrame
+    source: dict[str, str]
+
+    @classmethod
+    def from_warehouse(cls, spark: SparkSession) -> "StageInputs":
+        """The silver tables and gold.sample_log's sample; missing ones are a UserError."""
+        from greenlink.gold.sample import sample_cities
+
+        for name in SILVER_INPUTS:
+            if not tables.exists(spark, name):
+                raise UserError(f"{name} does not exist yet at {tables.path(spark, name)}: "
+                                "run `greenlink classify` (or `greenlink run`) first")
+        patents, applicants, transfers = (tables.read(spark, name) for name in SILVER_INPUTS)
+        return cls(patents, applicants, transfers, sample_cities(spark),
+                   {name: tables.path(spark, name) for name in (*SILVER_INPUTS, "gold.sample_log")})
+
+
+def _small_sample(cities: DataFrame) -> DataFrame:
+    """The sample as a small in-memory DataFrame, read once (N rows; every later use — the
+    audits, metrics, summary, maps — would otherwise re-read its source)."""
+    pdf = cities.select(*_SAMPLE_SCHEMA.fieldNames()).toPandas()
+    if pdf.empty:
+        raise UserError("the sample (gold.sample_log) keeps no city: the networks need it (SPEC §3)")
+    return cities.sparkSession.createDataFrame(pdf.sort_values("city_code"), _SAMPLE_SCHEMA)
+
+
+class _Phases:
+    """Wall time per phase: logged with Run.log and kept as `phase_ms.<name>` counts (the
+    benchmark reads them back)."""
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.monotonic()
+        self.run.log(f"{name} ...")
+        yield
+        dt = time.monotonic() - t0
+        self.run.count(f"phase_ms.{name}", round(dt * 1000))
+        self.run.log(f"{name} done in {dt:.1f}s")
+
+
+def _reconcile(what: str, lhs: int, rhs: int) -> None:
+    if lhs != rhs:
+        raise RuntimeError(f"networks counts do not reconcile: {what}: {lhs} != {rhs}")
+
+
+def input_audit(links: DataFrame, net_patents: DataFrame, pc: DataFrame, trows: DataFrame,
+                cities: DataFrame, years: Sequence[int]) -> DataFrame:
+    """Every input row by outcome, all audits in ONE small frame (one Spark job to collect):
+    (item, reason, detail, n long), summed over years.
+
+    item `links`: `link_audit` (detail = unlocated_reason); `patents`: `patent_audit`;
+    `patent_cities`: `networks.collab_audit` rows, `collab_pairs`: its pairs; `transfers`:
+    silver.transfers rows by TRANSFER_REASONS, usable ones as `network`;
+    `network_transfers`: `networks.transfer_audit` of those.
+    """
+    none = F.lit(None).cast("string")
+    ca = nw.collab_audit(pc, cities, years)
+    parts = [
+        link_audit(links).select(F.lit("links").alias("item"), "reason", F.col("unlocated_reason").alias("detail"),
+                                 F.col("rows").alias("n")),
+        patent_audit(net_patents, pc).select(F.lit("patents").alias("item"), F.col("outcome").alias("reason"),
+                                             none.alias("detail"), F.col("patents").alias("n")),
+        ca.select(F.lit("patent_cities").alias("item"), "reason", none.alias("detail"), F.col("rows").alias("n")),
+        ca.select(F.lit("collab_pairs").alias("item"), "reason", none.alias("detail"), F.col("pairs").alias("n")),
+        trows.select(F.lit("transfers").alias("item"), F.coalesce("reason", F.lit("network")).alias("reason"),
+                     none.alias("detail"), F.lit(1).alias("n")),
+        nw.transfer_audit(network_transfers(trows), cities, years).select(
+            F.lit("network_transfers").alias("item"), "reason", none.alias("detail"), F.col("rows").alias("n")),
+    ]
+    audit = parts[0]
+    for part in parts[1:]:
+        audit = audit.unionByName(part.select("item", "reason", "detail", F.col("n").cast("long")))
+    return audit.groupBy("item", "reason", "detail").agg(F.sum("n").cast("long").alias("n"))
+
+
+COLLAB_AUDIT_REASONS = ("accepted", "duplicate", "city_not_in_sample", "null_field", "year_out_of_range")
+TRANSFER_AUDIT_REASONS = ("accepted", "city_not_in_sample", "null_field", "year_out_of_range")
+
+
+def audit_counts(audit: Sequence[Any]) -> dict[str, int]:
+    """The collected `input_audit` rows as the run's flat counts; raises when they do not
+    reconcile. Keys (each family sums to its total):
+
+    links.network = Σ links.<LINK_REASONS>; links.unlocated = Σ links.unlocated.<reason>;
+    patents.network = Σ patents.network.<PATENT_OUTCOMES>;
+    links.patent_city = Σ patent_cities.<COLLAB_AUDIT_REASONS>; collab.pairs = accepted
+    pairs (= Σ collab_edges.weight), collab.pairs_city_not_in_sample = pairs lost;
+    transfers.rows = Σ transfers.<TRANSFER_REASONS> + transfers.network;
+    transfers.network = Σ transfers.network.<TRANSFER_AUDIT_REASONS>.
+    """
+    got: dict[tuple[str, str], int] = {}
+    out: dict[str, int] = {}
+    for row in audit:
+        key = (row["item"], row["reason"])
+        got[key] = got.get(key, 0) + int(row["n"])
+        if key == ("links", "unlocated"):
+            out[f"links.unlocated.{row['detail'] or 'unknown'}"] = int(row["n"])
+
+    def total(item: str) -> int:
+        return sum(v for (i, _), v in got.items() if i == item)
+
+    out["links.network"] = total("links")
+    out.update({f"links.{r}": got.get(("links", r), 0) for r in LINK_REASONS})
+    out["patents.network"] = total("patents")
+    out.update({f"patents.network.{o}": got.get(("patents", o), 0) for o in PATENT_OUTCOMES})
+    out.update({f"patent_cities.{r}": got.get(("patent_cities", r), 0) for r in COLLAB_AUDIT_REASONS})
+    out["collab.pairs"] = got.get(("collab_pairs", "accepted"), 0)
+    out["collab.pairs_city_not_in_sample"] = got.get(("collab_pairs", "city_not_in_sample"), 0)
+    out["transfers.rows"] = total("transfers")
+    out.update({f"transfers.{r}": got.get(("transfers", r), 0) for r in TRANSFER_REASONS})
+    out["transfers.network"] = got.get(("transfers", "network"), 0)
+    out.update({f"transfers.network.{r}": got.get(("network_transfers", r), 0) for r in TRANSFER_AUDIT_REASONS})
+
+    _reconcile("links = Σ link reasons", out["links.network"], sum(out[f"links.{r}"] for r in LINK_REASONS))
+    _reconcile("patent_city links = Σ patent-city outcomes", out["links.patent_city"], total("patent_cities"))
+    _reconcile("transfers = Σ reasons + network", out["transfers.rows"],
+               out["transfers.network"] + sum(out[f"transfers.{r}"] for r in TRANSFER_REASONS))
+    _reconcile("network transfers = Σ transfer audit", out["transfers.network"], total("network_transfers"))
+    for item, reasons in (("links", LINK_REASONS), ("patents", PATENT_OUTCOMES), ("patent_cities", COLLAB_AUDIT_REASONS),
+                          ("transfers", (*TRANSFER_REASONS, "network")),
+                          ("network_transfers", TRANSFER_AUDIT_REASONS)):
+        unknown = sorted({r for (i, r) in got if i == item} - set(reasons))
+        if unknown:
+            raise RuntimeError(f"networks audit: unexpected {item} reason(s) {unknown}")
+    return out
+
+
+@dataclass(frozen=True)
+class NetworksStageConfig:
+    """What `greenlink networks` runs on (the command's options as values): a settings file
+    (NetworksConfig) and the overrides given with it."""
+
+    config: str | None = None                 # settings file (None: conf/networks.yaml)
+    years: tuple[int, int] | None = None      # panel years (None: the settings')
+    patent_year: str | None = None            # application | grant (None: the settings')
+    figures: bool = True                      # False: do not draw the network maps
+    reports: str | None = None                # reports folder (None: <warehouse>/../reports)
+
+
+def config_of(stage: NetworksStageConfig) -> NetworksConfig:
+    """conf/networks.yaml (or `stage.config`) with the stage's overrides."""
+    return NetworksConfig.load(stage.config).with_overrides(
+        "command line", patent_year=stage.patent_year, years=stage.years,
+        figures=None if stage.figures else False)
+
+
+def run(spark: SparkSession, config: NetworksStageConfig = NetworksStageConfig(),
+        parent_run_id: str | None = None) -> dict[str, int]:
+    """The stage: read the silver tables and the sample from the warehouse, build and write the
+    networks; returns the run's counts (also recorded in _meta.runs)."""
+    cfg = config_of(config)
+    inputs = StageInputs.from_warehouse(spark)
+    inputs = replace(inputs, source={**inputs.source, "config": str(config.config or conf_file("networks.yaml"))})
+    return build_networks(spark, inputs, cfg, Path(reports_dir(spark, config)) / "networks",
+                          parent_run_id=parent_run_id)
+
+
+def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig, figures_dir: Path,
+                   parent_run_id: str | None = None) -> dict[str, int]:
+    """Build the networks from `inputs` and write the four gold tables (overwritten whole)
+    and the maps (into figures_dir) as one `networks` run; returns the run's counts."""
+    from greenlink.core.runs import Run
+    from greenlink.gold.netfigures import network_figures
+
+    years = cfg.year_list
+    cities = _small_sample(inputs.cities)
+    n = nw.sample_size(cities)
+    out_dir = Path(figures_dir)
+    with Run(spark, "networks", inputs=inputs.source, args=asdict(cfg), parent_run_id=parent_run_id) as r:
+        phase = _Phases(r)
+        r.count("sample.cities", n)
+        net_patents = network_patents(inputs.patents, cfg.patent_year)
+        # patent-level frames used by several audits and the edges: computed once
+        links = applicant_links(net_patents, inputs.applicants, cfg.org_types).persist()
+        pc = patent_cities(links).persist()
+        trows = transfer_rows(inputs.transfers).persist()
+        try:
+            with phase("inputs"):
+                for key, v in audit_counts(input_audit(links, net_patents, pc, trows, cities, years).collect()).items():
+                    r.count(key, v)
+                r.log(f"{r.counts['patents.network']} network patents, {r.counts['patent_cities.accepted']} "
+                      f"sample patent cities, {r.counts['transfers.network.accepted']} sample transfers")
+            with phase("edges"):
+                tables.write(nw.collab_edges(pc, cities, years), nw.COLLAB_EDGES, mode="overwrite")
+                tables.write(nw.transfer_edges(network_transfers(trows), cities, years), nw.TRANSFER_EDGES,
+                             mode="overwrite")
+        finally:
+            for df in (links, pc, trows):
+                df.unpersist()
+        collab = tables.read(spark, nw.COLLAB_EDGES.name)
+        transfer = tables.read(spark, nw.TRANSFER_EDGES.name)
+        ce = collab.agg(F.count(F.lit(1)).alias("n"), F.sum("weight").alias("w")).first()
+        te = transfer.agg(F.count(F.lit(1)).alias("n"), F.sum("weight").alias("w"),
+                          F.sum(F.when(F.col("is_local"), F.col("weight"))).alias("local")).first()
+        _reconcile("collab pairs = Σ collab_edges.weight", r.counts["collab.pairs"], int(ce["w"] or 0))
+        _reconcile("accepted transfers = Σ transfer_edges.weight", r.counts["transfers.network.accepted"],
+                   int(te["w"] or 0))
+        r.count("collab_edges.rows", ce["n"])
+        r.count("transfer_edges.rows", te["n"])
+        r.count("transfers.local", int(te["local"] or 0))
+
+        with phase("graph"):
+            # ONE GraphFrame for both networks and all years, its edges materialised once
+            # (city-level rows): degrees, betweenness arcs, PageRank and components read them
+            graph = nm.network_graph(collab, transfer, cities, years)
+            graph = GraphFrame(graph.vertices.localCheckpoint(eager=True), graph.edges.localCheckpoint(eager=True))
+        with phase("betweenness"):
+            # materialised on its own (city-level rows) so that its cost is visible
+            bcs = nm.network_betweenness(graph, n, sources_per_task=cfg.sources_per_task).localCheckpoint(eager=True)
+        with phase("metrics"):
+            metrics = nm.city_network_metrics(collab, transfer, cities, years, betweenness_rows=bcs, graph=graph,
+                                              pagerank_tol=cfg.pagerank_tol)
+            tables.write(metrics, nw.CITY_NETWORK_METRICS, mode="overwrite")
+            metrics = tables.read(spark, nw.CITY_NETWORK_METRICS.name)
+            r.count("city_network_metrics.rows", metrics.count())
+        with phase("summary"):
+            summary = nm.network_summary(collab, transfer, metrics, cities, years, top_k=cfg.top_k, graph=graph,
+                                         components_algorithm=cfg.components_algorithm)
+            tables.write(summary, nw.NETWORK_SUMMARY, mode="overwrite")
+            r.count("network_summary.rows", tables.read(spark, nw.NETWORK_SUMMARY.name).count())
+        _reconcile("metric rows = N x years", r.counts["city_network_metrics.rows"], n * len(years))
+        if cfg.figures:
+            with phase("figures"):
+                if out_dir.exists():   # a rerun with other years must not leave old maps behind
+                    for f in out_dir.iterdir():
+                        if _FIGURE_NAME.match(f.name):
+                            f.unlink()
+                written = network_figures(collab, transfer, cities, years, out_dir)
+                r.count("figures.files", len(written))
+                r.log(f"{len(written)} figures in {out_dir}")
+        return dict(r.counts)

@@ -1,0 +1,275 @@
+"""The two yearly city networks of SPEC §4 and every network variable of the panel.
+
+Inputs (DataFrames built from silver tables by the networks stage):
+- patent_cities (application_no, year, city_code): one row per distinct located city of a
+  granted green invention patent's organisation applicants;
+- transfers (application_no, year, from_city, to_city): one row per transfer of a green
+  invention patent with both ends located;
+- cities (city_code, province_code, …): the SAMPLE cities; N = its row count.
+
+Only sample cities are nodes: a pair or transfer with an end outside the sample is not an
+edge. Nothing is dropped silently: `collab_audit` / `transfer_audit` count every input
+row by outcome (and, for collaboration, the city pairs lost), and the counts reconcile
+with the edge weights (docs/networks.md).
+
+Outputs: `collab_edges`, `transfer_edges` here, `city_network_metrics` (one row per sample
+city and year, zeros for cities without ties) and `network_summary` in `network_metrics`; their
+Delta tables are declared below (COLLAB_EDGES, TRANSFER_EDGES, CITY_NETWORK_METRICS, NETWORK_SUMMARY).
+"""
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+from functools import reduce
+
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+
+from greenlink.core.errors import UserError
+from greenlink.core.tables import TableSpec
+from greenlink.core.text import years_sql
+
+_YEAR_CHECK = years_sql()
+# Tables carry few CHECK constraints with several conditions each: adding a constraint is one
+# Delta commit when a table is created, and a violation message prints the whole condition.
+
+COLLAB_EDGES = TableSpec(
+    name="gold.collab_edges",
+    keys=("year", "city_a", "city_b"),
+    schema=T.StructType([
+        T.StructField("year", T.IntegerType()),
+        T.StructField("city_a", T.StringType()),
+        T.StructField("city_b", T.StringType()),
+        T.StructField("weight", T.LongType()),
+    ]),
+    not_null=("year", "city_a", "city_b", "weight"),
+    checks={"collab_rows": f"{_YEAR_CHECK} AND city_a < city_b AND weight > 0"},
+    comment="SPEC §4 collaboration network: patents shared by sample cities a < b, per year",
+)
+
+TRANSFER_EDGES = TableSpec(
+    name="gold.transfer_edges",
+    keys=("year", "src", "dst"),
+    schema=T.StructType([
+        T.StructField("year", T.IntegerType()),
+        T.StructField("src", T.StringType()),
+        T.StructField("dst", T.StringType()),
+        T.StructField("weight", T.LongType()),
+        T.StructField("is_local", T.BooleanType()),
+    ]),
+    not_null=("year", "src", "dst", "weight", "is_local"),
+    checks={"transfer_rows": f"{_YEAR_CHECK} AND weight > 0 AND is_local = (src = dst)"},
+    comment="SPEC §4 transfer network: transfers src -> dst per year; src = dst rows are local",
+)
+
+_COUNT_COLS = ("rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "gtr_ip")
+METRIC_COLUMNS = ("city_code", "year", "rsi", "ex", "in", "DC", "BC", "rsi_ip", "gtr", "gtr_local",
+                  "gtr_other", "ex_gt", "in_gt", "dc_out", "dc_in", "bc_gt", "gtr_ip")
+
+# Beyond the article (docs/networks.md, "Extensions"): weighted PageRank in each network-year;
+# not SPEC §4 variables, so not in METRIC_COLUMNS (the panel takes METRIC_COLUMNS only).
+EXTENSION_COLUMNS = ("pagerank", "pagerank_gt")
+
+CITY_NETWORK_METRICS = TableSpec(
+    name="gold.city_network_metrics",
+    keys=("city_code", "year"),
+    schema=T.StructType(
+        [T.StructField("city_code", T.StringType()), T.StructField("year", T.IntegerType())]
+        + [T.StructField(c, T.LongType() if c in _COUNT_COLS else T.DoubleType())
+           for c in (*METRIC_COLUMNS[2:], *EXTENSION_COLUMNS)]),
+    not_null=(*METRIC_COLUMNS, *EXTENSION_COLUMNS),
+    checks={
+        "metrics_year_range": _YEAR_CHECK,
+        "metrics_counts": " AND ".join([f"{c} >= 0" for c in _COUNT_COLS] + [
+            "rsi >= ex", "rsi_ip <= rsi", "gtr = gtr_local + gtr_other", "gtr_ip BETWEEN gtr_local AND gtr"]),
+        "metrics_ratios": "`in` >= 0 AND (ex > 0 OR `in` = 0) AND in_gt >= 0 AND (ex_gt > 0 OR in_gt = 0)",
+        "metrics_shares": " AND ".join(f"{c} BETWEEN 0 AND 1" for c in ("DC", "BC", "dc_out", "dc_in", "bc_gt",
+                                                                       *EXTENSION_COLUMNS)),
+    },
+    comment="SPEC §4 network variables: one row per sample city and year (zeros without ties)",
+)
+
+NETWORKS = ("collab", "transfer")
+# Metrics ranked in network_summary.top_cities: strengths and the centralities.
+TOP_METRICS = {"collab": ("rsi", "DC", "BC"), "transfer": ("gtr", "dc_out", "dc_in", "bc_gt")}
+
+NETWORK_SUMMARY = TableSpec(
+    name="gold.network_summary",
+    keys=("network", "year"),
+    schema=T.StructType([
+        T.StructField("network", T.StringType()),
+        T.StructField("year", T.IntegerType()),
+        T.StructField("n_cities", T.LongType()),
+        T.StructField("nodes_with_ties", T.LongType()),
+        T.StructField("isolated_cities", T.LongType()),
+        T.StructField("edges", T.LongType()),
+        T.StructField("total_weight", T.LongType()),
+        T.StructField("local_transfers", T.LongType()),
+        T.StructField("density", T.DoubleType()),
+        T.StructField("components", T.LongType()),
+        T.StructField("largest_component_size", T.LongType()),
+        T.StructField("largest_component_share", T.DoubleType()),
+        T.StructField("top_cities", T.MapType(T.StringType(), T.ArrayType(T.StringType()))),
+        # extensions (docs/networks.md): transfer network only, null for collab
+        T.StructField("reciprocated_pairs", T.LongType()),
+        T.StructField("reciprocity", T.DoubleType()),
+    ]),
+    not_null=("network", "year", "n_cities", "nodes_with_ties", "isolated_cities", "edges",
+              "total_weight", "density", "components", "largest_component_size",
+              "largest_component_share", "top_cities"),
+    checks={
+        "summary_keys": f"network IN ('collab', 'transfer') AND {_YEAR_CHECK}",
+        "summary_counts": ("nodes_with_ties + isolated_cities = n_cities AND components <= nodes_with_ties "
+                           "AND largest_component_size <= nodes_with_ties "
+                           "AND (network = 'transfer') = (local_transfers IS NOT NULL) "
+                           "AND (network = 'transfer') = (reciprocated_pairs IS NOT NULL) "
+                           # a NULL check result is a violation for Delta: collab rows need the IS NULL
+                           "AND (reciprocated_pairs IS NULL OR reciprocated_pairs <= edges / 2)"),
+        "summary_shares": ("density BETWEEN 0 AND 1 AND largest_component_share BETWEEN 0 AND 1 "
+                           "AND (reciprocity IS NULL OR reciprocity BETWEEN 0 AND 1)"),
+    },
+    comment="per year and network: size, density, components, top cities by each centrality",
+)
+
+
+# --------------------------------------------------------------------------- inputs
+
+def sample_frame(cities: DataFrame) -> pd.DataFrame:
+    """The sample (city_code, province_code) on the driver: N rows, city-level reference data.
+    Duplicate or null city codes are an error."""
+    pdf = cities.select("city_code", "province_code").toPandas()
+    if pdf["city_code"].isna().any() or pdf["city_code"].duplicated().any():
+        raise UserError(f"sample cities: {len(pdf)} rows but {pdf['city_code'].dropna().nunique()} distinct "
+                        "non-null city codes; each sample city must appear once")
+    return pdf.sort_values("city_code").reset_index(drop=True)
+
+
+def sample_size(cities: DataFrame) -> int:
+    """N of SPEC §4: the number of sample cities. Duplicate or null city codes are an error."""
+    return len(sample_frame(cities))
+
+
+def year_list(years: Iterable[int]) -> list[int]:
+    ys = sorted({int(y) for y in years})
+    if not ys:
+        raise UserError("no years given for the network variables")
+    return ys
+
+
+def _reason(required: Sequence[str], years: Sequence[int] | None) -> Column:
+    """Why an input row cannot be used at all (null when it can)."""
+    expr = F.when(reduce(operator.or_, [F.col(c).isNull() for c in required]), F.lit("null_field"))
+    if years is not None:
+        expr = expr.when(~F.col("year").isin([int(y) for y in years]), F.lit("year_out_of_range"))
+    return expr
+
+
+def _in_sample(cities: DataFrame, col: str, flag: str) -> DataFrame:
+    return F.broadcast(cities.select(F.col("city_code").alias(col)).distinct().withColumn(flag, F.lit(True)))
+
+
+def _patent_city_rows(patent_cities: DataFrame, cities: DataFrame,
+                      years: Sequence[int] | None) -> DataFrame:
+    """Input rows with `reason` (null_field, year_out_of_range or null) and `in_sample`."""
+    pc = patent_cities.select("application_no", F.col("year").cast("int").alias("year"), "city_code")
+    return (pc.withColumn("reason", _reason(("application_no", "year", "city_code"), years))
+            .join(_in_sample(cities, "city_code", "in_sample"), "city_code", "left")
+            .withColumn("in_sample", F.coalesce("in_sample", F.lit(False))))
+
+
+def _distinct_patent_cities(rows: DataFrame) -> DataFrame:
+    """Usable (year, application_no, city_code, in_sample, n_rows): duplicates collapsed."""
+    return (rows.filter(F.col("reason").isNull())
+            .groupBy("year", "application_no", "city_code", "in_sample")
+            .agg(F.count(F.lit(1)).alias("n_rows")))
+
+
+# --------------------------------------------------------------------------- edges
+
+def collab_edges(patent_cities: DataFrame, cities: DataFrame,
+                 years: Sequence[int] | None = None) -> DataFrame:
+    """SPEC §4 collaboration edges: (year int, city_a, city_b, weight long), city_a < city_b.
+
+    weight = number of patents (distinct application_no within the year) whose located
+    cities include both a and b; a patent with k sample cities adds 1 to each of its
+    k(k−1)/2 pairs. Only pairs of sample cities; with `years`, only those years. Rows with
+    null fields and pairs with a non-sample city are counted by `collab_audit`.
+    """
+    pc = (_distinct_patent_cities(_patent_city_rows(patent_cities, cities, years))
+          .filter("in_sample").select("year", "application_no", "city_code"))
+    a, b = pc.alias("a"), pc.alias("b")
+    pairs = a.join(b, (F.col("a.year") == F.col("b.year"))
+                   & (F.col("a.application_no") == F.col("b.application_no"))
+                   & (F.col("a.city_code") < F.col("b.city_code")))
+    return (pairs.groupBy(F.col("a.year").alias("year"), F.col("a.city_code").alias("city_a"),
+                          F.col("b.city_code").alias("city_b"))
+            .agg(F.count(F.lit(1)).alias("weight")))
+
+
+def collab_audit(patent_cities: DataFrame, cities: DataFrame,
+                 years: Sequence[int] | None = None) -> DataFrame:
+    """Where every patent_cities row went: (year, reason, rows long, pairs long).
+
+    reason: accepted | duplicate | city_not_in_sample | null_field | year_out_of_range.
+    rows reconcile with the input row count. pairs: for `accepted`, the city pairs among a
+    patent's sample cities (= Σ collab_edges.weight); for `city_not_in_sample`, the pairs
+    lost because one end is outside the sample (C(k,2) − C(m,2) for a patent with k located
+    cities, m of them in the sample); 0 otherwise.
+    """
+    rows = _patent_city_rows(patent_cities, cities, years)
+    bad = (rows.filter(F.col("reason").isNotNull()).groupBy("year", "reason")
+           .agg(F.count(F.lit(1)).alias("rows"), F.lit(0).cast("long").alias("pairs")))
+    per_city = _distinct_patent_cities(rows)
+    per_patent = (per_city.groupBy("year", "application_no")
+                  .agg(F.count(F.lit(1)).alias("k"), F.sum(F.col("in_sample").cast("long")).alias("m"),
+                       F.sum(F.col("n_rows") - 1).alias("dups")))
+    pairs_all = F.expr("k * (k - 1) div 2")
+    pairs_kept = F.expr("m * (m - 1) div 2")
+    per_year = per_patent.groupBy("year").agg(
+        F.sum("m").alias("acc_rows"), F.sum(pairs_kept).alias("acc_pairs"),
+        F.sum(F.col("k") - F.col("m")).alias("out_rows"), F.sum(pairs_all - pairs_kept).alias("out_pairs"),
+        F.sum("dups").alias("dup_rows"), F.lit(0).cast("long").alias("no_pairs"))
+    good = per_year.select("year", F.explode(F.array(*[
+        F.struct(F.lit(reason).alias("reason"), F.col(r).cast("long").alias("rows"), F.col(p).cast("long").alias("pairs"))
+        for reason, r, p in (("accepted", "acc_rows", "acc_pairs"), ("city_not_in_sample", "out_rows", "out_pairs"),
+                             ("duplicate", "dup_rows", "no_pairs"))])).alias("r")).select("year", "r.*")
+    return good.filter("rows > 0").unionByName(bad.select("year", "reason", "rows", "pairs"))
+
+
+def _transfer_rows(transfers: DataFrame, cities: DataFrame, years: Sequence[int] | None) -> DataFrame:
+    t = transfers.select("application_no", F.col("year").cast("int").alias("year"), "from_city", "to_city")
+    t = t.withColumn("reason", _reason(("application_no", "year", "from_city", "to_city"), years))
+    t = (t.join(_in_sample(cities, "from_city", "src_in"), "from_city", "left")
+         .join(_in_sample(cities, "to_city", "dst_in"), "to_city", "left"))
+    both = F.coalesce("src_in", F.lit(False)) & F.coalesce("dst_in", F.lit(False))
+    return t.withColumn("reason", F.coalesce("reason", F.when(~both, F.lit("city_not_in_sample"))))
+
+
+def transfer_edges(transfers: DataFrame, cities: DataFrame,
+                   years: Sequence[int] | None = None) -> DataFrame:
+    """SPEC §4 transfer edges: (year int, src, dst, weight long, is_local boolean).
+
+    weight = number of transfer rows from src to dst in the year (each input row is one
+    registered transfer). src = dst rows are kept with is_local = true: they count in gtr but
+    are not graph edges. Rows with an end outside the sample, null fields or (with `years`)
+    another year are counted by `transfer_audit`.
+    """
+    t = _transfer_rows(transfers, cities, years).filter(F.col("reason").isNull())
+    return (t.groupBy("year", F.col("from_city").alias("src"), F.col("to_city").alias("dst"))
+            .agg(F.count(F.lit(1)).alias("weight"))
+            .withColumn("is_local", F.col("src") == F.col("dst")))
+
+
+def transfer_audit(transfers: DataFrame, cities: DataFrame,
+                   years: Sequence[int] | None = None) -> DataFrame:
+    """Where every transfer row went: (year, reason, rows long); rows reconcile with the input.
+
+    reason: accepted (= Σ transfer_edges.weight, local included) | city_not_in_sample |
+    null_field | year_out_of_range.
+    """
+    t = _transfer_rows(transfers, cities, years)
+    return (t.groupBy("year", F.coalesce("reason", F.lit("accepted")).alias("reason"))
+            .agg(F.count(F.lit(1)).alias("rows")))

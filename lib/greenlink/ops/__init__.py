@@ -1,0 +1,9 @@
+"""Operating the pipeline: the command line, the pipeline API, submission, diffs, analyst reads.
+
+- `cli`        `greenlink …`: the command registry and entry point
+- `commands`   one command-line module per stage command, `run` and `generate` (argparse ends there)
+- `pipeline`   `run_stages(spark, stages, PipelineConfig)`
+- `submit`     spark-submit command lines for a cluster
+- `diff`       `greenlink diff`: table changes between Delta versions
+- `analyst`    Spark-free reads (delta-rs, DuckDB)
+"""

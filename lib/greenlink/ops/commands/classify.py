@@ -1,0 +1,22 @@
+"""`greenlink classify`: bronze -> silver (dedupe, green classification, applicant location)."""
+from __future__ import annotations
+
+import argparse
+
+from greenlink.ops.cli import add_common
+from greenlink.silver.classify import ClassifyConfig, run
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_common(parser)
+
+
+def config(args: argparse.Namespace) -> ClassifyConfig:
+    return ClassifyConfig()
+
+
+def main(args: argparse.Namespace) -> int:
+    from greenlink.core.session import get_spark
+
+    run(get_spark(args.profile, args.warehouse), config(args))
+    return 0

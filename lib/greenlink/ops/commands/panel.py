@@ -1,0 +1,27 @@
+"""`greenlink panel`: gold.city_year_panel (SPEC §4-§6) and Table 1."""
+from __future__ import annotations
+
+import argparse
+
+from greenlink.core.text import parse_years
+from greenlink.gold.panel import PanelStageConfig, run
+from greenlink.ops.cli import add_common
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_common(parser)
+    parser.add_argument("--years", default=None, help="study years, e.g. 2010-2020 (default: conf/panel.yaml)")
+    parser.add_argument("--panel-conf", default=None, help="panel settings (default: conf/panel.yaml)")
+
+
+def config(args: argparse.Namespace) -> PanelStageConfig:
+    return PanelStageConfig(years=parse_years(args.years) if args.years else None, panel_conf=args.panel_conf,
+                            reports=args.reports)
+
+
+def main(args: argparse.Namespace) -> int:
+    from greenlink.core.session import get_spark
+
+    cfg = config(args)
+    run(get_spark(args.profile, args.warehouse), cfg)
+    return 0

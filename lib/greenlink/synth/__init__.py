@@ -1,0 +1,20 @@
+"""Synthetic patent world generator, a test-world tool rather than a stage (issue 2, item 5; docs/generator.md).
+
+`greenlink generate --patents N --seed S --out DIR` writes the raw inputs of SPEC §1 in
+their real formats (docs/raw_formats.md) and a `truth/` folder holding what a correct
+pipeline must compute from them. Modules:
+
+- `params`      conf/generator*.yaml as validated data
+- `rng`         deterministic hashing of (seed, salt, id) on Spark and numpy streams on the driver
+- `places`      place-name screening, verified address forms (cpca), postcodes
+- `names`       organisations and individuals: names, types, home cities, addresses
+- `ipcpool`     green / non-green IPC symbol pools from the WIPO inventory, SPEC §2 oracle
+- `netmetrics`  SPEC §4 city-level network variables from edge lists (numpy Brandes)
+- `system`      the SPEC §7 city-year system on the driver: `simulate(seed, ...)`
+- `plan`        strata of patents and transfers realising the simulated city-year world
+- `records`     Spark: patents, applicants and transfers on executors
+- `render`      Spark -> raw files with stable bytes (CSV/GBK, Parquet, xlsx)
+- `panelfiles`  yearbook, province, city attributes and policy documents
+- `truth`       truth/ tables from the generated records
+- `world`       orchestration; `cli` the command
+"""
