@@ -33,8 +33,8 @@ from greenlink.core.tables import TableSpec
 from greenlink.core.text import years_sql
 
 _YEAR_CHECK = years_sql()
-# Tables carry few CHECK constraints with several conditions each: adding a constraint is one
-# Delta commit when a table is created, and a violation message prints the whole condition.
+# Tables carry few CHECK constraints with several conditions each: a violation message prints
+# the whole condition, so one constraint per concern reads better than one per column.
 
 COLLAB_EDGES = TableSpec(
     name="gold.collab_edges",
