@@ -17,7 +17,8 @@ import pandas as pd
 from greenlink.core.config import conf_file, load_yaml
 
 from greenlink.synth.rng import stream
-from greenlink.synth.system import ENV_COLUMNS, World, policy_synergy
+from greenlink.synth.regressors import ENV_COLUMNS, policy_synergy
+from greenlink.synth.system import World
 
 YEARBOOK_HEADERS = {
     "city": "城市", "year": "年份", "pgdp": "人均地区生产总值(元)", "fdi": "当年实际使用外资金额(万美元)",

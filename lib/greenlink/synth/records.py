@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from greenlink.synth import ipcpool
 from greenlink.synth.plan import Plan
 from greenlink.synth.rng import pick, slots, uniform
-from greenlink.synth.system import _distance_km
+from greenlink.synth.cities import gravity
 
 TYPE_DIGIT = {"invention": 1, "utility": 2, "design": 3}
 SERIAL_MULT, SERIAL_ADD, SERIAL_MOD = 7_654_321, 1_234_567, 10_000_000
@@ -91,9 +91,7 @@ class Gen:
 
     def _gravity_df(self, km: float, same_prov: float) -> DataFrame:
         c = self.plan.world.cities
-        d = _distance_km(c["longitude"].to_numpy(), c["latitude"].to_numpy())
-        g = np.exp(-d / km) * np.where(c["province_code"].to_numpy()[:, None] == c["province_code"].to_numpy()[None, :],
-                                       same_prov, 1.0) * c["size"].to_numpy()[None, :]
+        g = gravity(c, km, same_prov) * c["size"].to_numpy()[None, :]
         np.fill_diagonal(g, 0.0)
         codes = c["city_code"].to_numpy()
         rows = []
