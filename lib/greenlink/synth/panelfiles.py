@@ -44,6 +44,7 @@ def yearbook(world: World, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     cities = world.cities.set_index("city_code")
     miss = pd.DataFrame(False, index=c.index, columns=VALUE_COLUMNS)
     years = world.years
+    run_lo, run_hi = cp["degraded_gap_run_years"]
     for code, grp in c.groupby("city_code", sort=True):
         idx = grp.sort_values("year").index.to_numpy()
         if cities.loc[code, "sample"]:
@@ -54,7 +55,7 @@ def yearbook(world: World, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
                     miss.loc[rng.choice(idx, size=k, replace=False), col] = True
         else:
             # a run of missing years for everything, and scattered cells elsewhere
-            run = int(rng.integers(3, 7))
+            run = int(rng.integers(run_lo, run_hi + 1))
             start = int(rng.integers(0, len(idx) - run + 1))
             miss.loc[idx[start:start + run], :] = True
             rest = np.setdiff1d(idx, idx[start:start + run])
@@ -64,7 +65,7 @@ def yearbook(world: World, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             miss.loc[rest, :] = miss.loc[rest, :].to_numpy() | cells
     ambiguous = _ambiguous_shorts()
     short_ok = [code for code in sorted(cities.index) if cities.loc[code, "short_name"] not in ambiguous]
-    use_short = set(np.array(short_ok)[rng.random(len(short_ok)) < 0.1])
+    use_short = set(np.array(short_ok)[rng.random(len(short_ok)) < cp["yearbook_short_name_share"]])
     names = {code: (cities.loc[code, "short_name"] if code in use_short else cities.loc[code, "city_name"])
              for code in cities.index}
     out = pd.DataFrame({YEARBOOK_HEADERS["city"]: c["city_code"].map(names), YEARBOOK_HEADERS["year"]: c["year"]})

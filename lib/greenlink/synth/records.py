@@ -227,6 +227,7 @@ class Gen:
         gs = _lit_array(self.green_slots, "int")
         ns = _lit_array(self.nongreen_slots, "int")
         main_green = (self.u("main-green", "pid") < pp["green_main_share"]) | (k == 1)
+        later_green = pp["later_green_share"]
         seed = self.seed
 
         def one(j: Column) -> Column:
@@ -235,7 +236,7 @@ class Gen:
             g_pick = gs[pick(u_sym, N_SLOTS)]
             n_pick = ns[pick(u_sym, N_SLOTS)]
             must_green = F.col("green") & (((j == 1) & main_green) | ((j == 2) & ~main_green))
-            return F.when(must_green, g_pick).when(F.col("green") & (u_mix < 0.25), g_pick).otherwise(n_pick)
+            return F.when(must_green, g_pick).when(F.col("green") & (u_mix < later_green), g_pick).otherwise(n_pick)
         return F.array_distinct(F.transform(F.sequence(F.lit(1), k), one))
 
     def applicant_slots(self, pat: DataFrame) -> DataFrame:
@@ -252,8 +253,9 @@ class Gen:
             (self.u("ind-first", "pid") < F.element_at(ind, tidx))
         kslots = _lit_array((1 + slots(pp["applicant_count_weights"], 1024)).tolist(), "int")
         k = F.when(st.isin("anchor", "foreign", "noncity"), 1).when(st == "collab", F.size("members") + 1 + F.when(
-            (self.u("collab-extra", "pid") < 0.3) & (F.size("members") < 3), 1).otherwise(0)) \
-            .when(st == "source", 1 + (self.u("source-extra", "pid") < 0.25).cast("int")) \
+            (self.u("collab-extra", "pid") < pp["collab_extra_applicant_share"]) & (F.size("members") < 3), 1)
+            .otherwise(0)) \
+            .when(st == "source", 1 + (self.u("source-extra", "pid") < pp["source_extra_applicant_share"]).cast("int")) \
             .otherwise(kslots[pick(self.u("n-applicants", "pid"), 1024)])
         df = pat.withColumn("is_ind", individual).withColumn("k", k)
         ggi = (F.col("ptype") == "invention") & F.col("granted") & F.col("green")
@@ -286,7 +288,7 @@ class Gen:
     def links(self, pat: DataFrame) -> DataFrame:
         """(pid, ord, entity_id): applicants in order, duplicates removed (first kept)."""
         sl = self.applicant_slots(pat)
-        grav = self.gravity_df(self.p["patents"]["coapplicant_distance_km"], 3.0)
+        grav = self.gravity_df(self.p["patents"]["coapplicant_distance_km"], self.p["patents"]["coapplicant_same_province"])
         sl = sl.withColumn("slot", pick(uniform(self.seed, "far-city", F.col("pid"), F.col("ord")), 256).cast("int"))
         sl = sl.join(grav, ["city_code", "slot"], "left") \
             .withColumn("city_code", F.when(F.col("pool") == "far", F.col("dest")).otherwise(F.col("city_code"))) \
@@ -462,7 +464,7 @@ def transfers(gen: Gen, rec: DataFrame, ent: DataFrame) -> DataFrame:
     # new owners: a recipient organisation of the destination city, sometimes with a second owner
     tr = tr.join(pools, "dst", "left")
     tr = tr.withColumn("to_entity", (F.col("r_off") + pick(uniform(seed, "recipient", "tid"), F.col("r_n"))).cast("long"))
-    second = (uniform(seed, "second-owner", "tid") < 0.12) & (F.col("a_n") > 0)
+    second = (uniform(seed, "second-owner", "tid") < gen.p["network"]["second_owner_share"]) & (F.col("a_n") > 0)
     tr = tr.withColumn("second_entity", F.when(second, (F.col("a_off") + pick(uniform(seed, "second", "tid"),
                                                                               F.col("a_n"))).cast("long")))
     tr = with_entity(tr, ent, "to_entity", "t_", ["name", "city_code"] + ADDRESS_PARTS)
