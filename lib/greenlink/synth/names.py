@@ -21,6 +21,9 @@ and names are unique, so a name identifies one entity.
 """
 from __future__ import annotations
 
+import bisect
+import random
+
 import numpy as np
 import pandas as pd
 
@@ -55,10 +58,9 @@ def _ambiguous_city_shorts() -> set[str]:
 class _Namer:
     """Draws unique, screened names (Python's Mersenne Twister: cheap single draws)."""
 
-    def __init__(self, seed: int) -> None:
-        import random
-
+    def __init__(self, seed: int, three_char_share: float) -> None:
         c = places.names_conf()
+        self.three_char_share = three_char_share
         self.c = c
         self.r = random.Random(f"{seed}/names")
         self.ac = places.scanner().ac
@@ -158,8 +160,8 @@ class _Namer:
 
     # --- individuals ---------------------------------------------------------------------
     def person(self) -> str | None:
-        sur, giv, r = self.c["surnames"], self.c["given_chars"], self.r
-        return self.draw(lambda: self.ch(sur) + self.ch(giv) + (self.ch(giv) if r.random() < 0.7 else ""),
+        sur, giv, r, three = self.c["surnames"], self.c["given_chars"], self.r, self.three_char_share
+        return self.draw(lambda: self.ch(sur) + self.ch(giv) + (self.ch(giv) if r.random() < three else ""),
                          None, tries=200)
 
 
@@ -177,18 +179,18 @@ def _style_table(styles: dict, kind: str, short: str, pshort: str, ambiguous: se
     return keys, list(cum / cum[-1])
 
 
-def generate_entities(seed: int, counts: pd.DataFrame, styles: dict) -> pd.DataFrame:
+def generate_entities(seed: int, counts: pd.DataFrame, nconf: dict) -> pd.DataFrame:
     """Entities for per-city pool sizes.
 
     counts: city_code, n_univ, n_inst, n_other, n_ent (together the `app` pool, in this order),
             n_recip, n_lead, n_co.
-    styles: name-place style probabilities: {enterprise: {city, city_shi, bracket, province, none},
-            university: {city, province, none}, institute: {city, province, none}}.
+    nconf: conf/generator.yaml `names:`; its `styles` are the name-place style probabilities
+            {enterprise: {city, city_shi, bracket, province, none}, university: {city, province, none},
+            institute: {city, province, none}}.
     Returns ENTITY_COLUMNS sorted by (city, pool, pool_idx); entity_id is the row number, so
     entities of one (city, pool) are contiguous; foreign and non-city organisations last."""
-    import bisect
-
-    namer = _Namer(seed)
+    styles = nconf["styles"]
+    namer = _Namer(seed, nconf["three_char_name_share"])
     rng = stream(seed, "entities")
     cities = places.city_frame().set_index("city_code")
     city_shorts = set(cities["short_name"])
@@ -254,9 +256,9 @@ def generate_entities(seed: int, counts: pd.DataFrame, styles: dict) -> pd.DataF
             df[col] = city[src]
         df["zone"] = zones[rng.integers(len(zones), size=k)]
         df["street"] = streets[rng.integers(len(streets), size=k)]
-        df["number"] = rng.integers(1, 1200, size=k).astype(str)
-        has_b = rng.random(k) < 0.35
-        bi, bn = rng.integers(len(bld), size=k), rng.integers(1, 30, size=k)
+        df["number"] = rng.integers(1, nconf["street_number_max"] + 1, size=k).astype(str)
+        has_b = rng.random(k) < nconf["building_share"]
+        bi, bn = rng.integers(len(bld), size=k), rng.integers(1, nconf["building_number_max"] + 1, size=k)
         df["building"] = [bld[i].format(n=n) if h else "" for h, i, n in zip(has_b, bi, bn)]
         df["fixed_address"] = None
         frames.append(df)
@@ -268,12 +270,13 @@ def generate_entities(seed: int, counts: pd.DataFrame, styles: dict) -> pd.DataF
             namer.used.add(name)
             extra.append(_fixed(name, "university" if "大学" in name else "enterprise", "foreign", addr))
     streets_l = list(streets)
+    noncity_max = nconf["noncity_street_number_max"]
     for unit, code, prov in places.non_city_places().itertuples(index=False):
         ushort = places.strip_suffix(unit)
-        for _ in range(3):
+        for _ in range(nconf["noncity_orgs_per_unit"]):
             n = namer.draw(lambda: f"{ushort}{namer.ch(namer.brands)}{namer.ch(namer.industries)}有限公司", ushort)
             if n:
-                addr = f"{prov}{unit}{namer.ch(streets_l)}{int(namer.r.random() * 500) + 1}号"
+                addr = f"{prov}{unit}{namer.ch(streets_l)}{int(namer.r.random() * noncity_max) + 1}号"
                 extra.append(_fixed(n, "enterprise", "noncity", addr))
     frames.append(pd.DataFrame(extra))
     df = pd.concat(frames, ignore_index=True)

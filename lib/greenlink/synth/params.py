@@ -88,7 +88,9 @@ SCHEMA: dict[str, Any] = {
         "org_type_shares": {"university": "num", "institute": "num", "other": "num"}, "max_univ_per_city": "int",
         "recipient_orgs_per_city": "num", "grant_lag_days": "pair", "export_date": "str",
     },
-    "names": {"styles": "map", "address_form_weights": "nums"},
+    "names": {"styles": "map", "address_form_weights": "nums", "three_char_name_share": "num",
+              "street_number_max": "int", "building_share": "num", "building_number_max": "int",
+              "noncity_orgs_per_unit": "int", "noncity_street_number_max": "int"},
     "ipc": {"near_neighbour_share": "num", "generic_per_subclass": "int", "generic_subclasses": "list",
             "dirty_forms": "num_map", "version_dates": "list", "garbage": "list"},
     "network": {
@@ -125,8 +127,9 @@ SCHEMA: dict[str, Any] = {
     "policies": {"per_province_year": "pair", "agencies_min": "int", "agencies_max": "int",
                  "agencies_extra_poisson": "num", "tool_type_counts": "nums"},
     "defects": {"rate": "num", "weights": "num_map", "transfer_weights": "num_map"},
-    "files": {"patents": "list", "transfers": "list", "date_mix": "num", "headers": "map", "bad_dates": "list",
-              "unknown_types": "list"},
+    "files": {"patents": "list", "transfers": "list", "date_mix": "num", "appno_mix": "num", "ipc_spaced_share": "num",
+              "garbage_only_single_share": "num", "bad_grant_garbage_share": "num", "bad_grant_days_before": "pair",
+              "missing_owners_before_share": "num", "headers": "map", "bad_dates": "list", "unknown_types": "list"},
 }
 
 

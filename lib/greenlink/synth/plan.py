@@ -79,7 +79,7 @@ def build(world: World, seed: int) -> Plan:
                      max(2, int(round(n_app * pp["recipient_orgs_per_city"]))), n_lead, max(1, n_lead // 2)))
     counts = pd.DataFrame(rows, columns=["city_code", "n_univ", "n_inst", "n_other", "n_ent", "n_recip",
                                          "n_lead", "n_co"])
-    entities = names.generate_entities(seed, counts, p["names"]["styles"])
+    entities = names.generate_entities(seed, counts, p["names"])
     offsets = names.pool_offsets(entities)
 
     # anchors: every app-pool organisation once, spread over the city's years with room

@@ -16,6 +16,7 @@ what a raw file holds; docs/generator.md follows this module's order.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import re
@@ -25,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -95,6 +98,7 @@ def ipc_text(gen: Gen, salt: str) -> Column:
                 .when(form == "version", F.concat(c, F.lit(" "), ver)).otherwise(c))
     rendered = F.transform("symbols", one)
     garbage = gen.p["ipc"]["garbage"]
+    fp = gen.p["files"]
     g1 = _choose(garbage, uniform(seed, salt + "-garbage", F.col("pid")))
     g2 = _choose(garbage, uniform(seed, salt + "-garbage2", F.col("pid")))
     # malformed_ipc: one garbage token after the main symbol; no_parseable_ipc: garbage only
@@ -102,9 +106,9 @@ def ipc_text(gen: Gen, salt: str) -> Column:
                             F.when(F.size(rendered) > 1, F.slice(rendered, 2, 100)).otherwise(F.array()))
     arr = F.when(F.col("defect") == "malformed_ipc", with_garbage) \
         .when(F.col("defect") == "no_parseable_ipc",
-              F.when(uniform(seed, salt + "-g-n", F.col("pid")) < 0.5, F.array(g1)).otherwise(F.array_distinct(F.array(g1, g2)))) \
+              F.when(uniform(seed, salt + "-g-n", F.col("pid")) < fp["garbage_only_single_share"], F.array(g1)).otherwise(F.array_distinct(F.array(g1, g2)))) \
         .otherwise(rendered)
-    spaced = uniform(seed, salt + "-ipc-sep", F.col("pid")) < 0.15
+    spaced = uniform(seed, salt + "-ipc-sep", F.col("pid")) < fp["ipc_spaced_share"]
     return F.when(spaced, F.array_join(arr, "; ")).otherwise(F.array_join(arr, ";"))
 
 
@@ -150,7 +154,7 @@ def patent_rows(gen: Gen, rec: DataFrame) -> DataFrame:
         return uniform(seed, name, F.col("pid"), salt)
     mix = gen.p["files"]["date_mix"]
     dfmt = _style(gen, specs, "dates", u("date-mix"), u("date-alt"), mix, list(DATE_FORMATS))
-    afmt = _style(gen, specs, "appno", u("no-mix"), u("no-alt"), 0.15, ["cn_dot", "dot", "plain"])
+    afmt = _style(gen, specs, "appno", u("no-mix"), u("no-alt"), gen.p["files"]["appno_mix"], ["cn_dot", "dot", "plain"])
     is_en = F.col("file_id").isin([s["file_id"] for s in specs if s["header"] == "en"])
     no = F.when(afmt == "cn_dot", F.concat(F.lit("CN"), "application_no")) \
         .when(afmt == "plain", F.concat("app_digits", "check")).otherwise(F.col("application_no"))
@@ -158,9 +162,10 @@ def patent_rows(gen: Gen, rec: DataFrame) -> DataFrame:
     bad = gen.p["files"]["bad_dates"]
     app_date = F.when(F.col("defect") == "bad_application_date", _choose(bad, u("bad-date"))) \
         .otherwise(_date(F.col("app_date"), dfmt))
-    before = F.date_sub(F.col("app_date"), (30 + pick(u("early"), 300)).cast("int"))
+    lo, hi = gen.p["files"]["bad_grant_days_before"]
+    before = F.date_sub(F.col("app_date"), (lo + pick(u("early"), hi - lo + 1)).cast("int"))
     grant = F.when(F.col("defect") == "bad_grant_date",
-                   F.when(u("bad-grant-kind") < 0.5, _choose(bad, u("bad-grant"))).otherwise(_date(before, dfmt))) \
+                   F.when(u("bad-grant-kind") < gen.p["files"]["bad_grant_garbage_share"], _choose(bad, u("bad-grant"))).otherwise(_date(before, dfmt))) \
         .when(F.col("granted"), _date(F.col("grant_date"), dfmt)).otherwise(F.lit(""))
     zh_type = F.when(F.col("ptype") == "invention",
                      F.when(F.col("granted"), _choose(["发明授权", "发明专利", "发明"], u("type-text")))
@@ -213,12 +218,13 @@ def transfer_rows(gen: Gen, tr: DataFrame) -> DataFrame:
         return uniform(seed, name, F.col("tid"))
     dfmt = _style(gen, specs, "dates", u("t-date-mix"), u("t-date-alt"), gen.p["files"]["date_mix"],
                   list(DATE_FORMATS))
-    afmt = _style(gen, specs, "appno", u("t-no-mix"), u("t-no-alt"), 0.15, ["cn_dot", "dot", "plain"])
+    afmt = _style(gen, specs, "appno", u("t-no-mix"), u("t-no-alt"), gen.p["files"]["appno_mix"],
+                  ["cn_dot", "dot", "plain"])
     no = F.when(afmt == "cn_dot", F.concat(F.lit("CN"), "application_no")) \
         .when(afmt == "plain", F.concat("app_digits", "check")).otherwise(F.col("application_no"))
     eff = F.when(F.col("defect") == "bad_effective_date", _choose(gen.p["files"]["bad_dates"], u("t-bad"))) \
         .otherwise(_date(F.col("effective_date"), dfmt))
-    miss_before = u("t-miss-side") < 0.5
+    miss_before = u("t-miss-side") < gen.p["files"]["missing_owners_before_share"]
     before = F.when((F.col("defect") == "missing_owners") & miss_before, F.lit("")).otherwise(F.col("owners_before"))
     after = F.when((F.col("defect") == "missing_owners") & ~miss_before, F.lit("")).otherwise(F.col("owners_after"))
     return rows.select(
@@ -232,8 +238,6 @@ def transfer_rows(gen: Gen, tr: DataFrame) -> DataFrame:
 def number_rows(rows: DataFrame, order: list[str], bucket: Column | str = "bucket") -> tuple[DataFrame, pd.DataFrame]:
     """1-based row numbers per file in (bucket, *order) order, by per-(file, bucket) windows and
     driver-side bucket offsets; returns the rows with `row_no` and the per-file row counts."""
-    from pyspark.sql import Window
-
     rows = rows.withColumn("_bucket", F.col(bucket) if isinstance(bucket, str) else bucket)
     counts = rows.groupBy("file_id", "_bucket").count().toPandas().sort_values(["file_id", "_bucket"])
     counts["offset"] = counts.groupby("file_id")["count"].cumsum() - counts["count"]
@@ -268,7 +272,7 @@ def csv_lines(rows: DataFrame, specs: list[dict], columns: list[str]) -> DataFra
 # --- writers -----------------------------------------------------------------------------------
 def _chunk_fn(tmp: str, fmt: str, encodings: dict[int, str], newlines: dict[int, str], columns: list[str]):
     def fn(batches):
-        import pyarrow as pa
+        import pyarrow as pa  # local: runs on the executors
         import pyarrow.parquet as pq
 
         cur, parts, out = None, [], []
@@ -346,9 +350,6 @@ def assemble_csv(tmp: Path, file_id: int, dest: Path, header: list[str], encodin
 def assemble_parquet(tmp: Path, file_id: int, dest: Path, names: list[str], typed: bool = False) -> None:
     """One Parquet file from the chunks, one row group per chunk; all columns strings (raw
     files) or the chunks' own types (`typed`, truth tables)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     dest.parent.mkdir(parents=True, exist_ok=True)
     d = tmp / f"{file_id:03d}"
     parts = sorted(d.glob("*.part")) if d.exists() else []
@@ -365,9 +366,7 @@ def assemble_parquet(tmp: Path, file_id: int, dest: Path, names: list[str], type
 
 def write_xlsx(pdf: pd.DataFrame, dest: Path, header: list[str]) -> None:
     """A small Excel file with fixed document and zip timestamps (stable bytes)."""
-    import datetime as dt
-
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # local: heavy, only for the xlsx file
 
     wb = Workbook()
     ws = wb.active
