@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from greenlink.core.config import conf_file, load_yaml
-
-from greenlink.synth.rng import stream
+from greenlink.synth.names import _ambiguous_city_shorts
 from greenlink.synth.regressors import ENV_COLUMNS, policy_synergy
+from greenlink.synth.rng import stream
 from greenlink.synth.system import World
 
 YEARBOOK_HEADERS = {
@@ -78,8 +78,6 @@ def yearbook(world: World, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _ambiguous_shorts() -> set[str]:
-    from greenlink.synth.names import _ambiguous_city_shorts
-
     return _ambiguous_city_shorts()
 
 

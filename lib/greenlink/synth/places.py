@@ -185,7 +185,7 @@ def districts() -> pd.DataFrame:
     """Verified address forms per (city, district): city_code, district, form_mask (bit f set
     when cpca parses form f of this district to the city). A row with district '' holds the
     district-free forms (4, 5)."""
-    import cpca
+    import cpca  # local: importing cpca loads its address matcher
 
     cities = city_frame().set_index("city_code")
     u = units()
@@ -221,7 +221,7 @@ def districts() -> pd.DataFrame:
 def non_city_places() -> pd.DataFrame:
     """County-level units directly under a province used for unlocatable applicants:
     unit, code, prov_full, address prefix (verified to parse to no city unit)."""
-    import cpca
+    import cpca  # local: importing cpca loads its address matcher
 
     u = units()
     wanted = names_conf()["non_city_units"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -186,7 +187,6 @@ def _write_table(dest: Path, df: DataFrame, order: list[str], key_max: int) -> i
                         n_chunks=-(-key_max // span), chunk=F.floor(F.col(order[0]) / span), order=order)
     render.assemble_parquet(tmp, 0, dest, cols, typed=True)
     shutil.rmtree(tmp, ignore_errors=True)
-    import pyarrow.parquet as pq
 
     return pq.ParquetFile(dest).metadata.num_rows
 
@@ -226,12 +226,10 @@ def defects(gen: Gen, prow: DataFrame, trow: DataFrame, files: pd.DataFrame, tfi
 def ensure_demo_world(spark, out: Path, patents: int, seed: int) -> Path:
     """The world in `out`, generated only if its MANIFEST.json is missing or was made with
     other parameters (size, seed, default defect rate, generator parameters)."""
-    from greenlink.synth import params
-
     out = Path(out)
-    p = params.load()
+    p = gparams.load()
     want = {"patents": int(patents), "seed": int(seed), "defect_rate": p["defects"]["rate"],
-            "params_fingerprint": params.fingerprint(p), "overrides": {}}
+            "params_fingerprint": gparams.fingerprint(p), "overrides": {}}
     m = out / "MANIFEST.json"
     if m.exists():
         try:
