@@ -16,7 +16,9 @@ import os
 from pathlib import Path
 
 import duckdb
+import duckdb_extension_delta
 import pandas as pd
+from deltalake import DeltaTable
 
 from greenlink.core.errors import UserError
 
@@ -58,23 +60,17 @@ def _existing(warehouse: str | Path, name: str) -> Path:
 def read_table(warehouse: str | Path, name: str, version: int | None = None,
                columns: list[str] | None = None) -> pd.DataFrame:
     """The table (optionally as of a Delta version) as pandas, read by delta-rs."""
-    from deltalake import DeltaTable
-
     dt = DeltaTable(str(_existing(warehouse, name)), version=version)
     return dt.to_pandas(columns=columns)
 
 
 def table_version(warehouse: str | Path, name: str) -> int:
     """The table's current Delta version."""
-    from deltalake import DeltaTable
-
     return int(DeltaTable(str(_existing(warehouse, name))).version())
 
 
 def delta_extension() -> Path:
     """The DuckDB delta extension shipped by the `duckdb-extension-delta` package (no download)."""
-    import duckdb_extension_delta
-
     path = (Path(duckdb_extension_delta.__file__).parent / "extensions" / f"v{duckdb.__version__}"
             / "delta.duckdb_extension")
     if not path.exists():

@@ -14,7 +14,11 @@ import importlib
 import sys
 from contextlib import AbstractContextManager, nullcontext
 
+from greenlink.core.config import load_profile
 from greenlink.core.errors import UserError
+from greenlink.core.lock import warehouse_lock as hold_lock
+from greenlink.core.printable import printable
+from greenlink.core.session import resolve_warehouse
 
 # command -> (module, one-line help). Order of PIPELINE is the order `run --all` follows.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -84,12 +88,9 @@ def warehouse_lock(args: argparse.Namespace) -> AbstractContextManager:
     """The warehouse lock a command holds while it runs (docs/operations.md, "Concurrency")."""
     if lock_free(args):
         return nullcontext()
-    from greenlink.core.config import load_profile
-    from greenlink.core.lock import warehouse_lock as lock
-    from greenlink.core.session import resolve_warehouse
 
     wh = resolve_warehouse(getattr(args, "warehouse", None) or load_profile(getattr(args, "profile", "local")).warehouse)
-    return lock(wh, args.command, float(getattr(args, "lock_wait", 0) or 0), argv=" ".join(sys.argv))
+    return hold_lock(wh, args.command, float(getattr(args, "lock_wait", 0) or 0), argv=" ".join(sys.argv))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,8 +99,6 @@ def main(argv: list[str] | None = None) -> int:
         with warehouse_lock(args):
             return int(importlib.import_module(args._module).main(args) or 0)
     except UserError as exc:
-        from greenlink.core.printable import printable
-
         for line in str(exc).split("\n"):
             print(f"greenlink {args.command}: {printable(line, None)}", file=sys.stderr)
         return 2

@@ -31,9 +31,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from greenlink.core import catalog
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from greenlink.core import catalog, session, tables
 from greenlink.core.errors import UserError
 from greenlink.core.tables import TableSpec
+from greenlink.ops.cli import add_common
 
 DEFAULT_TABLES = ("gold.city_year_panel", "gold.estimates")
 _RUN_COLUMN = re.compile(r"^(run|run_id|.+_run_id)$")
@@ -85,9 +93,6 @@ class TableDiff:
 
 def _comparable(col, dtype):
     """A Column that `<=>` can compare: maps (not comparable in Spark) as sorted entries."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
     if isinstance(dtype, T.MapType):
         return F.array_sort(F.map_entries(col))
     return col
@@ -95,9 +100,6 @@ def _comparable(col, dtype):
 
 def _differs(o, n, dtype, rtol: float, atol: float):
     """Column: the old and new values differ (floats beyond the tolerance; nulls and NaNs equal)."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
     if isinstance(dtype, (T.DoubleType, T.FloatType)):
         same = ((o.isNull() & n.isNull()) | (F.isnan(o) & F.isnan(n))
                 | (F.abs(o - n) <= F.lit(atol) + F.lit(rtol) * F.abs(n)))
@@ -108,8 +110,6 @@ def _differs(o, n, dtype, rtol: float, atol: float):
 def diff_frames(old, new, keys: Sequence[str], *, table: str = "", versions: tuple[int, int] = (0, 0),
                 rtol: float = 1e-9, atol: float = 1e-12, examples: int = 10) -> TableDiff:
     """Compare two DataFrames row by `keys` (pure: no I/O besides Spark jobs on the inputs)."""
-    from pyspark.sql import functions as F
-
     keys = tuple(keys)
     for side, df in (("old", old), ("new", new)):
         missing = [k for k in keys if k not in df.columns]
@@ -170,11 +170,6 @@ def diff_frames(old, new, keys: Sequence[str], *, table: str = "", versions: tup
 
 def version_range(spark, name: str) -> tuple[int, int]:
     """(oldest, latest) Delta version still readable from the table's history."""
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
-
-    from greenlink.core import tables
-
     if not tables.exists(spark, name):
         raise UserError(f"table {name} does not exist at {tables.path(spark, name)}")
     row = DeltaTable.forPath(spark, tables.path(spark, name)).history().agg(
@@ -193,8 +188,6 @@ def resolve_version(v: int | None, lo: int, hi: int, name: str, what: str) -> in
 def diff_table(spark, name: str, from_version: int, to_version: int | None = None,
                keys: Sequence[str] | None = None, rtol: float = 1e-9, examples: int = 10) -> TableDiff:
     """Diff one warehouse table between two of its versions."""
-    from greenlink.core import tables
-
     lo, hi = version_range(spark, name)
     v0 = resolve_version(from_version, lo, hi, name, "--from-version")
     v1 = resolve_version(to_version, lo, hi, name, "--to-version")
@@ -210,11 +203,6 @@ FILE_REJECTS_TABLE = "bronze.file_rejects"
 def dump_at(spark, name: str, version: int) -> str:
     """Whether `name` at `version` was built from a partial dump: the ingest file rejects as
     they stood when that version was committed ("" when no ingest had checked files by then)."""
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
-
-    from greenlink.core import tables
-
     if not tables.exists(spark, FILE_REJECTS_TABLE):
         return ""
     at = (DeltaTable.forPath(spark, tables.path(spark, name)).history()
@@ -278,8 +266,6 @@ def render(d: TableDiff) -> str:
 
 def _canon(value: Any, typ) -> Any:
     """A hashable, order-independent-for-maps form of one Arrow value."""
-    import pyarrow as pa
-
     if value is None:
         return None
     if pa.types.is_map(typ):
@@ -296,14 +282,11 @@ def _canon(value: Any, typ) -> Any:
 def canonical_frame(arrow_table, drop: Sequence[str] = ()):
     """A pandas frame with comparable values (maps as sorted entries, lists as tuples), rows in a
     canonical order: non-float columns first, then floats rounded for the tie-break."""
-    import pandas as pa_pd
-    import pyarrow as pa
-
     cols = [f for f in arrow_table.schema if f.name not in drop]
     # object columns: pandas would turn a nullable integer column into floats with NaN
-    data = {f.name: pa_pd.Series([_canon(v, f.type) for v in arrow_table.column(f.name).to_pylist()], dtype=object)
+    data = {f.name: pd.Series([_canon(v, f.type) for v in arrow_table.column(f.name).to_pylist()], dtype=object)
             for f in cols}
-    frame = pa_pd.DataFrame(data, columns=[f.name for f in cols])
+    frame = pd.DataFrame(data, columns=[f.name for f in cols])
     floats = [f.name for f in cols if pa.types.is_floating(f.type)]
     exact = [f.name for f in cols if f.name not in floats]
 
@@ -317,8 +300,6 @@ def canonical_frame(arrow_table, drop: Sequence[str] = ()):
 
 def frames_differences(a, b, floats: Sequence[str], rtol: float = 1e-7, atol: float = 1e-9) -> list[str]:
     """Differences between two canonical frames with the same columns (empty: equal)."""
-    import numpy as np
-
     if list(a.columns) != list(b.columns):
         return [f"columns {list(a.columns)} != {list(b.columns)}"]
     if len(a) != len(b):
@@ -339,9 +320,9 @@ def frames_differences(a, b, floats: Sequence[str], rtol: float = 1e-7, atol: fl
 
 def _table_as_of(path: Path, as_of: datetime | None):
     """The Delta table at `path` (as it was at `as_of`, naive UTC), or None if it did not exist then."""
-    from deltalake import DeltaTable
+    from deltalake import DeltaTable as RustDeltaTable  # local: delta-rs, for the Spark-free comparison only
 
-    dt = DeltaTable(str(path))
+    dt = RustDeltaTable(str(path))
     if as_of is not None:
         when = as_of.replace(tzinfo=timezone.utc)
         first = min(h["timestamp"] for h in dt.history())          # ms since the epoch
@@ -356,7 +337,7 @@ def warehouse_differences(a: str | Path, b: str | Path, layers: Sequence[str] = 
     """Compare every table of two warehouses by content (rows in any order, run-id columns
     ignored, floats within tolerance); {table: problems}, empty when the warehouses are equal.
     `a_as_of` compares `a` as it was at that time (naive UTC), e.g. right after one stage ran."""
-    from greenlink.ops.analyst import table_names, table_path
+    from greenlink.ops.analyst import table_names, table_path  # local: loads duckdb and delta-rs
 
     at_a = {t: _table_as_of(table_path(a, t), a_as_of) for t in table_names(a) if t.partition(".")[0] in layers}
     names_a = {t for t, dt in at_a.items() if dt is not None}
@@ -383,8 +364,6 @@ def warehouse_differences(a: str | Path, b: str | Path, layers: Sequence[str] = 
 # --------------------------------------------------------------------------- command
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from greenlink.ops.cli import add_common
-
     add_common(parser)
     parser.add_argument("--from-version", type=int, required=True,
                         help="Delta version to compare from (negative: back from the latest)")
@@ -397,13 +376,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.core.session import get_spark
-
     names = [t.strip() for t in args.tables.split(",") if t.strip()]
     if not names:
         raise UserError("--tables names no table")
     keys = [k.strip() for k in args.keys.split(",")] if args.keys else None
-    spark = get_spark(args.profile, args.warehouse)
+    spark = session.get_spark(args.profile, args.warehouse)   # looked up at call time: tests substitute it
     blocks = [render(diff_table(spark, name, args.from_version, args.to_version, keys, args.rtol, args.examples))
               for name in names]
     print("\n\n".join(blocks))

@@ -26,8 +26,10 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import greenlink
 from greenlink import __version__
 from greenlink.core.errors import UserError
+from greenlink.core.jars import coordinates, local_jars, repositories
 from greenlink.core.paths import CONF_DIR, JAR_CACHE, PROJECT_ROOT
 
 JOBS_DIR = PROJECT_ROOT / "jobs"
@@ -48,7 +50,7 @@ def spark_submit_binary() -> str:
     one of the PySpark distribution installed with greenlink."""
     home = os.environ.get("SPARK_HOME")
     if not home:
-        import pyspark
+        import pyspark  # local: only without SPARK_HOME
 
         home = os.path.dirname(pyspark.__file__)
     return os.path.join(home, "bin", "spark-submit")
@@ -90,8 +92,6 @@ def spark_submit_command(stage: str, stage_args: Sequence[str], *, master: str,
 
 def build_pyfiles(dest_dir: Path) -> Path:
     """lib/greenlink as a zip for `--py-files` (sources only)."""
-    import greenlink
-
     src = Path(greenlink.__file__).parent
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / f"greenlink-{__version__}.zip"
@@ -121,8 +121,6 @@ def parser() -> argparse.ArgumentParser:
 
 def command_from_args(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     """(argv, extra environment) for parsed submit options."""
-    from greenlink.core.jars import coordinates, local_jars, repositories
-
     if not args.master:
         raise UserError(f"no Spark master: pass --master URL or set {MASTER_ENV}")
     conf = {}

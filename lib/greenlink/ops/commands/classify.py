@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from greenlink.core.session import get_spark
 from greenlink.ops.cli import add_common
 from greenlink.silver.classify import ClassifyConfig, run
 
@@ -16,7 +17,5 @@ def config(args: argparse.Namespace) -> ClassifyConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.core.session import get_spark
-
     run(get_spark(args.profile, args.warehouse), config(args))
     return 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
 from greenlink.gold.controls import ControlsConfig, plan, run
 from greenlink.ops.cli import add_common
@@ -21,8 +22,6 @@ def config(args: argparse.Namespace) -> ControlsConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.core.session import get_spark
-
     cfg = config(args)
     plan(cfg)                                   # input problems surface before Spark starts
     run(get_spark(args.profile, args.warehouse), cfg)

@@ -17,7 +17,9 @@ import os
 import sys
 from pathlib import Path
 
+from greenlink.core.config import load_profile
 from greenlink.core.errors import UserError
+from greenlink.core.session import get_spark
 from greenlink.estimate.io import read_panel
 from greenlink.estimate.render import FORMATS
 from greenlink.estimate.spec import load_tables
@@ -46,8 +48,6 @@ def config(args: argparse.Namespace) -> EstimateConfig:
 
 
 def _warehouse_root(args: argparse.Namespace) -> str:
-    from greenlink.core.config import load_profile
-
     root = args.warehouse or load_profile(args.profile).warehouse
     return root if "://" in root else os.path.abspath(root)
 
@@ -65,8 +65,6 @@ def main(args: argparse.Namespace) -> int:
         tables = load_tables(args.spec)
         panel_path, out, on_error = args.panel, args.out, "raise"
     elif not args.panel:            # the warehouse's panel: Spark stage, results also to gold.estimates
-        from greenlink.core.session import get_spark
-
         article_tables(args.tables)     # unknown table names fail before Spark starts
         counts = run(get_spark(args.profile, args.warehouse), config(args))
         return 1 if counts.get("estimates.failed_models") else 0

@@ -4,7 +4,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from greenlink.core.runs import Run
+from greenlink.core.session import get_spark
 from greenlink.ops.cli import add_common
+from greenlink.synth import params
+from greenlink.synth.world import check_args, generate
 
 DEFAULT_SEED = 20240601
 
@@ -19,15 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.core.session import get_spark
-    from greenlink.synth.world import check_args, generate
-
-    from greenlink.synth import params
-
     rate = params.load()["defects"]["rate"] if args.defect_rate is None else args.defect_rate
     check_args(args.patents, rate)
     spark = get_spark(args.profile, args.warehouse)
-    from greenlink.core.runs import Run
 
     with Run(spark, "generate", inputs={"out": args.out},
              args={"patents": args.patents, "seed": args.seed, "defect_rate": rate}) as run:

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import argparse
 
+from greenlink.bronze.filechecks import BadFiles, check_input
 from greenlink.bronze.job import IngestStageConfig, input_dir, run
+from greenlink.bronze.layout import load_conf
+from greenlink.core.session import get_spark
 from greenlink.ops.cli import add_common, add_quarantine
 
 
@@ -21,10 +24,6 @@ def config(args: argparse.Namespace) -> IngestStageConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.bronze.filechecks import BadFiles, check_input
-    from greenlink.bronze.layout import load_conf
-    from greenlink.core.session import get_spark
-
     cfg = config(args)
     # layout, conf and (strict mode) file problems surface before Spark starts, every bad file
     # listed; the run repeats the checks with the streamed pass (sha256, encoding) and records them

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
 from greenlink.gold.network_stage import PATENT_YEARS, NetworksStageConfig, config_of, run
 from greenlink.ops.cli import add_common
@@ -23,8 +24,6 @@ def config(args: argparse.Namespace) -> NetworksStageConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.core.session import get_spark
-
     cfg = config(args)
     config_of(cfg)      # configuration errors surface before Spark starts
     run(get_spark(args.profile, args.warehouse), cfg)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
 from greenlink.gold.panel import PanelStageConfig, run
 from greenlink.ops.cli import add_common
@@ -20,8 +21,6 @@ def config(args: argparse.Namespace) -> PanelStageConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.core.session import get_spark
-
     cfg = config(args)
     run(get_spark(args.profile, args.warehouse), cfg)
     return 0

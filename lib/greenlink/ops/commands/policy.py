@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from greenlink.core.config import study_years
+from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
 from greenlink.gold.policy import PolicyConfig, run
 from greenlink.ops.cli import add_common
@@ -24,8 +25,6 @@ def config(args: argparse.Namespace) -> PolicyConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.core.session import get_spark
-
     cfg = config(args)
     run(get_spark(args.profile, args.warehouse), cfg)
     return 0

@@ -12,8 +12,10 @@ import argparse
 from pathlib import Path
 
 from greenlink.core.errors import UserError
+from greenlink.core.session import get_spark
 from greenlink.ops.cli import PIPELINE, add_common, add_quarantine
 from greenlink.ops.pipeline import PipelineConfig, reads_input, run_stages
+from greenlink.synth.world import ensure_demo_world
 
 DEMO_WORLD = Path("demo/world")
 DEMO_PATENTS = 60_000
@@ -46,13 +48,9 @@ def config(args: argparse.Namespace) -> PipelineConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    from greenlink.core.session import get_spark
-
     stages = selected_stages(args)
     spark = get_spark(args.profile, args.warehouse)
     if args.demo:
-        from greenlink.synth.world import ensure_demo_world
-
         args.input = str(ensure_demo_world(spark, DEMO_WORLD, DEMO_PATENTS, DEMO_SEED))
     readers = [s for s in stages if reads_input(s)]   # stages that read raw files
     if args.input is None and readers:
