@@ -18,6 +18,8 @@ from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_at, first_problem, mark_first
 from greenlink.core.text import PLAUSIBLE_YEARS, fold_width, text_key
 from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelConf
+from greenlink.reference import gazetteer
+from greenlink.reference.gazetteer import city_keys, province_lookup, provinces, resolve_province
 
 KEYS: dict[str, tuple[str, ...]] = {"city_controls": ("city_code", "year"), "province_ip": ("province_code", "year"),
                                     "city_attributes": ("city_code",)}
@@ -64,9 +66,7 @@ class PlaceNames:
     """
 
     def __init__(self, city_aliases: Mapping[str, str]) -> None:
-        from greenlink.reference.gazetteer import cities, city_keys, province_lookup, provinces
-
-        units = cities()
+        units = gazetteer.cities()
         prov = provinces()
         self.city_name = dict(zip(units["city_code"], units["city_name"]))
         self.province_of = dict(zip(units["city_code"], units["province_code"]))
@@ -96,8 +96,6 @@ class PlaceNames:
 
     def province(self, raw: str | None) -> Place:
         """A province column's value -> province_code (empty: Place(None) without reason)."""
-        from greenlink.reference.gazetteer import resolve_province
-
         if not text_key(raw):
             return Place(None)
         got = resolve_province(raw, self._provinces)

@@ -24,14 +24,19 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from greenlink.bronze.layout import IngestConf, InputFile, KindConf, kind_confs, list_folder
+from greenlink.bronze import readers
+from greenlink.bronze.filechecks import check_file
+from greenlink.bronze.job import _DECODE_CONF, file_counts, reconcile, record_counts, rows_written
+from greenlink.bronze.layout import IngestConf, InputFile, KindConf, kind_confs, list_folder, load_conf
 from greenlink.core import tables
 from greenlink.core.config import conf_file, load_yaml
 from greenlink.core.errors import UserError
+from greenlink.core.runs import Run
+from greenlink.core.session import session_conf
 from greenlink.core.text import PLAUSIBLE_YEARS
 from greenlink.gold.control_checks import (KEYS, VALUE_RULES, PlaceNames, accepted, check_city_attributes,
                                              check_city_controls, check_province_ip, rejected, struct_type)
-from greenlink.gold.entropy import ER_INDICATORS, build_er, write_er
+from greenlink.gold.entropy import ER_INDEX, ER_INDICATORS, build_er, flag_column, write_er
 from greenlink.gold.panelconf import CITY_CONTROL_VALUES, CONTROL_VALUES, PanelConf
 from greenlink.gold.sample import SAMPLE_LOG, city_units, sample_log
 
@@ -123,8 +128,6 @@ def inspect_inputs(input_dir: Path, reader: IngestConf) -> dict[str, list[InputF
     ingest checks a dump file (`filechecks.check_file`, with the panel-input header sections in
     `reader.kinds`). A missing folder, an empty folder, an unknown format, an unusable file or a
     missing required column is a UserError."""
-    from greenlink.bronze.filechecks import check_file
-
     if not input_dir.is_dir():
         raise UserError(f"input folder not found: {input_dir}")
     need = "the controls stage needs yearbook/, province/ and cities/, docs/panel.md"
@@ -152,9 +155,6 @@ def check_kind(spark: SparkSession, run, kind: str, files: Sequence[InputFile], 
                conf: PanelConf, kconf: KindConf) -> DataFrame:
     """Read, check and reconcile one panel input, write its silver table; returns the checked
     rows (persisted: the caller writes their rejects, then unpersists them)."""
-    from greenlink.bronze import readers
-    from greenlink.bronze.job import file_counts, reconcile, record_counts, rows_written
-
     parsed, rows_in = readers.read_kind(spark, files, kconf, run.log)
     checked = _check_kind(kind, parsed, names, conf).persist()
     got = file_counts(checked, REJECT_REASONS[kind])
@@ -210,8 +210,6 @@ def plan(config: ControlsConfig) -> tuple[Path, PanelConf, tuple[int, int], dict
                                           dict[str, list[InputFile]]]:
     """Everything checked before Spark work: input folder, conf/panel.yaml, years, headers and
     the files (layout, format and header errors are one-line UserErrors)."""
-    from greenlink.bronze.layout import load_conf
-
     if not config.input:
         raise UserError("--input DIR is required (a folder with yearbook/, province/ and cities/)")
     input_dir = Path(config.input).expanduser().resolve()
@@ -229,10 +227,6 @@ def run(spark: SparkSession, config: ControlsConfig = ControlsConfig(),
     """Panel inputs -> silver.city_controls, silver.province_ip, silver.city_attributes,
     bronze.control_rejects; the sample rule -> gold.sample_log; er -> gold.er_index,
     gold.er_weights. Returns the counts recorded in _meta.runs."""
-    from greenlink.bronze.job import _DECODE_CONF
-    from greenlink.core.runs import Run
-    from greenlink.core.session import session_conf
-
     input_dir, conf, years, kconfs, files = plan(config)
     inputs = {"input": str(input_dir), "panel_conf": conf.source,
               **{f"file:{f.relpath}": f.describe() for kind in KINDS for f in files[kind]}}
@@ -276,8 +270,6 @@ def run(spark: SparkSession, config: ControlsConfig = ControlsConfig(),
 
 def _count_er(run, spark: SparkSession) -> None:
     """er counts: city-years, those with er, invalid raw cells, indicator cells per fill flag."""
-    from greenlink.gold.entropy import ER_INDEX, flag_column
-
     idx = tables.read(spark, ER_INDEX.name)
     row = idx.agg(F.count(F.lit(1)).alias("rows"), F.count("er").alias("with_er"),
                   F.sum(F.size("invalid_raw")).alias("invalid")).first()

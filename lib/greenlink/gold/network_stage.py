@@ -41,6 +41,7 @@ from pyspark.sql import types as T
 from greenlink.core import tables
 from greenlink.core.config import conf_file, load_yaml, study_years
 from greenlink.core.errors import UserError
+from greenlink.core.runs import Run
 from greenlink.core.session import reports_dir
 from greenlink.core.text import PLAUSIBLE_YEARS
 from greenlink.gold import network_metrics as nm, networks as nw
@@ -48,6 +49,7 @@ from greenlink.gold.centrality import CC_ALGORITHMS
 from greenlink.gold.network_inputs import (LINK_REASONS, PATENT_OUTCOMES, PATENT_YEARS, TRANSFER_REASONS, applicant_links,
                                            link_audit, network_patents, network_transfers, patent_audit,
                                            patent_cities, transfer_rows)
+from greenlink.gold.sample import sample_cities
 from greenlink.silver.applicants import ORG_TYPES
 
 # Maps written by netfigures.network_figures (stale ones are removed before a run writes).
@@ -153,8 +155,6 @@ class StageInputs:
     @classmethod
     def from_warehouse(cls, spark: SparkSession) -> "StageInputs":
         """The silver tables and gold.sample_log's sample; missing ones are a UserError."""
-        from greenlink.gold.sample import sample_cities
-
         for name in SILVER_INPUTS:
             if not tables.exists(spark, name):
                 raise UserError(f"{name} does not exist yet at {tables.path(spark, name)}: "
@@ -311,8 +311,7 @@ def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig
                    parent_run_id: str | None = None) -> dict[str, int]:
     """Build the networks from `inputs` and write the four gold tables (overwritten whole)
     and the maps (into figures_dir) as one `networks` run; returns the run's counts."""
-    from greenlink.core.runs import Run
-    from greenlink.gold.netfigures import network_figures
+    from greenlink.gold.netfigures import network_figures  # local: matplotlib, only when maps are drawn
 
     years = cfg.year_list
     cities = _small_sample(inputs.cities)

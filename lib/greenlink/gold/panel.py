@@ -28,6 +28,9 @@ from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import reports_dir
 from greenlink.core.text import years_sql
+from greenlink.estimate.estimate import run_table
+from greenlink.estimate.render import write_reports
+from greenlink.estimate.spec import load_table
 from greenlink.gold.networks import METRIC_COLUMNS
 from greenlink.gold.panelconf import PanelConf
 from greenlink.gold.sample import sample_cities
@@ -185,10 +188,6 @@ def write_table1(panel: pd.DataFrame, spec: str | Path, out_dir: str | Path,
                  formats: Sequence[str] = ("md", "tex", "csv")) -> list[Path]:
     """Table 1 (descriptive statistics, article layout) of `panel` as <out_dir>/<table>.<fmt>.
     The panel is sorted by city and year first, so the same panel gives the same bytes."""
-    from greenlink.estimate.estimate import run_table
-    from greenlink.estimate.render import write_reports
-    from greenlink.estimate.spec import load_table
-
     table = load_table(spec)
     if table.kind != "descriptive":
         raise UserError(f"{spec}: Table 1 must be a descriptive table (kind: descriptive)")

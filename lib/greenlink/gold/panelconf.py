@@ -10,6 +10,7 @@ from greenlink.core.config import conf_file, load_yaml, read_years
 from greenlink.core.errors import UserError
 from greenlink.core.text import text_key
 from greenlink.gold.entropy import ER_INDICATORS
+from greenlink.reference.gazetteer import cities
 
 CONTROL_VALUES: tuple[str, ...] = ("pgdp", "fdi", "deposits_loans", "gdp", "ins")
 # Every value column of silver.city_controls, in order: the SPEC §5 controls, then er's indicators.
@@ -78,7 +79,6 @@ class PanelConf:
                             "of conf/cities.yaml")
         aliases = {str(k): str(v) for k, v in _mapping(data.get("city_aliases") or {},
                                                        f"{where}: city_aliases").items()}
-        from greenlink.reference.gazetteer import cities
 
         codes = set(cities()["city_code"])
         wrong = sorted(f"{k} -> {v}" for k, v in aliases.items() if v not in codes)

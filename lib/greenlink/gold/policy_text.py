@@ -237,7 +237,7 @@ def tokenizer(d: ToolDictionary) -> Any:
     key = tuple(sorted(d.keywords))
     tok = _TOKENIZERS.get(key)
     if tok is None:
-        import jieba
+        import jieba  # local: heavy; loaded on first use in each worker
 
         jieba.setLogLevel(logging.WARNING)
         tok = jieba.Tokenizer()

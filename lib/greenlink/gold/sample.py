@@ -14,6 +14,7 @@ from pyspark.sql import types as T
 
 from greenlink.core import tables
 from greenlink.core.errors import UserError
+from greenlink.reference.gazetteer import cities
 
 SAMPLE_LOG = tables.TableSpec(
     name="gold.sample_log",
@@ -50,8 +51,6 @@ def sample_cities(spark: SparkSession) -> DataFrame:
 def city_units(spark: SparkSession) -> DataFrame:
     """Every city unit of SPEC §3 (gazetteer.cities()): city_code, city_name, province_code,
     longitude, latitude."""
-    from greenlink.reference.gazetteer import cities
-
     c = cities()
     rows = list(zip(c["city_code"], c["city_name"], c["province_code"], c["longitude"].astype(float),
                     c["latitude"].astype(float)))
