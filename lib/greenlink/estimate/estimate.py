@@ -16,8 +16,9 @@ import pandas as pd
 
 from greenlink.core.errors import UserError
 from greenlink.estimate import design
+from greenlink.estimate.describe import descriptive_table
 from greenlink.estimate.results import SystemResults
-from greenlink.estimate.spec import ModelSpec, TableDef
+from greenlink.estimate.spec import ModelSpec, TableDef, load_tables
 
 def single_threaded_blas():
     """BLAS limited to one thread while estimating: the matrices are small (hundreds of
@@ -70,6 +71,8 @@ def _estimate(panel: pd.DataFrame, model: ModelSpec, unit: str | None, time: str
 def _fit(md: design.ModelData) -> SystemResults:
     model = md.model
     est = model.estimator
+    # local: linearmodels (imported by all three estimator modules) takes seconds to load,
+    # and Table 1 (descriptive, the panel stage) needs none of them
     if est == "3sls":
         from greenlink.estimate.linear import fit_3sls
         return fit_3sls(md)
@@ -117,7 +120,6 @@ def run_table(panel: pd.DataFrame, table: TableDef, contemporaneous: bool | None
     on_error="record" keeps going when a model raises a UserError and records the reason."""
     out = TableResult(table=table)
     if table.kind == "descriptive":
-        from greenlink.estimate.describe import descriptive_table
         out.descriptive = descriptive_table(panel, table)
         return out
     for m in table.models:
@@ -143,8 +145,6 @@ def estimate_tables(panel: pd.DataFrame, specs, contemporaneous: bool | None = N
 
     `specs`: TableDefs, or spec file paths / a folder of them (e.g. conf/estimation)."""
     if isinstance(specs, (str, Path)) or (isinstance(specs, list) and specs and isinstance(specs[0], (str, Path))):
-        from greenlink.estimate.spec import load_tables
-
         specs = load_tables(specs)
     frames = [r.long() for r in run_tables(panel, specs, contemporaneous, on_error)
               if r.table.kind == "regression"]

@@ -22,7 +22,7 @@ def read_panel(path: str | Path) -> pd.DataFrame:
         if p.is_dir():
             if not (p / "_delta_log").is_dir():
                 raise UserError(f"{p} is a folder but not a Delta table (no _delta_log)")
-            from deltalake import DeltaTable
+            from deltalake import DeltaTable  # local: delta-rs only for a Delta panel
 
             return DeltaTable(str(p)).to_pandas()
         suffix = p.suffix.lower()

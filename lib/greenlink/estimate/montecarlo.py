@@ -17,15 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from greenlink.core.config import conf_file
 from greenlink.estimate.estimate import estimate
 from greenlink.estimate.spec import load_table
+from greenlink.synth import params as gparams
+from greenlink.synth.system import simulate
 
 CROSS_TERMS = {"ln_gtr": ("ln_rsi[t-1]", "alpha"), "ln_rsi": ("ln_gtr[t-1]", "beta")}
 
 
 def _table2_fe():
-    from greenlink.core.config import conf_file
-
     table = load_table(Path(conf_file("estimation")) / "table2.yaml")
     return table, next(m for m in table.models if m.name == "fe")
 
@@ -33,9 +34,6 @@ def _table2_fe():
 def pseudo_true(n_patents: int, seeds: list[int], profile: str | None = None,
                 overrides: dict[str, Any] | None = None) -> pd.DataFrame:
     """Table 2 (2)(4) alpha-hat and beta-hat on the generator's panel of each seed."""
-    from greenlink.synth import params as gparams
-    from greenlink.synth.system import simulate
-
     p = gparams.load(overrides, profile=profile)
     table, model = _table2_fe()
     rows = []

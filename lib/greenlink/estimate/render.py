@@ -294,7 +294,7 @@ def coefficient_plot(tr: TableResult, path: str | Path) -> Path | None:
     None when the table has nothing to plot (descriptive, or no estimates)."""
     if tr.table.kind != "regression":
         return None
-    import matplotlib
+    import matplotlib  # local: heavy, only for coefficient plots
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -9,20 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import types as T
 
+from greenlink.core import tables as delta_tables   # `tables` here are the article's Tables 1-8
+from greenlink.core.config import conf_file
 from greenlink.core.errors import UserError
+from greenlink.core.runs import Run
+from greenlink.core.session import reports_dir
 from greenlink.core.tables import TableSpec
+from greenlink.estimate.estimate import run_tables
+from greenlink.estimate.render import write_reports
+from greenlink.estimate.spec import load_tables
 
 SPEC_DIR = "estimation"
 
 
 def article_tables(names: str, spec_dir: Path | None = None):
     """The article's table specs from conf/estimation: `all` or a comma-separated subset."""
-    from greenlink.core.config import conf_file
-    from greenlink.estimate.spec import load_tables
-
     tables = load_tables(spec_dir or conf_file(SPEC_DIR))
     if names.strip() == "all":
         return tables
@@ -70,9 +75,6 @@ def run_estimation(panel: pd.DataFrame, tables, out_dir: str | Path, formats: tu
                    contemporaneous: bool | None = None, on_error: str = "raise", plots: bool = True):
     """Estimate `tables` on `panel` and write estimates.csv, samples.csv and the rendered tables
     to `out_dir`. Returns (results, estimates frame)."""
-    from greenlink.estimate.estimate import run_tables
-    from greenlink.estimate.render import write_reports
-
     results = run_tables(panel, tables, contemporaneous, on_error)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -104,8 +106,6 @@ ESTIMATES = estimates_spec()
 
 def _same_estimates(old: pd.DataFrame, new: pd.DataFrame) -> bool:
     """Equal up to the producing run and float noise far below any reported digit."""
-    import numpy as np
-
     keys = ["table", "column", "equation", "term"]
     if len(old) != len(new):
         return False
@@ -132,11 +132,6 @@ def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | N
     """Pipeline stage: every article table on gold.city_year_panel -> gold.estimates and
     <reports>/tables. gold.estimates is rewritten only when an estimate changed, so a rerun on
     an unchanged panel leaves the table as it was."""
-    # `tables` here is the article's Tables 1-8; the Delta I/O module goes by `delta_tables`
-    from greenlink.core import tables as delta_tables
-    from greenlink.core.runs import Run
-    from greenlink.core.session import reports_dir
-
     if not delta_tables.exists(spark, "gold.city_year_panel"):
         raise UserError("gold.city_year_panel not found: run `greenlink panel` (or `greenlink run`) first")
     spec = ESTIMATES
