@@ -12,7 +12,7 @@ from greenlink.core.printable import printable
 
 def open_first_sheet(path: Path, rel: str) -> tuple[object, Iterator[tuple]]:
     """(workbook, iterator of row value tuples) of the first sheet; close the workbook after use."""
-    import openpyxl
+    import openpyxl  # local: only .xlsx inputs need it
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import pyarrow.parquet as pq
+
 from greenlink import __version__
 from greenlink.bronze.schema import PATENT_TYPES
 from greenlink.core.config import conf_file, load_yaml
@@ -264,8 +266,6 @@ def csv_headers(path: Path, encoding: str) -> tuple[str, ...]:
 
 def parquet_header(path: Path, rel: str) -> tuple[tuple[str, ...], int]:
     """Column names and row count from the Parquet footer alone (no data page is read)."""
-    import pyarrow.parquet as pq
-
     try:
         pf = pq.ParquetFile(path)
         return tuple(pf.schema_arrow.names), int(pf.metadata.num_rows)

@@ -33,7 +33,7 @@ def conf_file(name: str) -> Path:
 
 def read_years(value: Any, where: str) -> tuple[int, int]:
     """A `[first, last]` year range of a config file, within text.PLAUSIBLE_YEARS."""
-    from greenlink.core.text import check_years
+    from greenlink.core.text import check_years  # local: core.text imports pyspark, config does not
 
     try:
         lo, hi = (int(v) for v in value)

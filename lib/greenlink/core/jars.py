@@ -87,7 +87,7 @@ def _artifact_name(jar: str) -> str:
 
 
 def _spark_jar_names() -> set[str]:
-    import pyspark
+    import pyspark  # local: only `make setup` needs PySpark's jar list
 
     return {_artifact_name(p.name) for p in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
 

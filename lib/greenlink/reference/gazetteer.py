@@ -27,7 +27,7 @@ _PLACEHOLDER = re.compile(r"^(市辖区|县|省直辖县级行政区划|自治�
 
 
 def _adcodes_csv() -> Path:
-    import cpca
+    import cpca  # local: importing cpca loads its address matcher; only its file is read here
 
     return Path(cpca.__file__).parent / "resources" / "adcodes.csv"
 
