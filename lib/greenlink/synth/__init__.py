@@ -10,7 +10,10 @@ pipeline must compute from them. Modules:
 - `names`       organisations and individuals: names, types, home cities, addresses
 - `ipcpool`     green / non-green IPC symbol pools from the WIPO inventory, SPEC §2 oracle
 - `netmetrics`  SPEC §4 city-level network variables from edge lists (numpy Brandes)
-- `system`      the SPEC §7 city-year system on the driver: `simulate(seed, ...)`
+- `cities`      the 338 cities: sizes, sample, administrative level, HSR years, gravity
+- `regressors`  exogenous regressors: yearbook controls, province IP statistics, policy plan, er
+- `realise`     city strengths -> collaboration and transfer units -> SPEC §4 network variables
+- `system`      the SPEC §7 city-year system on the driver: `simulate(seed, ...)` in named steps
 - `plan`        strata of patents and transfers realising the simulated city-year world
 - `records`     Spark: patents, applicants and transfers on executors
 - `render`      Spark -> raw files with stable bytes (CSV/GBK, Parquet, xlsx)
