@@ -135,6 +135,21 @@ def test_cov_type_spec_errors(bad, match):
         _spec(bad.pop("estimator", "ols"), **bad)
 
 
+
+@pytest.mark.parametrize("models, match", [
+    ([], r"'models' must be a non-empty list"),
+    ([{"name": "m", "equations": []}], r"\[m\]: 'equations' must be a non-empty list"),
+    ([{"name": "m", "equations": [{"dependent": "y1", "regressors": ["x1"]},
+                                  {"dependent": "y1", "regressors": ["x2"]}]}],
+     r"two equations have the same dependent \(y1, y1\)"),
+    ([{"name": "m", "equations": [{"dependent": "y1", "regressors": ["x1"], "column": "(1)"}]},
+      {"name": "m", "equations": [{"dependent": "y2", "regressors": ["x1"], "column": "(2)"}]}],
+     r"model names must be unique \(m, m\)"),
+])
+def test_model_and_equation_lists_must_be_non_empty_and_distinct(models, match):
+    with pytest.raises(UserError, match=match):
+        table_from_dict({"table": "t", "models": models})
+
 def test_per_sd_effects_of_the_centralities(demo_panel):  # noqa: F811
     """The coefficient plot's note: coefficient x sample sd for every per_sd variable (labels.yaml)."""
     t2 = next(t for t in article_tables("all") if t.table == "table2")

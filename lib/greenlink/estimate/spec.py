@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from greenlink.core.config import load_yaml
@@ -104,6 +105,19 @@ def _str_list(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise UserError(f"{where}: expected a list of strings")
     return tuple(value)
+
+
+def _parsed_list(data: dict[str, Any], key: str, where: str, parse: Callable[[Any, str], Any],
+                 duplicate: str) -> tuple[Any, ...]:
+    """`data[key]` as a non-empty list of parsed items whose `.name`s are distinct."""
+    raw = data.get(key)
+    if not isinstance(raw, list) or not raw:
+        raise UserError(f"{where}: '{key}' must be a non-empty list")
+    items = tuple(parse(x, f"{where}.{key}[{i}]") for i, x in enumerate(raw))
+    names = [x.name for x in items]
+    if len(set(names)) != len(names):
+        raise UserError(f"{where}: {duplicate} ({', '.join(names)})")
+    return items
 
 
 @dataclass(frozen=True)
@@ -214,13 +228,8 @@ class ModelSpec:
         data = _check_keys(data, cls, where)
         name = str(data.get("name") or "model")
         where = f"{where}[{name}]"
-        eqs_raw = data.get("equations")
-        if not isinstance(eqs_raw, list) or not eqs_raw:
-            raise UserError(f"{where}: 'equations' must be a non-empty list")
-        eqs = tuple(EquationSpec.from_dict(e, groups, f"{where}.equations[{i}]") for i, e in enumerate(eqs_raw))
-        deps = [e.name for e in eqs]
-        if len(set(deps)) != len(deps):
-            raise UserError(f"{where}: two equations have the same dependent ({', '.join(deps)})")
+        eqs = _parsed_list(data, "equations", where, lambda e, w: EquationSpec.from_dict(e, groups, w),
+                           "two equations have the same dependent")
         est = str(data.get("estimator", "3sls")).lower()
         if est not in ESTIMATORS:
             raise UserError(f"{where}.estimator: {est!r} is not one of {', '.join(ESTIMATORS)}")
@@ -393,13 +402,8 @@ def table_from_dict(data: Any, source: str = "spec") -> TableDef:
         return TableDef(table=table, title=str(data.get("title", "")), kind=kind, unit=unit, time=time,
                         variables=tuple(variables), labels={str(k): str(v) for k, v in labels.items()},
                         notes=notes, digits=digits, source=str(source))
-    models_raw = data.get("models")
-    if not isinstance(models_raw, list) or not models_raw:
-        raise UserError(f"{where}: 'models' must be a non-empty list")
-    models = tuple(ModelSpec.from_dict(m, groups, f"{where}.models[{i}]") for i, m in enumerate(models_raw))
-    names = [m.name for m in models]
-    if len(set(names)) != len(names):
-        raise UserError(f"{where}: model names must be unique ({', '.join(names)})")
+    models = _parsed_list(data, "models", where, lambda m, w: ModelSpec.from_dict(m, groups, w),
+                          "model names must be unique")
     cols = [e.column for m in models for e in m.equations]
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:

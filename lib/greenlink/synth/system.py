@@ -30,6 +30,7 @@ structural parameters.
 Draw order: every step draws from its own named stream (`rng.stream(seed, name)`), except the
 year loop, which shares the "errors" and "networks" streams across steps and years: the order
 of the calls in `simulate` is part of every generated world (same seed, same bytes).
+That is also why the steps stay in this one module, a little over 400 lines.
 """
 from __future__ import annotations
 
