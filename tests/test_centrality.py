@@ -11,6 +11,7 @@ import pytest
 
 from graphframes import GraphFrame
 
+from greenlink.gold import centrality
 from greenlink.gold.centrality import (CC_ALGORITHMS, betweenness, brandes_dependencies, connected_components,
                                   reciprocated_pairs, weighted_pagerank)
 
@@ -162,7 +163,10 @@ def test_graphframes_components_match_networkx(spark, algorithm):
         connected_components(_graphframe(spark, graphs), algorithm="bfs")
 
 
-def test_graphframes_weighted_pagerank_matches_networkx(spark):
+@pytest.mark.parametrize("arcs_per_partition", [centrality.ARCS_PER_PARTITION, 7])
+def test_graphframes_weighted_pagerank_matches_networkx(spark, monkeypatch, arcs_per_partition):
+    # the stage's graphs fit one partition; a small bound splits this one into several
+    monkeypatch.setattr(centrality, "ARCS_PER_PARTITION", arcs_per_partition)
     rng = random.Random(5)
     graphs = {
         0: nx.Graph([(0, 1, {"weight": 3}), (1, 2, {"weight": 1}), (2, 0, {"weight": 2}), (2, 3, {"weight": 5})]),
@@ -178,6 +182,8 @@ def test_graphframes_weighted_pagerank_matches_networkx(spark):
     g = _graphframe(spark, graphs)
     got = {r["id"]: r["pagerank"] for r in weighted_pagerank(g, ("graph",), tol=1e-9).collect()}
     assert set(got) == {100 * k + v for k, gr in graphs.items() for v in gr.nodes()}
+    n_arcs = sum(d["weight"] * (1 if gr.is_directed() else 2) for gr in graphs.values() for *_, d in gr.edges(data=True))
+    assert (centrality.pagerank_partitions(n_arcs) > 1) == (n_arcs > arcs_per_partition)   # split or not
     for k, gr in graphs.items():
         want = nx.pagerank(gr, alpha=0.85, weight="weight", tol=1e-13, max_iter=10_000)
         for v, value in want.items():

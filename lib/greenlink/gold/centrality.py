@@ -164,6 +164,17 @@ def connected_components(g: GraphFrame, *, algorithm: str = "graphx") -> DataFra
 PAGERANK_DECIMALS = 9
 
 
+# Every Pregel iteration of GraphX's PageRank is a Spark job over all vertex and edge
+# partitions; on city graphs (25,000 arcs at 1M patents) task overhead is most of it, so the
+# graph gets one partition per this many arcs (5,000-patent world: 20-27 s in the partitions
+# it arrived in, 13-14 s in one; docs/benchmarks.md).
+ARCS_PER_PARTITION = 1_000_000
+
+
+def pagerank_partitions(n_arcs: int) -> int:
+    return max(1, -(-n_arcs // ARCS_PER_PARTITION))
+
+
 def weighted_pagerank(g: GraphFrame, by: Sequence[str], *, reset_probability: float = 0.15,
                       tol: float = 1e-6) -> DataFrame:
     """(id, pagerank double) for every vertex of `g`: weighted PageRank of each graph, the
@@ -180,7 +191,8 @@ def weighted_pagerank(g: GraphFrame, by: Sequence[str], *, reset_probability: fl
     """
     by = list(by)
     arcs = g.edges.select("src", "dst", F.explode(F.sequence(F.lit(1), F.col("weight").cast("int"))).alias("_k"))
-    pr = GraphFrame(g.vertices.select("id", *by), arcs.drop("_k")).pageRank(
+    parts = pagerank_partitions(arcs.count())
+    pr = GraphFrame(g.vertices.select("id", *by).coalesce(parts), arcs.drop("_k").coalesce(parts)).pageRank(
         resetProbability=reset_probability, tol=tol).vertices
     total = pr.groupBy(*by).agg(F.sum("pagerank").alias("_total"))
     ranks = F.col("pagerank") / F.col("_total")
