@@ -4,7 +4,8 @@
         [--profile local] [--reuse-world] [--stages ingest,classify,...] [--json OUT.json] [--event-log DIR]
 
 Generates the world (unless --reuse-world finds it under ROOT/world), then runs every stage of
-`greenlink run` in one SparkSession on ROOT/warehouse, timing each stage; also the green
+`greenlink run` in one SparkSession on ROOT/warehouse, timing each stage (ingest with --force:
+a rerun on unchanged inputs would otherwise time ingest's skip); also the green
 classification alone on the same Parquet file twice — Spark (`ipc.explode_ipc` +
 `inventory.classify_green`) and the single DuckDB query of bench/bench_green_duckdb.py —
 as the single-machine reference of issue 3. Reports wall time and rows/s per stage, the
@@ -95,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         config = PipelineConfig(reports=str(root / "reports"), input=str(world))
         for stage in stages:
             t = time.monotonic()
-            counts = run_stage(spark, stage, stage_config(stage, config)) or {}
+            cfg = stage_config(stage, config)
+            if stage == "ingest":   # time the work: a rerun on unchanged inputs would skip it
+                cfg = replace(cfg, force=True)
+            counts = run_stage(spark, stage, cfg) or {}
             wall = time.monotonic() - t
             rows = _rows(counts, "patents.rows_in", "patents.records_in", "policies.records_in")
             entry = {"wall_s": round(wall, 1), "rows_in": rows, "rows_per_s": round(rows / wall, 1) if rows else None}

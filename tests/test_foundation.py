@@ -148,3 +148,44 @@ def test_profiles_validate():
     assert load_profile("local").master == "local[*]"
     with pytest.raises(UserError, match="unknown profile"):
         load_profile("nope")
+
+
+def test_profiles_name_their_interpreted_stages(tmp_path):
+    from greenlink.core.paths import CONF_DIR
+    from greenlink.ops.cli import PIPELINE
+
+    for path in sorted((CONF_DIR / "profiles").glob("*.yaml")):
+        assert set(load_profile(str(path)).interpreted_stages) <= set(PIPELINE), path.name
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nwarehouse: wh\ninterpreted_stages: controls\n")
+    with pytest.raises(UserError, match="interpreted_stages must be a list of stage names"):
+        load_profile(str(bad))
+
+
+def _codegen_stages(df) -> int:
+    """Whole-stage code generation subtrees in the plan Spark executes for df."""
+    import re
+
+    text = df.sparkSession._jvm.PythonSQLUtils.explainString(df._jdf.queryExecution(), "codegen")
+    found = re.search(r"Found (\d+) WholeStageCodegen subtrees", text)
+    return int(found.group(1)) if found else 0
+
+
+def test_a_listed_stage_runs_interpreted_and_the_session_is_restored_after(spark, fresh_warehouse):
+    from greenlink.core.session import INTERPRETED, INTERPRETED_KEY, session_conf
+
+    codegen = {"spark.sql.codegen.wholeStage": "true", "spark.sql.codegen.factoryMode": "FALLBACK"}
+    query = lambda: spark.range(10).selectExpr("id * 2 AS x").filter("x > 3")  # noqa: E731
+    with session_conf(spark, {INTERPRETED_KEY: "controls,panel", **codegen}):
+        assert _codegen_stages(query()) > 0
+        with Run(spark, "controls"):
+            assert {k: spark.conf.get(k) for k in INTERPRETED} == INTERPRETED
+            assert _codegen_stages(query()) == 0
+            assert query().count() == 8            # x = 4, 6, …, 18
+        assert {k: spark.conf.get(k) for k in codegen} == codegen
+        with Run(spark, "networks"):                 # not listed: as the session was
+            assert {k: spark.conf.get(k) for k in codegen} == codegen
+            assert _codegen_stages(query()) > 0
+        with pytest.raises(RuntimeError), Run(spark, "panel"):
+            raise RuntimeError("a failed stage also gives the settings back")
+        assert {k: spark.conf.get(k) for k in codegen} == codegen

@@ -1,7 +1,8 @@
 """Configuration as validated data: run profiles (conf/profiles/*.yaml) and reference files.
 
-A profile names the Spark master, the warehouse root and Spark settings. Unknown keys,
-wrong types and missing files are reported as one-line `UserError`s.
+A profile names the Spark master, the warehouse root, Spark settings and the stages that run
+without generated code (core.session.INTERPRETED). Unknown keys, wrong types and missing
+files are reported as one-line `UserError`s.
 """
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ class Profile:
     checkpoint_dir: str | None = None
     log_level: str = "WARN"
     spark_conf: dict[str, str] = field(default_factory=dict)
+    # stages whose queries Spark evaluates without generating Java code (core.session.INTERPRETED)
+    interpreted_stages: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str) -> "Profile":
@@ -74,6 +77,9 @@ class Profile:
         conf = data.get("spark_conf") or {}
         if not isinstance(conf, dict):
             raise UserError(f"profile {source}: spark_conf must be a mapping")
+        stages = data.get("interpreted_stages") or []
+        if not isinstance(stages, list) or not all(isinstance(s, str) and s for s in stages):
+            raise UserError(f"profile {source}: interpreted_stages must be a list of stage names")
         level = str(data.get("log_level", "WARN")).upper()
         if level not in {"ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF", "TRACE"}:
             raise UserError(f"profile {source}: log_level {level!r} is not a log4j level")
@@ -85,6 +91,7 @@ class Profile:
             checkpoint_dir=data.get("checkpoint_dir"),
             log_level=level,
             spark_conf={str(k): str(v) for k, v in conf.items()},
+            interpreted_stages=tuple(stages),
         )
 
 

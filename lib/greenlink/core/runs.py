@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
@@ -29,7 +29,7 @@ from pyspark.sql import types as T
 from greenlink import __version__
 from greenlink.core import lock, tables
 from greenlink.core.printable import printable_lines
-from greenlink.core.session import job_description, warehouse_of
+from greenlink.core.session import job_description, stage_settings, warehouse_of
 
 log = logging.getLogger("greenlink")
 if not log.handlers:
@@ -92,6 +92,7 @@ class Run:
         self.counts: dict[str, int] = {}
         self._t0 = 0.0
         self._outer_job: str | None = None
+        self._settings = ExitStack()
 
     def count(self, key: str, n: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + int(n)
@@ -122,10 +123,16 @@ class Run:
         sc = self.spark.sparkContext
         self._outer_job = sc.getLocalProperty(JOB_PROPERTY)
         sc.setLocalProperty(JOB_PROPERTY, self.job)
-        self._reap_killed()
-        if self.job in DUMP_AWARE_JOBS:
-            self.inputs.update(dump_state(self.spark))
-        self._append("start", "running", None)
+        self._settings.enter_context(stage_settings(self.spark, self.job))
+        try:
+            self._reap_killed()
+            if self.job in DUMP_AWARE_JOBS:
+                self.inputs.update(dump_state(self.spark))
+            self._append("start", "running", None)
+        except BaseException:
+            sc.setLocalProperty(JOB_PROPERTY, self._outer_job)
+            self._settings.close()
+            raise
         log.info("%s: started run %s", self.job, self.run_id)
         return self
 
@@ -147,6 +154,7 @@ class Run:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.spark.sparkContext.setLocalProperty(JOB_PROPERTY, self._outer_job)
+        self._settings.close()
         if exc is None:
             self._append("end", "succeeded", None)
             log.info("%s: succeeded in %.1fs", self.job, time.monotonic() - self._t0)

@@ -20,6 +20,13 @@ from greenlink.core.jars import coordinates, local_jars
 from greenlink.core.paths import CONF_DIR
 
 WAREHOUSE_KEY = "spark.greenlink.warehouse"
+INTERPRETED_KEY = "spark.greenlink.interpretedStages"   # comma-separated stage names
+
+# Spark's switches for evaluating queries without generating and compiling Java code. On
+# thousands of rows, compiling each new query's code (and the JIT compiling the compiled
+# classes) costs far more than it saves (docs/benchmarks.md, issue 11); a profile names the
+# stages that run so (`interpreted_stages`), `stage_settings` applies them for a stage's run.
+INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
 # Table features delta-rs and DuckDB cannot read stay off for every new table
 # (docs/architecture.md, "Delta conventions").
@@ -58,7 +65,8 @@ def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
     # Under spark-submit (profile without master), what the submitter set with --conf wins
     # over the profile's defaults: cluster tuning (shuffle partitions, …) happens there.
     given = submitted_conf() if not prof.master else {}
-    defaults = {k: v for k, v in {**_DELTA_DEFAULTS, **prof.spark_conf}.items() if k not in given}
+    profile_conf = {**_DELTA_DEFAULTS, **prof.spark_conf, INTERPRETED_KEY: ",".join(prof.interpreted_stages)}
+    defaults = {k: v for k, v in profile_conf.items() if k not in given}
     conf = {**defaults,
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.warehouse.dir": f"{wh}/_catalog",
@@ -131,6 +139,15 @@ def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[N
                 spark.conf.unset(k)
             else:
                 spark.conf.set(k, v)
+
+
+@contextmanager
+def stage_settings(spark: SparkSession, stage: str) -> Iterator[None]:
+    """The session settings a stage runs with: INTERPRETED when the session's profile lists the
+    stage in `interpreted_stages` (or spark-submit's --conf spark.greenlink.interpretedStages=…)."""
+    listed = {s.strip() for s in (spark.conf.get(INTERPRETED_KEY, "") or "").split(",")}
+    with session_conf(spark, INTERPRETED if stage in listed else {}):
+        yield
 
 
 @contextmanager

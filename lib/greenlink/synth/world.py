@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from greenlink import __version__
 from greenlink.core.errors import UserError
-from greenlink.core.session import session_conf
+from greenlink.core.session import INTERPRETED, session_conf
 from greenlink.synth import panelfiles, params as gparams, plan as gplan, render, system, truth
 from greenlink.synth.records import Gen, assemble, transfers
 
@@ -68,7 +68,7 @@ def generate(spark: SparkSession, out: Path, patents: int, seed: int, defect_rat
     # generator's large expressions costs more than evaluating them on a few thousand rows.
     settings = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
     if patents < SMALL_WORLD:
-        settings.update({"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"})
+        settings.update(INTERPRETED)
     with session_conf(spark, settings):
         return _generate(spark, out, stage, patents, seed, rate, p, overrides, say, t0)
 
