@@ -1,7 +1,7 @@
 """Benchmark of the whole pipeline, stage by stage, on a generated world (not a test).
 
     .venv/bin/python bench/bench_pipeline.py --patents 1000000 [--seed 1] [--root /tmp/bench_pipeline]
-        [--profile local] [--reuse-world] [--stages ingest,classify,...] [--json OUT.json] [--event-log DIR]
+        [--profile local] [--reuse-world] [--stages ingest,classify,...] [--repeat N] [--json OUT.json] [--event-log DIR]
 
 Generates the world (unless --reuse-world finds it under ROOT/world), then runs every stage of
 `greenlink run` in one SparkSession on ROOT/warehouse, timing each stage (ingest with --force:
@@ -10,14 +10,18 @@ classification alone on the same Parquet file twice — Spark (`ipc.explode_ipc`
 `inventory.classify_green`) and the single DuckDB query of bench/bench_green_duckdb.py —
 as the single-machine reference of issue 3. Reports wall time and rows/s per stage, the
 networks stage's betweenness share, peak RSS of the Python driver and of the Spark JVM
-(sampled every 0.5 s), the machine's load, and output sizes. Prints one JSON document.
+(sampled every 0.5 s), the machine's load, and output sizes. With --repeat N the stages run
+N times in the one JVM, each into a fresh warehouse (`repeats`: the warm runs' stage times).
+Prints one JSON document.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,6 +56,44 @@ def green_reference(spark, warehouse: Path, root: Path) -> dict:
             "spark_s": round(spark_s, 1), "duckdb_s": round(duck_s, 1), "ratio": round(spark_s / duck_s, 2)}
 
 
+def run_pipeline(spark, stages: list[str], config) -> dict:
+    """Run `stages` in order on the session's warehouse; wall time, rows/s and phases per stage."""
+    from dataclasses import replace
+
+    from greenlink.ops.pipeline import run_stage, stage_config
+
+    out = {}
+    for stage in stages:
+        t = time.monotonic()
+        cfg = stage_config(stage, config)
+        if stage == "ingest":   # time the work: a rerun on unchanged inputs would skip it
+            cfg = replace(cfg, force=True)
+        counts = run_stage(spark, stage, cfg) or {}
+        wall = time.monotonic() - t
+        rows = _rows(counts, "patents.rows_in", "patents.records_in", "policies.records_in")
+        entry = {"wall_s": round(wall, 1), "rows_in": rows, "rows_per_s": round(rows / wall, 1) if rows else None}
+        phase = {k.split(".", 1)[1]: v for k, v in counts.items() if k.startswith("phase_ms.")}
+        if phase:
+            entry["phase_s"] = {k: round(v / 1000, 1) for k, v in phase.items()}
+            if "betweenness" in phase:
+                entry["betweenness_share"] = round(phase["betweenness"] / 1000 / wall, 3)
+        out[stage] = entry
+        print(f"{stage}: {entry}", file=sys.stderr, flush=True)
+    return out
+
+
+@contextmanager
+def use_warehouse(spark, path: Path):
+    from greenlink.core.session import WAREHOUSE_KEY
+
+    before = spark.conf.get(WAREHOUSE_KEY)
+    spark.conf.set(WAREHOUSE_KEY, str(path))
+    try:
+        yield
+    finally:
+        spark.conf.set(WAREHOUSE_KEY, before)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patents", type=int, default=1_000_000)
@@ -60,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="local")
     ap.add_argument("--reuse-world", action="store_true")
     ap.add_argument("--stages", default=None, help="subset of the pipeline stages (default: all)")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="run the stages N times in the same JVM (fresh warehouse each time): cold vs warm")
     ap.add_argument("--no-green-reference", action="store_true")
     ap.add_argument("--ingest-reference", action="store_true",
                     help="after the stages, time bench/bench_ingest_duckdb.py on the same world (issue 11)")
@@ -73,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     from greenlink.core.config import load_profile
     from greenlink.core.session import get_spark
     from greenlink.ops.cli import PIPELINE
-    from greenlink.ops.pipeline import PipelineConfig, run_stage, stage_config
+    from greenlink.ops.pipeline import PipelineConfig
     from greenlink.synth.world import generate
 
     root = Path(a.root)
@@ -94,22 +138,14 @@ def main(argv: list[str] | None = None) -> int:
             generate(spark, world, a.patents, a.seed)
             result["generate_s"] = round(time.monotonic() - t, 1)
         config = PipelineConfig(reports=str(root / "reports"), input=str(world))
-        for stage in stages:
-            t = time.monotonic()
-            cfg = stage_config(stage, config)
-            if stage == "ingest":   # time the work: a rerun on unchanged inputs would skip it
-                cfg = replace(cfg, force=True)
-            counts = run_stage(spark, stage, cfg) or {}
-            wall = time.monotonic() - t
-            rows = _rows(counts, "patents.rows_in", "patents.records_in", "policies.records_in")
-            entry = {"wall_s": round(wall, 1), "rows_in": rows, "rows_per_s": round(rows / wall, 1) if rows else None}
-            phase = {k.split(".", 1)[1]: v for k, v in counts.items() if k.startswith("phase_ms.")}
-            if phase:
-                entry["phase_s"] = {k: round(v / 1000, 1) for k, v in phase.items()}
-                if "betweenness" in phase:
-                    entry["betweenness_share"] = round(phase["betweenness"] / 1000 / wall, 3)
-            result["stages"][stage] = entry
-            print(f"{stage}: {entry}", file=sys.stderr, flush=True)
+        result["stages"] = run_pipeline(spark, stages, config)
+        # the same stages again in the same JVM, each time into a fresh warehouse: the first run
+        # pays the JVM's warm-up (class loading, the JIT compiling Spark), the repeats do not
+        for n in range(2, a.repeat + 1):
+            shutil.rmtree(root / f"warehouse_{n}", ignore_errors=True)
+            with use_warehouse(spark, root / f"warehouse_{n}"):
+                rerun = run_pipeline(spark, stages, replace(config, reports=str(root / f"reports_{n}")))
+            result.setdefault("repeats", []).append({s: e["wall_s"] for s, e in rerun.items()})
         if not a.no_green_reference:
             result["green_reference"] = green_reference(spark, warehouse, root)
     if a.ingest_reference:
