@@ -21,7 +21,6 @@ import json
 import shutil
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -82,18 +81,6 @@ def run_pipeline(spark, stages: list[str], config) -> dict:
     return out
 
 
-@contextmanager
-def use_warehouse(spark, path: Path):
-    from greenlink.core.session import WAREHOUSE_KEY
-
-    before = spark.conf.get(WAREHOUSE_KEY)
-    spark.conf.set(WAREHOUSE_KEY, str(path))
-    try:
-        yield
-    finally:
-        spark.conf.set(WAREHOUSE_KEY, before)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patents", type=int, default=1_000_000)
@@ -115,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from dataclasses import replace
 
     from greenlink.core.config import load_profile
-    from greenlink.core.session import get_spark
+    from greenlink.core.session import WAREHOUSE_KEY, get_spark, session_conf
     from greenlink.ops.cli import PIPELINE
     from greenlink.ops.pipeline import PipelineConfig
     from greenlink.synth.world import generate
@@ -143,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         # pays the JVM's warm-up (class loading, the JIT compiling Spark), the repeats do not
         for n in range(2, a.repeat + 1):
             shutil.rmtree(root / f"warehouse_{n}", ignore_errors=True)
-            with use_warehouse(spark, root / f"warehouse_{n}"):
+            with session_conf(spark, {WAREHOUSE_KEY: str(root / f"warehouse_{n}")}):
                 rerun = run_pipeline(spark, stages, replace(config, reports=str(root / f"reports_{n}")))
             result.setdefault("repeats", []).append({s: e["wall_s"] for s, e in rerun.items()})
         if not a.no_green_reference:
