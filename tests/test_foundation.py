@@ -160,6 +160,9 @@ def test_profiles_name_their_interpreted_stages(tmp_path):
     bad.write_text("name: bad\nwarehouse: wh\ninterpreted_stages: controls\n")
     with pytest.raises(UserError, match="interpreted_stages must be a list of stage names"):
         load_profile(str(bad))
+    bad.write_text("name: bad\nwarehouse: wh\ninterpreted_stages: [policy, contrls]\n")
+    with pytest.raises(UserError, match=r"interpreted_stages: unknown stage\(s\) 'contrls'; stages: ingest, classify"):
+        load_profile(str(bad))
 
 
 def _codegen_stages(df) -> int:
@@ -189,3 +192,8 @@ def test_a_listed_stage_runs_interpreted_and_the_session_is_restored_after(spark
         with pytest.raises(RuntimeError), Run(spark, "panel"):
             raise RuntimeError("a failed stage also gives the settings back")
         assert {k: spark.conf.get(k) for k in codegen} == codegen
+    # the same list given as spark-submit --conf, misspelt: the stage stops before it runs
+    with session_conf(spark, {INTERPRETED_KEY: "controls, panle"}):
+        with pytest.raises(UserError, match="spark.greenlink.interpretedStages: unknown stage\\(s\\) 'panle'"):
+            with Run(spark, "controls"):
+                pass

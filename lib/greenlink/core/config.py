@@ -51,6 +51,19 @@ def study_years() -> tuple[int, int]:
     return read_years(data.get("years") if isinstance(data, dict) else None, f"{path}: years")
 
 
+# The pipeline's stages in the order `greenlink run --all` follows (ops.cli.PIPELINE). Here, not
+# in ops, so that a profile's `interpreted_stages` can be checked against them when it is read.
+STAGES: tuple[str, ...] = ("ingest", "classify", "policy", "controls", "networks", "panel", "estimate")
+
+
+def check_stage_names(names: list[str] | tuple[str, ...], where: str) -> tuple[str, ...]:
+    """`names` if each is a pipeline stage; a misspelt one would otherwise be silently ignored."""
+    unknown = [n for n in names if n not in STAGES]
+    if unknown:
+        raise UserError(f"{where}: unknown stage(s) {', '.join(map(repr, unknown))}; stages: {', '.join(STAGES)}")
+    return tuple(names)
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -80,6 +93,7 @@ class Profile:
         stages = data.get("interpreted_stages") or []
         if not isinstance(stages, list) or not all(isinstance(s, str) and s for s in stages):
             raise UserError(f"profile {source}: interpreted_stages must be a list of stage names")
+        check_stage_names(stages, f"profile {source}: interpreted_stages")
         level = str(data.get("log_level", "WARN")).upper()
         if level not in {"ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF", "TRACE"}:
             raise UserError(f"profile {source}: log_level {level!r} is not a log4j level")

@@ -123,8 +123,8 @@ class Run:
         sc = self.spark.sparkContext
         self._outer_job = sc.getLocalProperty(JOB_PROPERTY)
         sc.setLocalProperty(JOB_PROPERTY, self.job)
-        self._settings.enter_context(stage_settings(self.spark, self.job))
         try:
+            self._settings.enter_context(stage_settings(self.spark, self.job))
             self._reap_killed()
             if self.job in DUMP_AWARE_JOBS:
                 self.inputs.update(dump_state(self.spark))

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
-from greenlink.core.config import Profile, load_profile
+from greenlink.core.config import Profile, check_stage_names, load_profile
 from greenlink.core.errors import UserError
 from greenlink.core.jars import coordinates, local_jars
 from greenlink.core.paths import CONF_DIR
@@ -145,7 +145,8 @@ def session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[N
 def stage_settings(spark: SparkSession, stage: str) -> Iterator[None]:
     """The session settings a stage runs with: INTERPRETED when the session's profile lists the
     stage in `interpreted_stages` (or spark-submit's --conf spark.greenlink.interpretedStages=…)."""
-    listed = {s.strip() for s in (spark.conf.get(INTERPRETED_KEY, "") or "").split(",")}
+    listed = [s.strip() for s in (spark.conf.get(INTERPRETED_KEY, "") or "").split(",") if s.strip()]
+    check_stage_names(listed, INTERPRETED_KEY)   # spark-submit --conf bypasses the profile's check
     with session_conf(spark, INTERPRETED if stage in listed else {}):
         yield
 

@@ -14,7 +14,7 @@ import importlib
 import sys
 from contextlib import AbstractContextManager, nullcontext
 
-from greenlink.core.config import load_profile
+from greenlink.core.config import STAGES, load_profile
 from greenlink.core.errors import UserError
 from greenlink.core.lock import warehouse_lock as hold_lock
 from greenlink.core.printable import printable
@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("greenlink.ops.pipeline", "run pipeline stages in order (--all for every stage)"),
     "diff": ("greenlink.ops.diff", "what changed in tables between two Delta versions, by natural key"),
 }
-PIPELINE: list[str] = ["ingest", "classify", "policy", "controls", "networks", "panel", "estimate"]
+PIPELINE: list[str] = list(STAGES)
 # Commands whose module holds no argparse: their command line is greenlink.ops.commands.<command>.
 _COMMAND_MODULES = (*PIPELINE, "run", "generate")
 
