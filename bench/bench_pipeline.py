@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if not a.no_green_reference:
             result["green_reference"] = green_reference(spark, warehouse, root)
     if a.ingest_reference:
+        spark.stop()  # DuckDB gets the JVM's memory: at 8.6M patents both would not fit in 24 GB
         # outside Peak: the JVM and driver peaks above stay Spark's; DuckDB reports its own
         from bench_ingest_duckdb import check_warehouse, run_reference
         ref = run_reference(world, threads=2)
