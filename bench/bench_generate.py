@@ -41,19 +41,29 @@ class Peak:
         self.load: list[float] = []
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
+        self._lock = threading.Lock()
+        self._part = (0, 0)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.driver = max(self.driver, self.me.memory_info().rss)
-            kids = 0
+            driver, kids = self.me.memory_info().rss, 0
             for c in self.me.children(recursive=True):
                 try:
                     kids += c.memory_info().rss
                 except psutil.Error:
                     pass
-            self.children = max(self.children, kids)
+            with self._lock:
+                self.driver, self.children = max(self.driver, driver), max(self.children, kids)
+                self._part = (max(self._part[0], driver), max(self._part[1], kids))
             self.load.append(os.getloadavg()[0])
             time.sleep(0.5)
+
+    def part(self) -> dict[str, int]:
+        """Peak RSS (MB) since the last call: what one part of a benchmark used (the stages
+        apart from generating the world and from the references that run in this process)."""
+        with self._lock:
+            (driver, kids), self._part = self._part, (0, 0)
+        return {"python_driver_mb": round(driver / 2**20), "children_mb": round(kids / 2**20)}
 
     def __enter__(self) -> "Peak":
         self._t.start()
