@@ -140,6 +140,18 @@ def classify_duckdb(patents: str, rules: list[Rule] | None = None, threads: int 
         con.close()
 
 
+def count_green_duckdb(patents: str, threads: int | None = None) -> tuple[int, int]:
+    """(patents, green patents) of the query, counted inside DuckDB: what the Spark side of
+    bench_pipeline's reference computes (an aggregate), without 8.6M result rows in pandas."""
+    con = connect(None, threads)
+    try:
+        rows, green = con.execute(f"SELECT count(*), count(*) FILTER (WHERE is_green) FROM ({green_query(patents)})"
+                                  ).fetchone()
+        return int(rows), int(green)
+    finally:
+        con.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patents", required=True, help="Parquet file or glob with application_no, ipc")

@@ -33,7 +33,7 @@ def _rows(counts: dict, *keys: str) -> int:
 
 def green_reference(spark, warehouse: Path, root: Path) -> dict:
     """Spark vs DuckDB green classification on one Parquet file of (application_no, ipc)."""
-    from bench_green_duckdb import classify_duckdb
+    from bench_green_duckdb import count_green_duckdb
     from pyspark.sql import functions as F
 
     from greenlink.core import tables
@@ -49,9 +49,9 @@ def green_reference(spark, warehouse: Path, root: Path) -> dict:
     row = green.agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("is_green").cast("long")).alias("g")).first()
     spark_s = time.monotonic() - t
     t = time.monotonic()
-    duck = classify_duckdb(str(src / "*.parquet"), threads=2)
+    duck_rows, duck_green = count_green_duckdb(str(src / "*.parquet"), threads=2)
     duck_s = time.monotonic() - t
-    return {"rows": int(row["n"]), "green_spark": int(row["g"]), "green_duckdb": int(duck["is_green"].sum()),
+    return {"rows": int(row["n"]), "rows_duckdb": duck_rows, "green_spark": int(row["g"]), "green_duckdb": duck_green,
             "spark_s": round(spark_s, 1), "duckdb_s": round(duck_s, 1), "ratio": round(spark_s / duck_s, 2)}
 
 
@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(a.root)
     world, warehouse = root / "world", root / "warehouse"
+    unknown = set((a.stages or "").split(",")) - set(PIPELINE) - {""}
+    if unknown:
+        ap.error(f"--stages: unknown stage(s) {', '.join(sorted(unknown))}; stages: {', '.join(PIPELINE)}")
+    # --stages '' runs none: only the references, on the warehouse a previous run left
     stages = [s for s in PIPELINE if a.stages is None or s in a.stages.split(",")]
     result: dict = {"command": " ".join([Path(sys.executable).name, *sys.argv]) if argv is None else argv,
                     "patents": a.patents, "seed": a.seed, "stages": {}}
