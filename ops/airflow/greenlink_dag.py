@@ -8,7 +8,7 @@ to the cluster through ops/submit.sh, so a failed stage can be cleared and retri
 each stage gets its own row in _meta.runs. ops/submit.sh passes the Delta and GraphFrames
 jars of .cache/jars (or, with --packages, their coordinates and GREENLINK_MAVEN_REPOS as
 --repositories), so the networks stage finds GraphFrames on the cluster. The stages and their order are read from
-greenlink's own registry (`PIPELINE` in lib/greenlink/ops/cli.py), parsed rather than imported:
+greenlink's own registry (`STAGES` in lib/greenlink/core/config.py), parsed rather than imported:
 Airflow's interpreter needs neither greenlink nor Spark. BashOperator keeps the DAG free of
 provider packages; with apache-airflow-providers-apache-spark, a SparkSubmitOperator with
 application=jobs/run.py and the same arguments (`python -m greenlink.ops.submit --dry-run`
@@ -38,13 +38,13 @@ LOCK_WAIT_S = 1800
 
 
 def pipeline_stages(home: str = HOME) -> list[str]:
-    """`PIPELINE` of lib/greenlink/ops/cli.py, read without importing greenlink."""
-    tree = ast.parse(Path(home, "lib", "greenlink", "ops", "cli.py").read_text(encoding="utf-8"))
-    for node in tree.body:
+    """`STAGES` of lib/greenlink/core/config.py, read without importing greenlink."""
+    source = Path(home, "lib", "greenlink", "core", "config.py")
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
         target = getattr(node, "target", None) or (node.targets[0] if isinstance(node, ast.Assign) else None)
-        if getattr(target, "id", None) == "PIPELINE":
+        if getattr(target, "id", None) == "STAGES":
             return list(ast.literal_eval(node.value))
-    raise RuntimeError(f"no PIPELINE list in {home}/lib/greenlink/ops/cli.py")
+    raise RuntimeError(f"no STAGES tuple in {source}")
 
 
 def stage_command(stage: str) -> str:
