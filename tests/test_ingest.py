@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from greenlink.bronze import checks, readers
 from greenlink.bronze.job import ingest
-from greenlink.bronze.layout import InputFile, load_conf, match_columns, sniff_bytes
+from greenlink.bronze.layout import InputFile, load_conf, match_columns, sniff_bytes, type_key
 from greenlink.bronze.schema import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import tables
 from greenlink.core.errors import UserError
@@ -196,6 +196,7 @@ def test_application_no_every_form(spark):
         "ZL201710601862.3": "201710601862.3", "cn 2017 1060 1862.3": "201710601862.3",
         "２０１７１０６０１８６２．３": "201710601862.3", "\ufeff201710601862.3 ": "201710601862.3",
         "ZL95115608.X": "95115608.X", "95115608x": "95115608.X", "95115608": "95115608.X",
+        "zL95115608.x": "95115608.X", "Cnzl 201710601862": "201710601862.3",          # prefixes in any case
         "201710601862.4": None, "20171060186": None, "CN": None, "abc": None, "": None, None: None,
     }
     df = spark.createDataFrame([(k,) for k in cases], "raw string")
@@ -206,6 +207,17 @@ def test_application_no_every_form(spark):
     assert got["201710601862.4"][1] == "check digit 4 does not match the computed 3: '201710601862.4'"
     assert got["CN"][1] == "not an application number: 'CN'"
     assert got[""][1] == got[None][1] == "application number is empty"
+
+
+def test_patent_type_folds_width_ascii_case_and_spaces(spark):
+    spellings = load_conf().patent_types
+    cases = {"ＩＮＶＥＮＴＩＯＮ": "invention", " Utility  Model": "utility", "外观 设计": "design",
+             "ＤＥＳＩＧＮ\u3000": "design", "İnvention": None, "plant variety": None, None: None}
+    df = spark.createDataFrame([(k,) for k in cases], "raw string")
+    got = {r["raw"]: r["t"] for r in df.select("raw", checks.patent_type(F.col("raw"), spellings).alias("t")).collect()}
+    assert got == cases
+    # the driver's key (conf spellings) folds exactly as the executors do
+    assert all(spellings.get(type_key(k)) == v for k, v in cases.items() if k is not None)
 
 
 def test_parse_date_every_form(spark):

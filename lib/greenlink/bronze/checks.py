@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from greenlink.bronze.schema import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_problem, mark_first
-from greenlink.core.text import PLAUSIBLE_YEARS, fold_width
+from greenlink.core.text import PLAUSIBLE_YEARS, fold_width_lower
 from greenlink.reference import dates, ids
 
 # `;` or full-width `；` separated names; a list of only separators and spaces names nobody
@@ -55,8 +55,8 @@ def date_problem(raw: Column, parsed: Column, label: str) -> Column:
 
 def patent_type(raw: Column, spellings: Mapping[str, str]) -> Column:
     """invention | utility | design, NULL for a spelling conf/headers.yaml does not list.
-    Keys are folded as `layout.type_key` folds them (full-width, spaces, case)."""
-    key = F.lower(F.regexp_replace(fold_width(raw), r"\s", ""))
+    Keys are folded as `layout.type_key` folds them (full-width, spaces, ASCII case)."""
+    key = F.regexp_replace(fold_width_lower(raw), r"\s", "")
     lookup = F.create_map(*[F.lit(x) for kv in sorted(spellings.items()) for x in kv])
     return F.try_element_at(lookup, key)
 

@@ -22,7 +22,7 @@ from greenlink.bronze.schema import PATENT_TYPES
 from greenlink.core.config import conf_file, load_yaml
 from greenlink.core.errors import UserError
 from greenlink.core.printable import printable
-from greenlink.core.text import fold_width_str, text_key
+from greenlink.core.text import fold_width_lower_str, text_key
 
 KINDS = ("patents", "transfers")
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".xlsx": "xlsx"}
@@ -61,8 +61,8 @@ class IngestConf:
 
 def type_key(value: str) -> str:
     """Patent-type spelling as matched: the folding Spark applies in `checks.patent_type`
-    (full-width -> ASCII, whitespace removed, lower case)."""
-    return "".join(fold_width_str(value).split()).lower()
+    (full-width -> ASCII, ASCII letters lower case, whitespace removed)."""
+    return "".join(fold_width_lower_str(value).split())
 
 
 def kind_confs(data: dict | None, path: Path, kinds: Sequence[str]) -> dict[str, KindConf]:

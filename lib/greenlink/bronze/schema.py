@@ -62,6 +62,7 @@ PATENTS_RAW = TableSpec(
     comment="greenlink ingest: accepted patent records of the current dump, raw strings + parsed dates/type",
     keys=("source_file", "source_row"),
     stats_columns=("application_no", "application_date", "patent_type", "source_file", "source_row"),
+    plain_columns=("application_no", "application_no_raw", "publication_no", "source_row", "record_hash"),
 )
 
 TRANSFERS_RAW = TableSpec(
@@ -80,6 +81,7 @@ TRANSFERS_RAW = TableSpec(
     comment="greenlink ingest: accepted transfer (change of patent right owner) records of the current dump",
     keys=("source_file", "source_row"),
     stats_columns=("application_no", "effective_date", "source_file", "source_row"),
+    plain_columns=("application_no", "application_no_raw", "source_row", "record_hash"),
 )
 
 

@@ -9,6 +9,8 @@ so rerunning a stage on the same input leaves the same table and never duplicate
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,13 +42,19 @@ class TableSpec:
     # the first 32 columns. Row-scale tables name their key columns only: statistics of long
     # raw strings cost every write CPU (4.7 µs a row measured on bronze.patents_raw) and skip nothing.
     stats_columns: tuple[str, ...] = ()
+    # Columns written without Parquet dictionary encoding: values unique per row (hashes, numbers,
+    # row positions), where the writer hashes every value into a dictionary it then drops
+    # (`Binary.hashCode`/`equals` were a third of the bronze write's task time, issue 22). Text
+    # that repeats (applicant names, addresses, IPC fields) keeps its dictionary: read back plain,
+    # it cost classify more than the write saved.
+    plain_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         layer, _, table = self.name.partition(".")
         if layer not in LAYERS or not table:
             raise ValueError(f"table name {self.name!r} must be <layer>.<name>, layer in {LAYERS}")
         cols = set(self.schema.fieldNames())
-        for c in (*self.partition_by, *self.not_null, *self.keys, *self.stats_columns):
+        for c in (*self.partition_by, *self.not_null, *self.keys, *self.stats_columns, *self.plain_columns):
             if c not in cols:
                 raise ValueError(f"{self.name}: column {c!r} is not in the schema")
         for c in self.stats_columns:        # Delta keeps no min/max for these (and refuses them)
@@ -184,8 +192,32 @@ def write(df: DataFrame, spec: TableSpec, *, mode: WriteMode = "overwrite",
         raise ValueError(f"{spec.name}: DataFrame lacks column(s) {missing}")
     df = df.select(*[F.col(c).cast(spec.schema[c].dataType) for c in cols])
     loc = path(spark, spec.name)
-    with job_description(spark, f"write {spec.name} ({mode})"):
+    with job_description(spark, f"write {spec.name} ({mode})"), parquet_plain(spark, spec.plain_columns):
         _write(df, spec, loc, mode, replace_where, keys, delete_missing)
+
+
+_DICTIONARY = "parquet.enable.dictionary#"
+
+
+@contextmanager
+def parquet_plain(spark: SparkSession, columns: Sequence[str]) -> Iterator[None]:
+    """Parquet files written in the block store `columns` without dictionary encoding.
+
+    Parquet reads per-column settings (`parquet.enable.dictionary#<column>`) from the Hadoop
+    configuration of the write job, which Spark builds from the SparkContext's; Delta drops
+    such keys given as write options. Set for the block, then restored."""
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    before = {c: conf.get(_DICTIONARY + c) for c in columns}
+    for c in columns:
+        conf.set(_DICTIONARY + c, "false")
+    try:
+        yield
+    finally:
+        for c, v in before.items():
+            if v is None:
+                conf.unset(_DICTIONARY + c)
+            else:
+                conf.set(_DICTIONARY + c, v)
 
 
 def _write(df: DataFrame, spec: TableSpec, loc: str, mode: WriteMode, replace_where: str | None,

@@ -3,7 +3,7 @@
 - Width fold: the full-width ASCII block (U+FF01..U+FF5E) and the ideographic space U+3000
   map to half-width ASCII (`；（）ＡＢＣ１２３` -> `;()ABC123`), as a Spark `translate`
   (`fold_width`) and in Python (`fold_width_str`), so driver-side lookups match what the
-  executors compute.
+  executors compute; `fold_width_lower` also lower-cases ASCII letters in the same map.
 - `nfkc` / `text_key`: how a spelling from a file is matched against a reference list
   (headers, admin levels, city and province names, policy dictionaries).
 - `PLAUSIBLE_YEARS`: the years any date or year column may hold (docs/raw_formats.md);
@@ -25,6 +25,10 @@ FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000"
 HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F)) + " "
 _FOLD = str.maketrans(FULLWIDTH, HALFWIDTH)
 _WIDEN = str.maketrans(HALFWIDTH, FULLWIDTH)
+# the width fold and ASCII lower case in one character map (`fold_width_lower`)
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+FOLD_LOWER_FROM, FOLD_LOWER_TO = FULLWIDTH + _UPPER, HALFWIDTH.lower() + _UPPER.lower()
+_FOLD_LOWER = str.maketrans(FOLD_LOWER_FROM, FOLD_LOWER_TO)
 
 # The Chinese patent law took effect in 1985: nothing earlier can be a CNIPA patent year.
 PLAUSIBLE_YEARS = (1985, 2030)
@@ -39,6 +43,18 @@ def fold_width(col: Column) -> Column:
 def fold_width_str(s: str) -> str:
     """`fold_width` on a Python string."""
     return s.translate(_FOLD)
+
+
+def fold_width_lower(col: Column) -> Column:
+    """`fold_width`, and ASCII letters in lower case, in one `translate` (Spark). Spark's
+    `lower` maps case through ICU, whose tables take seconds to load in every new JVM
+    (issue 22); the spellings matched this way (patent types) are ASCII or Chinese."""
+    return F.translate(col, FOLD_LOWER_FROM, FOLD_LOWER_TO)
+
+
+def fold_width_lower_str(s: str) -> str:
+    """`fold_width_lower` on a Python string."""
+    return s.translate(_FOLD_LOWER)
 
 
 def widen(s: str) -> str:

@@ -20,8 +20,8 @@ from pyspark.sql import functions as F
 
 from greenlink.core.text import fold_width
 
-# 12 digits or 8 digits, then an optional check character; nothing else.
-_FORM = r"^([0-9]{12}|[0-9]{8})([0-9X]?)$"
+# 12 digits or 8 digits, then an optional check character (`x` as `X`); nothing else.
+_FORM = r"^([0-9]{12}|[0-9]{8})([0-9Xx]?)$"
 
 
 def check_digit(digits: str) -> str:
@@ -39,10 +39,12 @@ def is_blank(raw: Column) -> Column:
 
 
 def _compact(raw: Column) -> Column:
-    """Upper case, full-width folded, without whitespace, dots, BOM and CN/ZL prefixes."""
-    s = F.upper(fold_width(raw))
-    s = F.regexp_replace(s, r"[\s.\x{FEFF}]", "")
-    return F.regexp_replace(s, r"^(CN|ZL)+", "")
+    """Full-width folded, without whitespace, dots, BOM and CN/ZL prefixes (any case).
+
+    No `upper`: Spark maps case through ICU, whose tables take seconds to load in a new JVM
+    (issue 22); the only letters a number may hold are matched without case instead."""
+    s = F.regexp_replace(fold_width(raw), r"[\s.\x{FEFF}]", "")
+    return F.regexp_replace(s, r"^(?i:CN|ZL)+", "")
 
 
 def _expected_check(body: Column) -> Column:
@@ -79,7 +81,7 @@ def with_application_no(df: DataFrame, raw: str, canonical: str, problem: str | 
     t = {k: f"__appno_{k}" for k in ("s", "body", "given", "expected")}
     df = df.withColumn(t["s"], _compact(F.col(raw)))
     df = df.withColumns({t["body"]: F.regexp_extract(F.col(t["s"]), _FORM, 1),
-                         t["given"]: F.regexp_extract(F.col(t["s"]), _FORM, 2)})
+                         t["given"]: F.replace(F.regexp_extract(F.col(t["s"]), _FORM, 2), F.lit("x"), F.lit("X"))})
     df = df.withColumn(t["expected"], _expected_check(F.col(t["body"])))
     body, given, expected = F.col(t["body"]), F.col(t["given"]), F.col(t["expected"])
     out = {canonical: _canonical(body, given, expected)}

@@ -17,6 +17,7 @@ records; every applicant link and transfer end is counted by location method and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -34,22 +35,35 @@ from greenlink.silver.locate import APPLICANTS, ORG_LOCATIONS, locate, location_
 from greenlink.silver.schema import PATENTS, TRANSFERS
 
 JOB = "classify"
-_RID = "_rid"   # one bronze record: source_file#source_row (unique in bronze)
+_RID = "_rid"   # one bronze record as a number: its source file's index * 2^40 + source_row
+_ROW_BITS = 40  # source_row < 2^40 (a trillion rows per file)
 
 # Raw fields kept in a reject's raw_record (JSON), so the record can be inspected there.
 _RAW_FIELDS = ("application_no_raw", "application_date", "publication_no", "grant_date", "patent_type_raw",
                "ipc_raw", "applicants_raw", "applicant_address")
 
 
-def record_id() -> Column:
-    return F.concat_ws("#", F.col("source_file"), F.col("source_row").cast("string"))
+def source_files(raw: DataFrame) -> list[str]:
+    """The distinct source_file values of bronze rows (a handful: one column, one small job)."""
+    return [r["source_file"] for r in raw.select("source_file").distinct().collect()]
 
 
-def classified_records(raw: DataFrame, inventory: DataFrame) -> DataFrame:
+def record_id(files: Sequence[str]) -> Column:
+    """A bronze record's id as a long: its file's index in `files` (every source_file of the
+    frame) times 2^40, plus source_row. The exploded IPC tokens are grouped and joined back by
+    it: sorting a long costs a fraction of sorting `file#row` strings, whose long common
+    prefixes made every comparison read whole byte arrays (JFR, docs/benchmarks.md, issue 22)."""
+    index = F.create_map(*[F.lit(x) for i, f in enumerate(sorted(files)) for x in (f, i)])[F.col("source_file")]
+    known = F.when(index.isNull(), F.raise_error(F.lit("classify: a bronze record's source_file is not in the file list")))
+    return F.shiftleft(F.coalesce(index, known).cast("long"), _ROW_BITS) + F.col("source_row")
+
+
+def classified_records(raw: DataFrame, inventory: DataFrame, files: Sequence[str] | None = None) -> DataFrame:
     """Every bronze record with its green classification and applicant count.
-    In: bronze.patents_raw columns. Out: those + ipc_symbols, main_ipc, n_ipc_valid,
-    n_ipc_invalid, is_green, categories, topics, green_entries, n_applicants, _rid."""
-    records = raw.withColumn(_RID, record_id())
+    In: bronze.patents_raw columns; `files`: every source_file among them (default: looked up).
+    Out: those + ipc_symbols, main_ipc, n_ipc_valid, n_ipc_invalid, is_green, categories,
+    topics, green_entries, n_applicants, _rid."""
+    records = raw.withColumn(_RID, record_id(source_files(raw) if files is None else files))
     green = classify_green(explode_ipc(records, _RID, "ipc_raw"), inventory, _RID)
     return (records.join(green, _RID, "left")
             .withColumn("n_applicants", F.size(split_names(F.col("applicants_raw")))))
@@ -152,7 +166,7 @@ def classify(spark: SparkSession, *, parent_run_id: str | None = None) -> dict[s
              parent_run_id=parent_run_id) as run:
         raw = tables.read(spark, PATENTS_RAW.name)
         with run.phase("green"):
-            records = classified_records(raw, load_inventory(spark)).localCheckpoint()
+            records = classified_records(raw, load_inventory(spark), source_files(raw)).localCheckpoint()
             n_records = records.count()
         run.count("patents.records_in", n_records)
         run.log(f"{n_records:,} bronze patent records classified")

@@ -97,6 +97,7 @@ APPLICANTS = tables.TableSpec(
     comment="One row per applicant of each patent, located in a city unit (SPEC §1, §3)",
     keys=("application_no", "applicant_order"),
     stats_columns=("application_no", "applicant_order", "city_code", "method"),
+    plain_columns=("application_no",),
 )
 
 ORG_LOCATIONS = tables.TableSpec(

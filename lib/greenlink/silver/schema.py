@@ -44,6 +44,7 @@ PATENTS = TableSpec(
     comment="One row per application number: normalised, deduplicated, green-classified patents (SPEC §1-§2)",
     keys=("application_no",),
     stats_columns=("application_no", "application_date", "patent_type", "city_code"),
+    plain_columns=("application_no", "publication_no", "source_row", "record_hash"),
 )
 
 TRANSFERS = TableSpec(
@@ -66,4 +67,5 @@ TRANSFERS = TableSpec(
     comment="One row per registered transfer: first owner before -> first owner after, located (SPEC §1, §4)",
     keys=("source_file", "source_row"),
     stats_columns=("application_no", "effective_date", "from_city", "to_city"),
+    plain_columns=("application_no", "source_row", "record_hash"),
 )
