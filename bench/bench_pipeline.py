@@ -81,13 +81,18 @@ def run_pipeline(spark, stages: list[str], config) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def world_options(ap: argparse.ArgumentParser) -> None:
+    """The world and session options of the pipeline benchmarks (ROOT/world, ROOT/warehouse)."""
     ap.add_argument("--patents", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--root", default="/tmp/bench_pipeline")
     ap.add_argument("--profile", default="local")
     ap.add_argument("--reuse-world", action="store_true")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    world_options(ap)
     ap.add_argument("--stages", default=None, help="subset of the pipeline stages (default: all)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N",
                     help="run the stages N times in the same JVM (fresh warehouse each time): cold vs warm")

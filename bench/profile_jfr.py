@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_pipeline import run_pipeline, world_options  # noqa: E402  (bench/ helpers, not a package)
 
 HERE = Path(__file__).resolve().parent
 TASK_THREADS = "Executor task launch worker"
@@ -176,11 +177,7 @@ def report(jfr: Path, a: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--patents", type=int, default=1_000_000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--root", default="/tmp/bench_pipeline")
-    ap.add_argument("--profile", default="local")
-    ap.add_argument("--reuse-world", action="store_true")
+    world_options(ap)
     ap.add_argument("--stages", default="ingest,classify")
     ap.add_argument("--threads", default=TASK_THREADS, help="thread name prefix of the samples counted ('' = all)")
     ap.add_argument("--top", type=int, default=15)
@@ -193,7 +190,6 @@ def main(argv: list[str] | None = None) -> int:
     if a.recording:
         return report(Path(a.recording), a)
 
-    from bench_pipeline import run_pipeline
 
     from greenlink.core.session import get_spark
     from greenlink.ops.cli import PIPELINE

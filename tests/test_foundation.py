@@ -160,6 +160,13 @@ def test_profiles_name_their_interpreted_stages(tmp_path):
     bad.write_text("name: bad\nwarehouse: wh\ninterpreted_stages: controls\n")
     with pytest.raises(UserError, match="interpreted_stages must be a list of stage names"):
         load_profile(str(bad))
+    good = tmp_path / "aot.yaml"
+    good.write_text("name: aot\nmaster: local[*]\nwarehouse: wh\ndriver_java_options: -XX:AOTCache=/tmp/x.aot -Xss4m\n")
+    assert load_profile(str(good)).driver_java_options == "-XX:AOTCache=/tmp/x.aot -Xss4m"
+    assert load_profile("local").driver_java_options is None
+    bad.write_text("name: bad\nwarehouse: wh\ndriver_java_options: [-Xss4m]\n")
+    with pytest.raises(UserError, match="driver_java_options must be one string"):
+        load_profile(str(bad))
     bad.write_text("name: bad\nwarehouse: wh\ninterpreted_stages: [policy, contrls]\n")
     with pytest.raises(UserError, match=r"interpreted_stages: unknown stage\(s\) 'contrls'; stages: ingest, classify"):
         load_profile(str(bad))

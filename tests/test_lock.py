@@ -86,6 +86,17 @@ def test_half_written_lock_is_held_briefly_then_stale(tmp_path):
     assert lock.read_lock(path).pid == os.getpid()
 
 
+def test_lock_being_written_names_its_holder(tmp_path):
+    # a second run that finds the lock file created but not yet written waits for the holder's
+    # details instead of refusing with "a process that is starting"
+    path = tmp_path / lock.LOCK_NAME
+    path.write_text("")
+    holder = info("run")
+    threading.Timer(0.2, path.write_text, (json.dumps(dataclasses.asdict(holder)),)).start()
+    with pytest.raises(UserError, match=r"in use by `greenlink run` \(pid "):
+        lock.acquire(path, info("ingest"))
+
+
 def test_uri_warehouses_are_not_locked():
     assert lock.lock_path("s3a://bucket/wh") is None
     with lock.warehouse_lock("hdfs://nn/wh", "run") as h:

@@ -75,6 +75,9 @@ class Profile:
     spark_conf: dict[str, str] = field(default_factory=dict)
     # stages whose queries Spark evaluates without generating Java code (core.session.INTERPRETED)
     interpreted_stages: tuple[str, ...] = ()
+    # JVM options of a driver the session starts itself (local masters), e.g. the JDK's
+    # `-XX:AOTCache=FILE`; under spark-submit they are spark-submit's --driver-java-options
+    driver_java_options: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str) -> "Profile":
@@ -94,6 +97,9 @@ class Profile:
         if not isinstance(stages, list) or not all(isinstance(s, str) and s for s in stages):
             raise UserError(f"profile {source}: interpreted_stages must be a list of stage names")
         check_stage_names(stages, f"profile {source}: interpreted_stages")
+        java_options = data.get("driver_java_options")
+        if java_options is not None and not isinstance(java_options, str):
+            raise UserError(f"profile {source}: driver_java_options must be one string of JVM options")
         level = str(data.get("log_level", "WARN")).upper()
         if level not in {"ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF", "TRACE"}:
             raise UserError(f"profile {source}: log_level {level!r} is not a log4j level")
@@ -106,6 +112,7 @@ class Profile:
             log_level=level,
             spark_conf={str(k): str(v) for k, v in conf.items()},
             interpreted_stages=tuple(stages),
+            driver_java_options=java_options,
         )
 
 

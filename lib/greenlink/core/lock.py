@@ -38,6 +38,10 @@ TOMBSTONE_PREFIX = LOCK_NAME + ".stale-"
 # A lock file that is still empty or half-written this long after its creation belongs to a
 # process killed between create and write (a live owner writes it within milliseconds).
 UNREADABLE_GRACE_S = 10.0
+# An empty or half-written lock file is read again for this long before a refusal: its creator
+# writes it right after creating it, so a second run started at the same moment names the holder
+# instead of "a process that is starting" (seen when both runs start within milliseconds).
+WRITING_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,9 @@ def acquire(path: Path, info: LockInfo, wait_s: float = 0.0, poll_s: float = 0.5
         if holder is None:
             if age > UNREADABLE_GRACE_S:
                 _break(path, text)
+                continue
+            if time.monotonic() - t0 < WRITING_S:
+                time.sleep(0.02)
                 continue
         elif is_stale(holder, info.host, alive):
             _break(path, text)

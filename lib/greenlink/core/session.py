@@ -58,7 +58,8 @@ def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
         builder = builder.master(prof.master)
         builder = builder.config("spark.jars", ",".join(str(p) for p in local_jars()))
         log4j = CONF_DIR / "log4j2.properties"
-        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
+        java_options = " ".join(filter(None, [f"-Dlog4j2.configurationFile=file:{log4j}", prof.driver_java_options]))
+        builder = builder.config("spark.driver.extraJavaOptions", java_options)
         builder = builder.config("spark.ui.enabled", "false")
     if prof.driver_memory:
         builder = builder.config("spark.driver.memory", prof.driver_memory)
