@@ -58,12 +58,11 @@ def record_id(files: Sequence[str]) -> Column:
     return F.shiftleft(F.coalesce(index, known).cast("long"), _ROW_BITS) + F.col("source_row")
 
 
-def classified_records(raw: DataFrame, inventory: DataFrame, files: Sequence[str] | None = None) -> DataFrame:
+def classified_records(raw: DataFrame, inventory: DataFrame) -> DataFrame:
     """Every bronze record with its green classification and applicant count.
-    In: bronze.patents_raw columns; `files`: every source_file among them (default: looked up).
-    Out: those + ipc_symbols, main_ipc, n_ipc_valid, n_ipc_invalid, is_green, categories,
-    topics, green_entries, n_applicants, _rid."""
-    records = raw.withColumn(_RID, record_id(source_files(raw) if files is None else files))
+    In: bronze.patents_raw columns. Out: those + ipc_symbols, main_ipc, n_ipc_valid,
+    n_ipc_invalid, is_green, categories, topics, green_entries, n_applicants, _rid."""
+    records = raw.withColumn(_RID, record_id(source_files(raw)))
     green = classify_green(explode_ipc(records, _RID, "ipc_raw"), inventory, _RID)
     return (records.join(green, _RID, "left")
             .withColumn("n_applicants", F.size(split_names(F.col("applicants_raw")))))
@@ -166,7 +165,7 @@ def classify(spark: SparkSession, *, parent_run_id: str | None = None) -> dict[s
              parent_run_id=parent_run_id) as run:
         raw = tables.read(spark, PATENTS_RAW.name)
         with run.phase("green"):
-            records = classified_records(raw, load_inventory(spark), source_files(raw)).localCheckpoint()
+            records = classified_records(raw, load_inventory(spark)).localCheckpoint()
             n_records = records.count()
         run.count("patents.records_in", n_records)
         run.log(f"{n_records:,} bronze patent records classified")
