@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from greenlink.core.errors import UserError
-from greenlink.silver.applicants import (applicant_links, classify_org_type, load_org_type_rules,
-                                  patents_without_applicant)
+from greenlink.silver.applicants import (applicant_links, classify_org_type, count_names, load_org_type_rules,
+                                         patents_without_applicant, split_names)
 
 PATENTS = "application_no string, year int, applicants_raw string, applicant_address string"
 
@@ -34,6 +34,35 @@ def test_split_clean_and_order(spark):
     ])
     missing = sorted(tuple(r) for r in patents_without_applicant(patents).collect())
     assert missing == [("P6", 2017), ("P7", 2018)]
+
+
+def test_names_without_lambdas_equal_the_split_list(spark):
+    """count_names and applicant_links skip the lambdas where they change nothing: the same
+    counts and names as `split_names`."""
+    import random
+
+    from pyspark.sql import functions as F
+
+    rng = random.Random(3)
+    pieces = ["苏州大学", "SONY CO.", " LTD.", "王伟", " ", "\u00a0", "\u3000", "\t", ";", "；", ",", "，", "Ａ", "x"]
+    lists = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(3000)]
+    lists += [None, "", " ", "\u3000\u00a0\t", "甲", "甲 ,乙", "甲\u00a0,乙", "A,B", ";", "；；"]
+    df = spark.createDataFrame([(i, x) for i, x in enumerate(lists)], "i int, names string")
+    got = df.select("i", count_names(F.col("names")).alias("n"),
+                    F.size(split_names(F.col("names"))).alias("split")).collect()
+    assert [(r.i, r.n) for r in got if r.n != r.split] == []
+    assert {r.n for r in got} >= {0, 1, 2, 3}
+    # the links: lists without an empty entry are split without lambdas, the same names in order
+    from pyspark.sql import functions as F
+
+    patents = spark.createDataFrame([(f"P{i}", 2015, x, f"addr{i}") for i, x in enumerate(lists)], PATENTS)
+    links = sorted(tuple(r) for r in applicant_links(patents).collect())
+    reference = (patents.select("application_no", "year", "applicant_address",
+                                F.posexplode(split_names(F.col("applicants_raw"))).alias("pos", "name"))
+                 .select("application_no", "year", (F.col("pos") + 1).alias("applicant_order"), "name",
+                         F.when(F.col("pos") == 0, F.col("applicant_address")).alias("address")))
+    assert links == sorted(tuple(r) for r in reference.collect())
+    assert len(links) > 2000
 
 
 ORG_TYPE_CASES = {

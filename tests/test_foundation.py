@@ -204,3 +204,27 @@ def test_a_listed_stage_runs_interpreted_and_the_session_is_restored_after(spark
         with pytest.raises(UserError, match="spark.greenlink.interpretedStages: unknown stage\\(s\\) 'panle'"):
             with Run(spark, "controls"):
                 pass
+
+
+def test_translate_is_skipped_only_where_it_changes_nothing(spark):
+    """The width fold and the IPC character map skip values that need no change: the
+    result equals a plain translate on every value; a class missing a character is refused."""
+    import random
+
+    from pyspark.sql import functions as F
+
+    from greenlink.core import text
+    from greenlink.reference import ipc
+
+    maps = {"fold": (text.fold_width, text.FULLWIDTH, text.HALFWIDTH),
+            "fold_lower": (text.fold_width_lower, text.FOLD_LOWER_FROM, text.FOLD_LOWER_TO),
+            "ipc": (ipc._translate, ipc.TRANSLATE_FROM, ipc.TRANSLATE_TO)}
+    rng = random.Random(2)
+    alphabet = "aZ09 ;/.-苏\t\x01\x7f\u00a0\u3000\u3001ＡｚＺ０；\ufeff"
+    values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(2000)] + [None, ""]
+    df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, v string")
+    for name, (fast, src, dst) in maps.items():
+        got = df.select(fast(F.col("v")).alias("fast"), F.translate("v", src, dst).alias("plain"))
+        assert got.where(~F.col("fast").eqNullSafe(F.col("plain"))).count() == 0, name
+    with pytest.raises(ValueError, match="does not match"):
+        text.translate_where_needed(F.col("v"), "aé", "ae", "[a-z]")

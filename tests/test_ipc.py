@@ -164,9 +164,10 @@ def test_split_field(field, expected):
 
 def test_parse_field_keeps_invalid_tokens_in_order():
     got = ipc.parse_ipc_field("junk; F03D 1/06 ;F03D1/06; F03D 1/6; junk")
-    # a space before a symbol start separates, so those tokens lose it
-    assert got == [("JUNK", None), ("F03D 1/06 ", "F03D 1/06"), ("F03D 1/6", None), (" JUNK", None)]
+    # tokens are trimmed of the spaces around them; the ones inside stay
+    assert got == [("JUNK", None), ("F03D 1/06", "F03D 1/06"), ("F03D 1/6", None), ("JUNK", None)]
     assert ipc.split_ipc(" ;;; ") == []
+    assert ipc.split_ipc("  A01B 1/02 ; ; |B ,") == ["A01B 1/02", "B"]
 
 
 # ------------------------------------------------------------------ Spark agrees with Python
@@ -202,7 +203,8 @@ def _random_field(rng: random.Random) -> str | None:
             parts.append(dirty_variant(sym, rng))
     out = ""
     for i, p in enumerate(parts):
-        out += (rng.choice([";", "; ", ",", "；", "，", "、", " ", "  ", "|", "\n"]) if i else "") + p
+        out += (rng.choice([";", "; ", ",", "；", "，", "、", " ", "  ", "|", "\n", " ; ", "; ;", " ,| "])
+                if i else "") + p
     return out
 
 

@@ -37,7 +37,7 @@ from greenlink.core import tables
 from greenlink.core.errors import UserError
 from greenlink.core.printable import printable
 from greenlink.core.runs import RUNS, Run
-from greenlink.core.session import session_conf
+from greenlink.core.session import persist_uncompressed, session_conf
 
 JOB = "ingest"
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
@@ -45,7 +45,6 @@ USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 # only a few charsets unless javaCharsets is on; codingErrorAction replaces undecodable
 # bytes with U+FFFD (the row becomes malformed_row) instead of failing the job.
 _DECODE_CONF = {"spark.sql.legacy.javaCharsets": "true", "spark.sql.legacy.codingErrorAction": "true"}
-_CACHE_COMPRESSED = "spark.sql.inMemoryColumnarStorage.compressed"
 
 
 def spec_of(kind: str) -> tables.TableSpec:
@@ -188,12 +187,10 @@ def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputF
     """Read, check, reconcile and write one kind; returns the per-file counts."""
     checked, rows_in = checked_frame(spark, kind, files, conf, run)
     # computed once (scan, parse, duplicate window), then counted and written twice; the raw
-    # line is kept for the rejects only (bronze does not store it). The cached batches are not
-    # compressed: each is read twice from local disk, and choosing a column encoding from
-    # statistics of every value was a tenth of the read+check phase (JFR, issue 22).
-    with session_conf(spark, {_CACHE_COMPRESSED: "false"}):
-        checked = (checked.withColumn("raw_record", F.when(F.col("reason").isNotNull(), F.col("raw_record")))
-                   .persist(StorageLevel.DISK_ONLY))
+    # line is kept for the rejects only (bronze does not store it).
+    checked = persist_uncompressed(
+        checked.withColumn("raw_record", F.when(F.col("reason").isNotNull(), F.col("raw_record"))),
+        StorageLevel.DISK_ONLY)
     try:
         with run.phase(f"{kind}.read_check"):
             got = file_counts(checked, INGEST_REASONS[kind])

@@ -37,7 +37,7 @@ _YEAR_RANGE = re.compile(r"\s*(\d{4})\s*-\s*(\d{4})\s*")
 
 def fold_width(col: Column) -> Column:
     """Full-width ASCII characters and U+3000 -> half-width ASCII (Spark)."""
-    return F.translate(col, FULLWIDTH, HALFWIDTH)
+    return translate_where_needed(col, FULLWIDTH, HALFWIDTH, r"[\uFF01-\uFF5E\u3000]")
 
 
 def fold_width_str(s: str) -> str:
@@ -49,7 +49,19 @@ def fold_width_lower(col: Column) -> Column:
     """`fold_width`, and ASCII letters in lower case, in one `translate` (Spark). Spark's
     `lower` maps case through ICU, whose tables take seconds to load in every new JVM
     (issue 22); the spellings matched this way (patent types) are ASCII or Chinese."""
-    return F.translate(col, FOLD_LOWER_FROM, FOLD_LOWER_TO)
+    return translate_where_needed(col, FOLD_LOWER_FROM, FOLD_LOWER_TO, r"[\uFF01-\uFF5E\u3000A-Z]")
+
+
+def translate_where_needed(col: Column, src: str, dst: str, needs: str) -> Column:
+    """`translate(col, src, dst)`, skipped for values without a character matching `needs`
+    (a regex character class that must match every character of `src`; checked here).
+    Spark's translate builds a string and looks it up in a hash map for every character of
+    every value (issue 22's profile); most values (dates, numbers, IPC codes) need no change,
+    and finding one character of a range class is a small fraction of that."""
+    unmatched = [c for c in src if not re.fullmatch(needs, c)]
+    if unmatched:
+        raise ValueError(f"translate_where_needed: {needs} does not match {unmatched[:5]!r}")
+    return F.when(col.rlike(needs), F.translate(col, src, dst)).otherwise(col)
 
 
 def fold_width_lower_str(s: str) -> str:

@@ -27,7 +27,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -281,13 +281,20 @@ def load_inventory(spark: SparkSession, path: str | Path | None = None,
 def classify_green(symbols: DataFrame, inventory: DataFrame, id_col: str = "application_no") -> DataFrame:
     """Green classification per patent (SPEC §2), as a broadcast join + one aggregation.
 
-    `symbols`: output of `ipc.explode_ipc` (id_col unique per patent upstream);
-    `inventory`: `load_inventory`. Output, one row per patent id of `symbols`:
+    `symbols`: output of `ipc.explode_ipc` (id_col unique per patent upstream; positions
+    1..n); `inventory`: `load_inventory`. Output, one row per patent id of `symbols`:
     id_col, ipc_symbols (distinct valid canonical symbols in field order, first = main),
     main_ipc (first valid symbol), n_ipc_tokens (non-blank tokens, repeats included),
     n_ipc_valid (= size of ipc_symbols; 0 -> reject `no_parseable_ipc`), n_ipc_invalid
     (tokens that are no valid symbol), is_green,
     categories / topics / green_entries (sorted distinct arrays, empty when not green).
+
+    Only the patents with a match (about one in ten) go through lambdas: Spark evaluates
+    them without generated code and asks SQLConf for its settings on every call, which was
+    most of the green phase at 1M when every patent's tokens went through them
+    (docs/benchmarks.md). The token facts are plain aggregates, insensitive to the join's
+    repeats of a token (one row per entry it matches): a set of symbols, the last position,
+    and invalid tokens, which match nothing and so are never repeated.
     """
     inv = F.broadcast(inventory.select(*[F.col(c).alias(f"inv_{c}") for c in inventory.columns]))
     s = symbols
@@ -298,33 +305,46 @@ def classify_green(symbols: DataFrame, inventory: DataFrame, id_col: str = "appl
     joined = s.join(inv, cond, "left")
     match = F.struct(*[F.col(f"inv_{c}").alias(c) for c in
                        ("rule_id", "part", "n_parts", "entry", "categories", "topics")])
+    valid = F.when(F.col("symbol").isNotNull(), F.struct("position", "symbol"))
     agg = joined.groupBy(id_col).agg(
-        # sets: the join repeats a token once per entry it matches
-        F.array_sort(F.collect_set(F.when(F.col("position").isNotNull(),
-                                          F.struct("position", "symbol")))).alias("_tokens"),
+        # sorted by position, so array_distinct keeps each symbol's first occurrence
+        F.array_distinct(F.sort_array(F.collect_list(valid)).getField("symbol")).alias("ipc_symbols"),
+        F.coalesce(F.max("position"), F.lit(0)).alias("n_ipc_tokens"),
+        F.count(F.when(F.col("position").isNotNull() & F.col("symbol").isNull(), 1)).cast("int")
+        .alias("n_ipc_invalid"),
         F.collect_set(F.when(F.col("inv_rule_id").isNotNull(), match)).alias("_matches"),
     )
     m = F.col("_matches")
-    satisfied = F.filter(m, lambda x: (x["part"] == PRIMARY) & (
+    # a rule holds when a token matches its primary part and, if it has two, another (or the
+    # same) token matches its combined part
+    holds = F.filter(m, lambda x: (x["part"] == PRIMARY) & (
         (x["n_parts"] == 1) | F.exists(m, lambda y: (y["rule_id"] == x["rule_id"]) & (y["part"] == COMBINED))))
-    # sorted by position, so array_distinct keeps each symbol's first occurrence
-    valid = F.array_distinct(F.transform(F.filter(F.col("_tokens"), lambda t: t["symbol"].isNotNull()),
-                                         lambda t: t["symbol"]))
+    satisfied = F.col("_satisfied")
+    none = F.array().cast("array<string>")
+
+    def payload(field: str, nested: bool) -> Column:
+        values = F.transform(satisfied, lambda x: x[field])
+        return F.when(F.size(satisfied) > 0, F.array_sort(F.array_distinct(
+            F.flatten(values) if nested else values))).otherwise(none)
+
     return (agg
-            .withColumn("_satisfied", satisfied)
-            .withColumn("ipc_symbols", valid)
+            .withColumn("_satisfied", F.when(F.size(m) > 0, holds).otherwise(F.array().cast(holds_type(inventory))))
             .select(
                 id_col,
                 "ipc_symbols",
                 F.try_element_at("ipc_symbols", F.lit(1)).alias("main_ipc"),
-                F.size("_tokens").alias("n_ipc_tokens"),
+                "n_ipc_tokens",
                 F.size("ipc_symbols").alias("n_ipc_valid"),
-                F.size(F.filter("_tokens", lambda t: t["symbol"].isNull())).alias("n_ipc_invalid"),
-                (F.size("_satisfied") > 0).alias("is_green"),
-                F.array_sort(F.array_distinct(F.flatten(F.transform("_satisfied", lambda x: x["categories"]))))
-                .alias("categories"),
-                F.array_sort(F.array_distinct(F.flatten(F.transform("_satisfied", lambda x: x["topics"]))))
-                .alias("topics"),
-                F.array_sort(F.array_distinct(F.transform("_satisfied", lambda x: x["entry"])))
-                .alias("green_entries"),
+                "n_ipc_invalid",
+                (F.size(satisfied) > 0).alias("is_green"),
+                payload("categories", True).alias("categories"),
+                payload("topics", True).alias("topics"),
+                payload("entry", False).alias("green_entries"),
             ))
+
+
+def holds_type(inventory: DataFrame) -> T.ArrayType:
+    """The type of a patent's array of matched inventory parts (for an empty one)."""
+    fields = {f.name: f for f in inventory.schema.fields}
+    return T.ArrayType(T.StructType([T.StructField(c, fields[c].dataType, True) for c in
+                                     ("rule_id", "part", "n_parts", "entry", "categories", "topics")]), True)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from greenlink.core.text import FULLWIDTH, HALFWIDTH
+from greenlink.core.text import FULLWIDTH, HALFWIDTH, translate_where_needed
 
 # ---------------------------------------------------------------------------------------
 # The normalisation as data: one character map and a list of regex steps, shared by the
@@ -84,6 +84,7 @@ _TABLE = {ord(a): b for a, b in zip(TRANSLATE_FROM, TRANSLATE_TO)}
 # field level: a space run followed by a section letter + class digits starts a new symbol
 FIELD_SPLIT_INSERT = (r" +([A-H][0-9])", r";\1")
 FIELD_SEPARATORS = r"[;,|]"
+_SEPARATOR_RUN = r" *[;,|][ ;,|]*"         # FIELD_SEPARATORS with the blank tokens around it
 
 # token level, in order; every step replaces all matches
 TOKEN_STEPS: tuple[tuple[str, str], ...] = (
@@ -182,11 +183,12 @@ def parse_ipc(raw: str | None) -> IpcSymbol | None:
 
 
 def split_ipc(field: str | None) -> list[str]:
-    """Tokens of an IPC field in order (character map applied, blank tokens dropped)."""
+    """Tokens of an IPC field in order (character map applied, blank tokens dropped, spaces
+    around a token trimmed)."""
     if field is None:
         return []
     s = _FIELD_INSERT_RE.sub(FIELD_SPLIT_INSERT[1], field.translate(_TABLE))
-    return [t for t in _FIELD_SEP_RE.split(s) if t.replace(" ", "")]
+    return [t.strip(" ") for t in _FIELD_SEP_RE.split(s) if t.replace(" ", "")]
 
 
 def parse_ipc_field(field: str | None) -> list[tuple[str, str | None]]:
@@ -216,13 +218,19 @@ def ipc_symbols(field: str | None) -> list[str]:
 _PAIRS_TYPE = "array<struct<token:string,symbol:string>>"
 
 
+# every character the map changes is outside printable ASCII or a lower-case letter
+_NEEDS_MAP = r"[^\x20-\x60\x7B-\x7E]"
+
+
 def _translate(col: Column) -> Column:
-    return F.translate(col, TRANSLATE_FROM, TRANSLATE_TO)
+    return translate_where_needed(col, TRANSLATE_FROM, TRANSLATE_TO, _NEEDS_MAP)
 
 
-def normalise_ipc_column(col: Column | str) -> Column:
-    """Spark version of `normalise_ipc`: canonical symbol string or null."""
-    c = _translate(F.col(col) if isinstance(col, str) else col)
+def normalise_ipc_column(col: Column | str, mapped: bool = False) -> Column:
+    """Spark version of `normalise_ipc`: canonical symbol string or null. `mapped`: the
+    token is `split_ipc_column`'s, whose field went through the character map already."""
+    c = F.col(col) if isinstance(col, str) else col
+    c = c if mapped else _translate(c)
     for pattern, repl in TOKEN_STEPS:
         c = F.regexp_replace(c, pattern, java_replacement(repl))
     # null when CANONICAL does not match; unlike nullif(regexp_extract(..), '') this
@@ -234,7 +242,10 @@ def split_ipc_column(col: Column | str) -> Column:
     """Spark version of `split_ipc`: array<string> of tokens (empty array for null)."""
     c = _translate(F.coalesce(F.col(col) if isinstance(col, str) else col, F.lit("")))
     c = F.regexp_replace(c, FIELD_SPLIT_INSERT[0], java_replacement(FIELD_SPLIT_INSERT[1]))
-    return F.filter(F.split(c, FIELD_SEPARATORS), lambda t: F.replace(t, F.lit(" "), F.lit("")) != "")
+    # Blank tokens (spaces only) are dropped without a lambda: a separator takes the spaces
+    # before it and any spaces and separators after it, so a blank token can only be the
+    # empty string left at either end, which array_remove drops.
+    return F.array_remove(F.split(F.trim(c), _SEPARATOR_RUN), "")
 
 
 def parsed_ipc_column(col: Column | str) -> Column:
@@ -294,7 +305,8 @@ def explode_ipc(df: DataFrame, id_col: str = "application_no", ipc_col: str = "i
     # Tokens are exploded first and normalised as a top-level column: Spark generates code
     # for it there (about twice as fast as evaluating the chain inside an array lambda).
     exploded = df.select(F.col(id_col), F.posexplode_outer(split_ipc_column(ipc_col)).alias("_pos", "ipc_token"))
-    with_symbol = exploded.select(id_col, "_pos", "ipc_token", normalise_ipc_column("ipc_token").alias("symbol"))
+    with_symbol = exploded.select(id_col, "_pos", "ipc_token",
+                                  normalise_ipc_column("ipc_token", mapped=True).alias("symbol"))
     symbol = F.col("symbol")
     parts = symbol_parts(symbol)
     return with_symbol.select(

@@ -30,7 +30,7 @@ from greenlink.core.runs import Run
 from greenlink.reference import ids
 from greenlink.reference.inventory import classify_green, load_inventory
 from greenlink.reference.ipc import explode_ipc, symbol_level_column
-from greenlink.silver.applicants import split_names
+from greenlink.silver.applicants import count_names, split_names
 from greenlink.silver.locate import APPLICANTS, ORG_LOCATIONS, locate, location_count_keys
 from greenlink.silver.schema import PATENTS, TRANSFERS
 
@@ -65,7 +65,7 @@ def classified_records(raw: DataFrame, inventory: DataFrame) -> DataFrame:
     records = raw.withColumn(_RID, record_id(source_files(raw)))
     green = classify_green(explode_ipc(records, _RID, "ipc_raw"), inventory, _RID)
     return (records.join(green, _RID, "left")
-            .withColumn("n_applicants", F.size(split_names(F.col("applicants_raw")))))
+            .withColumn("n_applicants", count_names(F.col("applicants_raw"))))
 
 
 def best_records(records: DataFrame) -> DataFrame:

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import pandas as pd
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from greenlink.core import tables
+from greenlink.core.session import persist_uncompressed
 from greenlink.core.text import years_sql
 from greenlink.silver.applicants import (ORG_TYPES, OrgTypeRules, applicant_links, classify_org_type, fold_width,
                                          split_names, tidy_spaces)
@@ -310,7 +310,7 @@ def locate(patents: DataFrame, transfers: DataFrame, *, rules: OrgTypeRules | No
              .withColumn("_has_address", F.col("applicant_order") == 1)
              .drop("address"))
     if persist:
-        links = links.persist(StorageLevel.MEMORY_AND_DISK)
+        links = persist_uncompressed(links)
     tr = transfers.select(
         "*",
         split_names(F.col("owners_before")).alias("_before"),
@@ -327,8 +327,7 @@ def locate(patents: DataFrame, transfers: DataFrame, *, rules: OrgTypeRules | No
              .distinct())
     typed = classify_org_type(names, "name", rules)
     if persist:
-        addresses = addresses.persist(StorageLevel.MEMORY_AND_DISK)
-        typed = typed.persist(StorageLevel.MEMORY_AND_DISK)
+        addresses, typed = persist_uncompressed(addresses), persist_uncompressed(typed)
     by_name = locate_names(typed.where(F.col("org_type") != "individual").select("name"), cfg)
 
     first_located = (links.where(F.col("_has_address") & F.col("address_key").isNotNull())
@@ -338,7 +337,7 @@ def locate(patents: DataFrame, transfers: DataFrame, *, rules: OrgTypeRules | No
                      .select("name", "city_code"))
     orgs = org_locations(typed, by_name, first_applicant_evidence(first_located))
     if persist:
-        orgs = orgs.persist(StorageLevel.MEMORY_AND_DISK)
+        orgs = persist_uncompressed(orgs)
 
     applicants = (attach_locations(links, "name", "address_key", addresses, orgs)
                   .select(*APPLICANTS.schema.fieldNames()))
