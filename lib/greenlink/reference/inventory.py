@@ -293,8 +293,9 @@ def classify_green(symbols: DataFrame, inventory: DataFrame, id_col: str = "appl
     them without generated code and asks SQLConf for its settings on every call, which was
     most of the green phase at 1M when every patent's tokens went through them
     (docs/benchmarks.md). The token facts are plain aggregates, insensitive to the join's
-    repeats of a token (one row per entry it matches): a set of symbols, the last position,
-    and invalid tokens, which match nothing and so are never repeated.
+    repeats of a token (one row per entry it matches): the valid symbols with their positions
+    (made distinct), the last position, and the invalid tokens, which match nothing and so
+    are never repeated.
     """
     inv = F.broadcast(inventory.select(*[F.col(c).alias(f"inv_{c}") for c in inventory.columns]))
     s = symbols
@@ -328,7 +329,7 @@ def classify_green(symbols: DataFrame, inventory: DataFrame, id_col: str = "appl
             F.flatten(values) if nested else values))).otherwise(none)
 
     return (agg
-            .withColumn("_satisfied", F.when(F.size(m) > 0, holds).otherwise(F.array().cast(holds_type(inventory))))
+            .withColumn("_satisfied", F.when(F.size(m) > 0, holds).otherwise(m))   # m: [] there
             .select(
                 id_col,
                 "ipc_symbols",
@@ -342,9 +343,3 @@ def classify_green(symbols: DataFrame, inventory: DataFrame, id_col: str = "appl
                 payload("entry", False).alias("green_entries"),
             ))
 
-
-def holds_type(inventory: DataFrame) -> T.ArrayType:
-    """The type of a patent's array of matched inventory parts (for an empty one)."""
-    fields = {f.name: f for f in inventory.schema.fields}
-    return T.ArrayType(T.StructType([T.StructField(c, fields[c].dataType, True) for c in
-                                     ("rule_id", "part", "n_parts", "entry", "categories", "topics")]), True)
