@@ -32,7 +32,11 @@ ARTICLE = {   # Table 1 of the study (seed/000_d516d1aa5bcf81a8.txt): mean, sd, 
 
 
 class Peak:
-    """Peak RSS of this process and of its child processes (the local Spark JVM)."""
+    """Peak RSS of this process and of its child processes (the local Spark JVM and Spark's
+    Python workers). `children` sums the children's RSS, as every earlier figure did; a forked
+    Python worker's RSS also counts the pages it shares with the daemon it was forked from, so
+    the workers are also summed by PSS (shared pages divided among their sharers), beside the
+    JVM's RSS alone."""
 
     def __init__(self) -> None:
         self.me = psutil.Process()
@@ -43,18 +47,25 @@ class Peak:
         self._t = threading.Thread(target=self._run, daemon=True)
         self._lock = threading.Lock()
         self._part = (0, 0)
+        self._stage = (0, 0, 0)            # children RSS, JVM RSS, Python workers PSS
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            driver, kids = self.me.memory_info().rss, 0
+            driver, kids, jvm, workers = self.me.memory_info().rss, 0, 0, 0
             for c in self.me.children(recursive=True):
                 try:
-                    kids += c.memory_info().rss
+                    rss = c.memory_info().rss
+                    kids += rss
+                    if c.name() == "java":
+                        jvm += rss
+                    else:
+                        workers += c.memory_full_info().pss
                 except psutil.Error:
                     pass
             with self._lock:
                 self.driver, self.children = max(self.driver, driver), max(self.children, kids)
                 self._part = (max(self._part[0], driver), max(self._part[1], kids))
+                self._stage = tuple(max(a, b) for a, b in zip(self._stage, (kids, jvm, workers)))
             self.load.append(os.getloadavg()[0])
             time.sleep(0.5)
 
@@ -64,6 +75,14 @@ class Peak:
         with self._lock:
             (driver, kids), self._part = self._part, (0, 0)
         return {"python_driver_mb": round(driver / 2**20), "children_mb": round(kids / 2**20)}
+
+    def stage(self) -> dict[str, int]:
+        """Peaks (MB) since the last call, by process: the children's RSS summed, the JVM's RSS,
+        the Python workers' PSS summed (one stage of a pipeline benchmark)."""
+        with self._lock:
+            (kids, jvm, workers), self._stage = self._stage, (0, 0, 0)
+        return {"children_rss_mb": round(kids / 2**20), "jvm_rss_mb": round(jvm / 2**20),
+                "python_workers_pss_mb": round(workers / 2**20)}
 
     def __enter__(self) -> "Peak":
         self._t.start()

@@ -10,8 +10,9 @@ classification alone on the same Parquet file twice — Spark (`ipc.explode_ipc`
 `inventory.classify_green`) and the single DuckDB query of bench/bench_green_duckdb.py —
 as the single-machine reference of issue 3. Reports wall time and rows/s per stage, the
 networks stage's betweenness share, peak RSS of the Python driver and of the Spark JVM
-(sampled every 0.5 s), the machine's load, and output sizes. With --repeat N the stages run
-N times in the one JVM, each into a fresh warehouse (`repeats`: the warm runs' stage times).
+(sampled every 0.5 s; per stage also by process: the JVM's RSS, the Python workers' PSS),
+the machine's load, and output sizes. With --repeat N the stages run N times in the one JVM,
+each into a fresh warehouse (`repeats`: the warm runs' stage times).
 Prints one JSON document.
 """
 from __future__ import annotations
@@ -55,8 +56,9 @@ def green_reference(spark, warehouse: Path, root: Path) -> dict:
             "spark_s": round(spark_s, 1), "duckdb_s": round(duck_s, 1), "ratio": round(spark_s / duck_s, 2)}
 
 
-def run_pipeline(spark, stages: list[str], config) -> dict:
-    """Run `stages` in order on the session's warehouse; wall time, rows/s and phases per stage."""
+def run_pipeline(spark, stages: list[str], config, peak: Peak | None = None) -> dict:
+    """Run `stages` in order on the session's warehouse; wall time, rows/s and phases per stage,
+    and with `peak` the stage's peak memory by process (`Peak.stage`)."""
     from dataclasses import replace
 
     from greenlink.ops.pipeline import run_stage, stage_config
@@ -76,6 +78,8 @@ def run_pipeline(spark, stages: list[str], config) -> dict:
             entry["phase_s"] = {k: round(v / 1000, 1) for k, v in phase.items()}
             if "betweenness" in phase:
                 entry["betweenness_share"] = round(phase["betweenness"] / 1000 / wall, 3)
+        if peak is not None:
+            entry["peak_mb"] = peak.stage()
         out[stage] = entry
         print(f"{stage}: {entry}", file=sys.stderr, flush=True)
     return out
@@ -134,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             generate(spark, world, a.patents, a.seed)
             result["generate_s"] = round(time.monotonic() - t, 1)
         result["peak_rss_parts"] = {"generate_and_start": peak.part()}
+        peak.stage()
         config = PipelineConfig(reports=str(root / "reports"), input=str(world))
-        result["stages"] = run_pipeline(spark, stages, config)
+        result["stages"] = run_pipeline(spark, stages, config, peak)
         # the same stages again in the same JVM, each time into a fresh warehouse: the first run
         # pays the JVM's warm-up (class loading, the JIT compiling Spark), the repeats do not
         for n in range(2, a.repeat + 1):
