@@ -84,7 +84,7 @@ _TABLE = {ord(a): b for a, b in zip(TRANSLATE_FROM, TRANSLATE_TO)}
 # field level: a space run followed by a section letter + class digits starts a new symbol
 FIELD_SPLIT_INSERT = (r" +([A-H][0-9])", r";\1")
 FIELD_SEPARATORS = r"[;,|]"
-_SEPARATOR_RUN = r" *[;,|][ ;,|]*"         # FIELD_SEPARATORS with the blank tokens around it
+_SEPARATOR_RUN = f" *{FIELD_SEPARATORS}[ {FIELD_SEPARATORS[1:-1]}]*"   # with the blank tokens around it
 
 # token level, in order; every step replaces all matches
 TOKEN_STEPS: tuple[tuple[str, str], ...] = (

@@ -53,18 +53,23 @@ def split_names(col: Column) -> Column:
     return F.filter(cleaned, lambda p: p != "")
 
 
+def _name_parts(col: Column) -> tuple[Column, Column]:
+    """(gappy, parts) of an applicant list: `gappy` when it has an entry that cleans to
+    nothing; `parts` is then `split_names` (lambdas: drop the empty entries, renumber), else the
+    plain split, whose parts are the names still to be cleaned (`tidy_spaces`). Spark evaluates
+    lambdas without generated code, so only the rare gappy lists take them (issue 22)."""
+    folded = fold_width(F.coalesce(col, F.lit("")))
+    gappy = folded.rlike(_EMPTY_ENTRY)
+    return gappy, F.when(gappy, split_names(col)).otherwise(F.split(folded, SEPARATOR))
+
+
 def count_names(col: Column) -> Column:
-    """`size(split_names(col))`, with the lambdas only for lists with an empty entry: a field
-    without `;`/`,` (or their full-width forms) is one name, none when it is only white
-    space; a list without an empty entry has as many names as parts. Spark evaluates
-    lambdas without generated code (issue 22: 14 % of classify's green phase at 1M went to
-    this count)."""
+    """`size(split_names(col))`: a field without `;`/`,` (or their full-width forms) is one
+    name, none when it is only white space; otherwise as many as `_name_parts` (14 % of
+    classify's green phase at 1M went to this count through the lambdas, issue 22)."""
     c = F.coalesce(col, F.lit(""))
     one = ~(c.contains(";") | c.contains("\uff1b") | c.contains(",") | c.contains("\uff0c"))
-    folded = fold_width(c)
-    return (F.when(one, c.rlike(r"[^\s\u00a0\u3000]").cast("int"))
-            .when(~folded.rlike(_EMPTY_ENTRY), F.size(F.split(folded, SEPARATOR)))
-            .otherwise(F.size(split_names(col))))
+    return F.when(one, c.rlike(r"[^\s\u00a0\u3000]").cast("int")).otherwise(F.size(_name_parts(col)[1]))
 
 
 def applicant_links(patents: DataFrame) -> DataFrame:
@@ -76,13 +81,9 @@ def applicant_links(patents: DataFrame) -> DataFrame:
          first applicant only — null on the others).
     Patents whose list is empty yield no row (see `patents_without_applicant`).
     """
-    # A list without an empty entry (nearly all) is split and its names cleaned as plain
-    # columns; `split_names`'s lambdas, which drop empty entries and renumber, run only on
-    # the others (Spark evaluates lambdas without generated code: issue 22).
-    raw = F.col("applicants_raw")
-    flagged = patents.withColumn("_gappy", fold_width(F.coalesce(raw, F.lit(""))).rlike(_EMPTY_ENTRY))
-    parts = F.when(F.col("_gappy"), split_names(raw)).otherwise(F.split(fold_width(raw), SEPARATOR))
-    exploded = (flagged.select("application_no", "year", "applicant_address", "_gappy",
+    # the names of a list without an empty entry (nearly all) are cleaned here, as plain columns
+    gappy, parts = _name_parts(F.col("applicants_raw"))
+    exploded = (patents.select("application_no", "year", "applicant_address", gappy.alias("_gappy"),
                                F.posexplode(parts).alias("pos", "part"))
                 .withColumn("name", F.when(F.col("_gappy"), F.col("part")).otherwise(tidy_spaces(F.col("part")))))
     return exploded.select(
