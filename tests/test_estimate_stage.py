@@ -3,6 +3,7 @@ end, a rerun on the same panel leaves gold.estimates unchanged, and a missing pa
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -21,9 +22,11 @@ def estimated(spark, pipeline_warehouse, use_warehouse, tmp_path_factory):
         first = run(spark, args)
         v1 = tables.latest_version(spark, "gold.estimates")
         est = tables.read(spark, "gold.estimates").toPandas()
-        second = run(spark, args)
+        second = run(spark, args)                   # same panel, specs and code: skipped
+        third = run(spark, replace(args, full=True))   # estimated again: the same estimates
         v2 = tables.latest_version(spark, "gold.estimates")
-    return {"first": first, "second": second, "v": (v1, v2), "est": est, "reports": root / "reports" / "tables"}
+    return {"first": first, "second": second, "third": third, "v": (v1, v2), "est": est,
+            "reports": root / "reports" / "tables"}
 
 
 def test_estimates_cover_the_article_tables(estimated):
@@ -47,7 +50,8 @@ def test_every_table_renders(estimated):
 def test_rerun_leaves_estimates_unchanged(estimated):
     v1, v2 = estimated["v"]
     assert v1 == v2
-    assert estimated["second"].get("estimates.unchanged") == 1
+    assert "estimates.rows" not in estimated["second"]          # skipped: nothing estimated
+    assert estimated["third"].get("estimates.unchanged") == 1   # --full: estimated, found equal
 
 
 def test_missing_panel_is_one_line(spark, fresh_warehouse):

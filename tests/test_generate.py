@@ -502,3 +502,161 @@ def test_cli_errors_and_demo_reuse(tmp_path, monkeypatch):
     (other / "x.txt").write_text("x")
     with pytest.raises(UserError, match="not a generated world"):
         world.ensure_demo_world(None, other, 1000, 3)
+
+
+# --- next month's dump (synth.nextmonth) -------------------------------------------------------
+SHARE = 0.02
+
+
+@pytest.fixture(scope="module")
+def next_dump(world_dir, tmp_path_factory):
+    from greenlink.synth.nextmonth import next_month
+
+    out = tmp_path_factory.mktemp("nextmonth") / "next"
+    return out, next_month(world_dir, out, share=SHARE, seed=3)
+
+
+def data_lines(path: Path) -> tuple[bytes, list[bytes]]:
+    """Header and data rows of a CSV file as physical lines of bytes (the reader's records)."""
+    data = path.read_bytes()
+    eol = b"\r\n" if data.split(b"\n", 1)[0].endswith(b"\r") else b"\n"
+    lines = data.removesuffix(eol).split(eol)
+    return lines[0], lines[1:]
+
+
+def dump_rows(dump: Path, kind: str) -> list[tuple[str, object, dict[str, str]]]:
+    """(source file name, raw row, canonical fields) of every CSV/Parquet data row; a re-split
+    part counts under the name of the file it was cut from."""
+    alias, fold = _aliases(kind)
+    out = []
+    for f in sorted((dump / kind).iterdir()):
+        name = re.sub(r"_part[12](\.csv)$", r"\1", f.name)
+        if f.suffix == ".csv":
+            header, lines = data_lines(f)
+            enc = "utf-8-sig" if _is_utf8(f.read_bytes()) else "gb18030"
+            cols = [alias[fold(h)] for h in next(csv.reader([header.decode(enc)]))]
+            for line in lines:
+                fields = next(csv.reader([line.decode(enc.replace("-sig", ""), errors="replace")]))
+                out.append((name, line, dict(zip(cols, fields)) if len(fields) == len(cols) else {}))
+        elif f.suffix == ".parquet":
+            for rec in pd.read_parquet(f).fillna("").to_dict("records"):
+                out.append((name, tuple(rec.values()), rec))
+    return out
+
+
+def numbers_of(rows) -> list[str]:
+    return sorted(n for _, _, r in rows if (n := norm_no(r.get("application_no", ""))))
+
+
+def test_next_month_counts_and_changed_rows(world_dir, next_dump):
+    from collections import Counter
+
+    from greenlink.reference.ids import check_digit
+    from greenlink.reference.inventory import classify_symbols, read_inventory
+    from greenlink.reference.ipc import ipc_symbols
+    from greenlink.synth.nextmonth import GREEN_IPC, NON_GREEN_IPC
+
+    out, rep = next_dump
+    assert json.loads((out / "NEXT_MONTH.json").read_text(encoding="utf-8")) == rep
+    ch = {k: v["application_nos"] for k, v in rep["changes"].items()}
+    assert all(v["count"] == len(v["application_nos"]) for v in rep["changes"].values())
+    src = {kind: dump_rows(world_dir, kind) for kind in ("patents", "transfers")}
+    n, t = len(src["patents"]), len(src["transfers"])
+    assert rep["rows"] == {"patents": n, "transfers": t}
+    corrected = ch["patents.ipc"] + ch["patents.address"] + ch["patents.coapplicants"]
+    assert len(corrected) == round(SHARE * n) and len(ch["patents.withdrawn"]) == round(SHARE / 4 * n)
+    assert len(ch["patents.ipc"]) == round(0.4 * len(corrected)) and len(ch["patents.new"]) == round(SHARE / 2 * n)
+    assert len(ch["transfers.corrected"]) == round(SHARE * t) and len(ch["transfers.removed"]) == round(SHARE / 4 * t)
+    assert len(ch["transfers.new"]) == round(SHARE / 2 * t) > 0
+    expect = {"patents": (corrected + ch["patents.withdrawn"], corrected + ch["patents.new"]),
+              "transfers": (ch["transfers.corrected"] + ch["transfers.removed"],
+                            ch["transfers.corrected"] + ch["transfers.new"])}
+    new = {kind: dump_rows(out, kind) for kind in ("patents", "transfers")}
+    for kind, (gone_nos, added_nos) in expect.items():
+        # every file (the re-split parts together) holds its source's rows but exactly these
+        before, after = Counter((f, r) for f, r, _ in src[kind]), Counter((f, r) for f, r, _ in new[kind])
+        only_before, only_after = before - after, after - before
+        gone = [x for x in src[kind] if (x[0], x[1]) in only_before]
+        added = [x for x in new[kind] if (x[0], x[1]) in only_after]
+        assert numbers_of(gone) == sorted(gone_nos) and numbers_of(added) == sorted(added_nos)
+        assert sum(rep["files"][f"{kind}/{p.name}"] for p in (out / kind).iterdir() if p.suffix != ".xlsx") \
+            == len(new[kind]) == len(src[kind]) - len(gone) + len(added)
+    # what changed in the corrected patent rows
+    old = {norm_no(r["application_no"]): r for _, _, r in src["patents"] if r.get("application_no")}
+    now = {norm_no(r["application_no"]): r for _, _, r in new["patents"] if r.get("application_no")}
+    rules = read_inventory()
+    assert [classify_symbols([s], rules).is_green for s in (*GREEN_IPC, NON_GREEN_IPC)] == [True] * 4 + [False]
+    flipped = [no for no in ch["patents.ipc"] if now[no]["ipc"] in GREEN_IPC]
+    assert sorted(flipped) == rep["changes"]["patents.ipc"]["now_green"] and 0 < len(flipped) < len(ch["patents.ipc"])
+    for no in ch["patents.ipc"]:
+        was = classify_symbols(ipc_symbols(old[no]["ipc"]), rules).is_green
+        assert was != classify_symbols(ipc_symbols(now[no]["ipc"]), rules).is_green
+    addresses = {r["applicant_address"] for r in old.values()}
+    for no in ch["patents.address"]:
+        assert old[no]["applicant_address"] != now[no]["applicant_address"] in addresses
+    firsts = {re.split(r"; ?", r["applicants"])[0] for r in old.values()}
+    for no in ch["patents.coapplicants"]:
+        a, b = re.split(r"; ?", old[no]["applicants"]), re.split(r"; ?", now[no]["applicants"])
+        assert a[0] == b[0] and len(b) == max(len(a), 2) and b[1] != (a + [None])[1] and b[1] in firsts
+    # new grants: valid, unused numbers (serial >= 9,000,000) with a grant date; new transfers move them
+    used = set(numbers_of(src["patents"]) + numbers_of(src["transfers"]))
+    for no in ch["patents.new"]:
+        assert check_digit(no[:12]) == no[13] and int(no[5:12]) >= 9_000_000 and no not in used
+        assert parse_date(now[no]["grant_date"]) >= parse_date(now[no]["application_date"])
+    assert set(ch["transfers.new"]) <= set(ch["patents.new"])
+    for _, _, r in new["transfers"]:
+        if norm_no(r.get("application_no", "")) in ch["transfers.new"]:
+            assert parse_date(r["effective_date"]) >= parse_date(now[norm_no(r["application_no"])]["application_date"])
+
+
+def test_next_month_files(world_dir, next_dump):
+    out, rep = next_dump
+    assert {p.name for p in out.iterdir()} == {p.name for p in world_dir.iterdir()} - {"truth", "MANIFEST.json"} \
+        | {"NEXT_MONTH.json"}
+    for sub in ("cities", "province", "policies", "yearbook"):
+        for f in (world_dir / sub).iterdir():
+            assert (out / sub / f.name).read_bytes() == f.read_bytes()
+    xlsx = "patents/supplement.xlsx"
+    assert (out / xlsx).read_bytes() == (world_dir / xlsx).read_bytes()
+    largest = max((world_dir / "patents").glob("*.csv"), key=lambda p: p.stat().st_size)
+    parts = [out / "patents" / f"{largest.stem}_part{i}.csv" for i in (1, 2)]
+    assert not (out / "patents" / largest.name).exists() and all(rep["files"][f"patents/{p.name}"] > 0 for p in parts)
+    for f in [*(world_dir / "patents").glob("*.csv"), *(world_dir / "transfers").glob("*.csv")]:
+        header, lines = data_lines(f)
+        for g in (parts if f == largest else [out / f.parent.name / f.name]):
+            data = g.read_bytes()
+            assert data_lines(g)[0] == header and (b"\r\n" in data) == (b"\r\n" in f.read_bytes())   # BOM, CRLF kept
+            assert _is_utf8(data) == _is_utf8(f.read_bytes())
+        if f != largest:
+            assert data_lines(out / f.parent.name / f.name)[1][:20] != lines[:20]                   # shuffled
+
+
+def test_next_month_cli_same_bytes_without_spark_and_month_after(world_dir, next_dump, tmp_path, monkeypatch):
+    import argparse
+
+    from greenlink.ops.commands import generate as cli
+    from greenlink.synth.nextmonth import next_month
+
+    out, rep = next_dump
+    monkeypatch.setattr(cli, "get_spark", lambda *a, **k: pytest.fail("next month needs no Spark"))
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
+    again = tmp_path / "again"
+    assert cli.main(parser.parse_args(["--next-month-of", str(world_dir), "--out", str(again),
+                                       "--share", str(SHARE), "--seed", "3"])) == 0
+    files = lambda d: {p.relative_to(d).as_posix(): p.read_bytes() for p in d.rglob("*") if p.is_file()}  # noqa: E731
+    assert files(again) == files(out)
+    # the month after: from a next_month output (no MANIFEST.json, no truth/)
+    later = next_month(out, tmp_path / "later", share=SHARE, seed=4)
+    n = rep["rows"]["patents"] - rep["changes"]["patents.withdrawn"]["count"] + rep["changes"]["patents.new"]["count"]
+    assert later["rows"]["patents"] == n and later["changes"]["patents.new"]["count"] == round(SHARE / 2 * n)
+    assert not set(later["changes"]["patents.new"]["application_nos"]) & set(numbers_of(dump_rows(out, "patents")))
+    assert later["source"] == str(out.resolve()) and later["changes"] != rep["changes"]
+    with pytest.raises(UserError, match="not empty"):
+        next_month(world_dir, out)
+    with pytest.raises(UserError, match="share"):
+        next_month(world_dir, tmp_path / "x", share=0.6)
+    with pytest.raises(UserError, match="no patents/"):
+        next_month(world_dir / "truth", tmp_path / "x")
+    with pytest.raises(UserError, match="--share applies only"):
+        cli.main(parser.parse_args(["--share", "0.1", "--out", str(tmp_path / "w")]))

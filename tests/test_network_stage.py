@@ -102,7 +102,7 @@ def silver_from_truth(spark, world: Path) -> S.StageInputs:
 def stage_args(**kw) -> S.NetworksStageConfig:
     """The stage's config as `greenlink networks` builds it from these options."""
     base = dict(profile="test", warehouse=None, reports=None, config=None, patent_year=None, years=None,
-                no_figures=False)
+                no_figures=False, full=False)
     return networks_command.config(argparse.Namespace(**{**base, **kw}))
 
 

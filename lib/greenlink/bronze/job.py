@@ -33,7 +33,7 @@ from greenlink.bronze import checks, readers
 from greenlink.bronze.filechecks import BadFiles, FileCheck, FileReject, check_input, file_rejects_frame, without_files
 from greenlink.bronze.layout import KINDS, IngestConf, InputFile, fingerprint, load_conf, logic_digest
 from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
-from greenlink.core import tables
+from greenlink.core import state, tables
 from greenlink.core.errors import UserError
 from greenlink.core.printable import printable
 from greenlink.core.runs import RUNS, Run
@@ -253,7 +253,12 @@ def file_stage(spark: SparkSession, run: Run, input_dir: Path, conf: IngestConf,
                         + "; ".join(r.line() for r in check.rejects if r.kind in empty) + "); nothing was ingested")
     for r in check.rejects:
         run.log(f"quarantined {r.line()}")
-    tables.write(file_rejects_frame(spark, check.rejects, run.run_id), FILE_REJECTS)
+    held = (set() if not tables.exists(spark, FILE_REJECTS.name) else
+            {tuple(r) for r in tables.read(spark, FILE_REJECTS.name).drop("run_id").collect()})
+    if not tables.exists(spark, FILE_REJECTS.name) or held != {(r.relpath, r.size, r.sha256, r.reason, r.detail)
+                                                               for r in check.rejects}:
+        # rewritten only when the refused files changed: a month with the same dump adds no version
+        tables.write(file_rejects_frame(spark, check.rejects, run.run_id), FILE_REJECTS)
     return check
 
 
@@ -299,6 +304,7 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, q
         inventory = check.files
         logic = logic_digest()
         actions = {}
+        versions = {t: state.log_version(spark, t) for t in (PATENTS_RAW.name, TRANSFERS_RAW.name, REJECTS.name)}
         with session_conf(spark, _DECODE_CONF):
             for kind in KINDS:
                 files = inventory[kind]
@@ -319,6 +325,13 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, q
                     ingest_kind(spark, run, kind, files, conf, fp)
                     actions[kind] = "written"
                 run.inputs[f"{kind}.action"] = "skipped" if previous else "written"
+        written = [k for k in KINDS if run.inputs[f"{k}.action"] == "written"]
+        run.inputs["mode"] = "full" if written else "skipped"
+        run.inputs["reason"] = ("--force" if force else f"new inputs of {', '.join(written)}" if written
+                                else "inputs unchanged")
+        for t, v in versions.items():
+            for key, n in state.change_counts(spark, t, v).items():
+                run.count(f"rows.{t}.{key}", n)
         partial = (f"\npartial dump: {len(check.rejects)} refused files quarantined, listed in {FILE_REJECTS.name}"
                    if check.rejects else "")
         print(f"greenlink ingest: run {run.run_id}\n{summary(inventory, run.counts, actions, check.rejects)}{partial}",

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from greenlink import __version__
-from greenlink.core import lock, tables
+from greenlink.core import lock, state, tables
 from greenlink.core.printable import printable_lines
 from greenlink.core.session import job_description, stage_settings, warehouse_of
 
@@ -93,9 +93,44 @@ class Run:
         self._t0 = 0.0
         self._outer_job: str | None = None
         self._settings = ExitStack()
+        self._tracked: tuple[state.StageState, str, dict[str, int | None]] | None = None
 
     def count(self, key: str, n: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + int(n)
+
+    def track(self, st: state.StageState, *, full: bool = False, mode: str | None = None,
+              reason: str | None = None) -> str:
+        """Record the stage's state and how it runs (`mode`: full, incremental or skipped, with
+        the `reason`, in inputs); returns the mode. Without a mode given: `skipped` when the
+        state is that of the stage's last succeeded run and its tables are as that run left
+        them (core.state), else `full` (always with `full`). At a successful end the run records
+        the versions of the tables the stage owns and the rows each gained, changed and lost
+        (`rows.<table>.added|changed|removed`)."""
+        if mode is None:
+            previous = state.last_success(self.spark, self.job)
+            done = None if full else state.unchanged_since(self.spark, st, previous)
+            if full:
+                mode, reason = "full", "--full"
+            elif done:
+                mode, reason = "skipped", f"inputs, conf and code unchanged since run {done}"
+            else:
+                mode, reason = "full", state.full_reason(st, previous)
+        if mode not in state.MODES:
+            raise ValueError(f"unknown run mode {mode!r}")
+        self.inputs.update({**st.inputs(), "mode": mode, "reason": reason or ""})
+        self._tracked = (st, mode, {t: state.log_version(self.spark, t) for t in st.owns})
+        self.log(f"{mode}: {reason}")
+        return mode
+
+    def _record_changes(self) -> None:
+        st, mode, before = self._tracked
+        self.inputs.update(state.wrote(self.spark, st.owns))
+        # the versions before the run: `table_changes(t, from + 1, wrote)` is what it changed
+        self.inputs.update({f"from.{t}": str(v) for t, v in before.items()})
+        if mode != "skipped":
+            for table, version in before.items():
+                for kind, n in state.change_counts(self.spark, table, version).items():
+                    self.count(f"rows.{table}.{kind}", n)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -156,6 +191,8 @@ class Run:
         self.spark.sparkContext.setLocalProperty(JOB_PROPERTY, self._outer_job)
         self._settings.close()
         if exc is None:
+            if self._tracked:
+                self._record_changes()
             self._append("end", "succeeded", None)
             log.info("%s: succeeded in %.1fs", self.job, time.monotonic() - self._t0)
         else:

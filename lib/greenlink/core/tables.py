@@ -24,6 +24,10 @@ from greenlink.core.session import job_description, warehouse_of
 
 LAYERS = ("bronze", "silver", "gold", "_meta")
 STATS_COLUMNS = "delta.dataSkippingStatsColumns"
+CHANGE_FEED = "delta.enableChangeDataFeed"
+# Layers whose tables keep Delta's change data feed: what a monthly run changed in them can be
+# read with `table_changes` (docs/operations.md). Readers stay at protocol version 1.
+CHANGE_FEED_LAYERS = ("silver", "gold")
 _NO_STATS_TYPES = (BooleanType, BinaryType, ArrayType, MapType, StructType)
 
 
@@ -64,9 +68,10 @@ class TableSpec:
 
     def properties(self) -> dict[str, str]:
         """Delta table properties the spec sets."""
-        if not self.stats_columns:
-            return {}
-        return {STATS_COLUMNS: ",".join(c for c in self.stats_columns if c not in self.partition_by)}
+        props = {CHANGE_FEED: "true"} if self.name.partition(".")[0] in CHANGE_FEED_LAYERS else {}
+        if self.stats_columns:
+            props[STATS_COLUMNS] = ",".join(c for c in self.stats_columns if c not in self.partition_by)
+        return props
 
     def table_schema(self) -> StructType:
         return StructType([
@@ -242,6 +247,24 @@ def _write(df: DataFrame, spec: TableSpec, loc: str, mode: WriteMode, replace_wh
         m.execute()
     else:
         raise ValueError(f"unknown write mode {mode!r}")
+
+
+def merge_rows(df: DataFrame, spec: TableSpec, *, delete_flag: str) -> None:
+    """One MERGE of `df` (the spec's columns + boolean `delete_flag`) on `spec.keys`: a flagged
+    row deletes its match; any other row updates its match where a column differs (rows that
+    are equal are not rewritten, and do not show in the change feed) or is inserted."""
+    spark = df.sparkSession
+    ensure(spark, spec)
+    cols = spec.schema.fieldNames()
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols if c not in spec.keys) or "false"
+    values = {f"`{c}`": f"s.`{c}`" for c in cols}
+    with job_description(spark, f"write {spec.name} (merge changes)"), parquet_plain(spark, spec.plain_columns):
+        (DeltaTable.forPath(spark, path(spark, spec.name)).alias("t").merge(df.alias("s"), on)
+         .whenMatchedDelete(condition=f"s.`{delete_flag}`")
+         .whenMatchedUpdate(condition=f"NOT s.`{delete_flag}` AND ({changed})", set=values)
+         .whenNotMatchedInsert(condition=f"NOT s.`{delete_flag}`", values=values)
+         .execute())
 
 
 def register_all(spark: SparkSession) -> list[str]:

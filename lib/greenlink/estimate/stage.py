@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import types as T
 
+from greenlink.core import state
 from greenlink.core import tables as delta_tables   # `tables` here are the article's Tables 1-8
 from greenlink.core.config import conf_file
 from greenlink.core.errors import UserError
@@ -126,6 +127,7 @@ class EstimateConfig:
     out: str | None = None                    # output folder (None: <reports>/tables)
     plots: bool = True                        # False: skip the coefficient plots
     reports: str | None = None                # reports folder (None: <warehouse>/../reports)
+    full: bool = False                        # run even when the panel and the specs are unchanged
 
 
 def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | None = None) -> dict[str, int]:
@@ -137,8 +139,13 @@ def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | N
     spec = ESTIMATES
     names = config.tables or "all"
     out = Path(config.out or Path(reports_dir(spark, config)) / "tables")
+    st = state.stage_state(spark, "estimate", __name__, reads=("gold.city_year_panel",), owns=(spec.name,),
+                           files={"specs": state.file_digest(conf_file("estimation").rglob("*"))},
+                           settings={"tables": names, "out": str(out), "plots": config.plots})
     with Run(spark, "estimate", inputs={"gold.city_year_panel": str(delta_tables.latest_version(
             spark, "gold.city_year_panel"))}, args={"tables": names}, parent_run_id=parent_run_id) as r:
+        if r.track(st, full=config.full) == "skipped":
+            return dict(r.counts)
         panel = delta_tables.read(spark, "gold.city_year_panel").toPandas()
         r.log(f"panel: {len(panel):,} city-years; estimating {names}")
         results, est = run_estimation(panel, article_tables(names), out, on_error="record",

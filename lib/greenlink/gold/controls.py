@@ -28,7 +28,7 @@ from greenlink.bronze import readers
 from greenlink.bronze.filechecks import check_file
 from greenlink.bronze.job import _DECODE_CONF, file_counts, reconcile, record_counts, rows_written
 from greenlink.bronze.layout import IngestConf, InputFile, KindConf, kind_confs, list_folder, load_conf
-from greenlink.core import tables
+from greenlink.core import state, tables
 from greenlink.core.config import conf_file, load_yaml
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
@@ -204,6 +204,7 @@ class ControlsConfig:
     input: str | None = None                  # raw input folder holding yearbook/, province/, cities/
     years: tuple[int, int] | None = None      # study years (None: conf/panel.yaml)
     panel_conf: str | None = None             # panel settings (None: conf/panel.yaml)
+    full: bool = False                        # run even when the inputs are unchanged
 
 
 def plan(config: ControlsConfig) -> tuple[Path, PanelConf, tuple[int, int], dict[str, KindConf],
@@ -230,8 +231,15 @@ def run(spark: SparkSession, config: ControlsConfig = ControlsConfig(),
     input_dir, conf, years, kconfs, files = plan(config)
     inputs = {"input": str(input_dir), "panel_conf": conf.source,
               **{f"file:{f.relpath}": f.describe() for kind in KINDS for f in files[kind]}}
+    st = state.stage_state(spark, JOB, __name__, owns=(*(s.name for s in SILVER.values()), CONTROL_REJECTS.name,
+                                                       SAMPLE_LOG.name, ER_INDEX.name, "gold.er_weights"),
+                           files={"conf": state.file_digest([Path(conf.source)]),
+                                  "inputs": state.file_digest(f.path for kind in KINDS for f in files[kind])},
+                           settings={"years": years, "files": sorted(f.relpath for kind in KINDS for f in files[kind])})
     with Run(spark, JOB, inputs=inputs, args={"years": years}, parent_run_id=parent_run_id) as r, \
             session_conf(spark, _DECODE_CONF):
+        if r.track(st, full=config.full) == "skipped":
+            return dict(r.counts)
         names = PlaceNames(conf.city_aliases)
         checked: dict[str, DataFrame] = {}
         try:

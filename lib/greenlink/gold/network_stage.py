@@ -38,7 +38,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from greenlink.core import tables
+from greenlink.core import state, tables
 from greenlink.core.config import conf_file, load_yaml, study_years
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
@@ -287,6 +287,7 @@ class NetworksStageConfig:
     patent_year: str | None = None            # application | grant (None: the settings')
     figures: bool = True                      # False: do not draw the network maps
     reports: str | None = None                # reports folder (None: <warehouse>/../reports)
+    full: bool = False                        # run even when the inputs are unchanged
 
 
 def config_of(stage: NetworksStageConfig) -> NetworksConfig:
@@ -304,11 +305,14 @@ def run(spark: SparkSession, config: NetworksStageConfig = NetworksStageConfig()
     inputs = StageInputs.from_warehouse(spark)
     inputs = replace(inputs, source={**inputs.source, "config": str(config.config or conf_file("networks.yaml"))})
     return build_networks(spark, inputs, cfg, Path(reports_dir(spark, config)) / "networks",
-                          parent_run_id=parent_run_id)
+                          parent_run_id=parent_run_id, full=config.full)
+
+
+OWNS = (nw.COLLAB_EDGES.name, nw.TRANSFER_EDGES.name, nw.CITY_NETWORK_METRICS.name, nw.NETWORK_SUMMARY.name)
 
 
 def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig, figures_dir: Path,
-                   parent_run_id: str | None = None) -> dict[str, int]:
+                   parent_run_id: str | None = None, full: bool = True) -> dict[str, int]:
     """Build the networks from `inputs` and write the four gold tables (overwritten whole)
     and the maps (into figures_dir) as one `networks` run; returns the run's counts."""
     from greenlink.gold.netfigures import network_figures  # local: matplotlib, only when maps are drawn
@@ -317,7 +321,13 @@ def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig
     cities = _small_sample(inputs.cities)
     n = nw.sample_size(cities)
     out_dir = Path(figures_dir)
+    # inputs from the warehouse can be checked for changes; frames given by a caller cannot (full)
+    from_warehouse = set(SILVER_INPUTS) <= set(inputs.source)
+    st = state.stage_state(spark, "networks", __name__, reads=(*SILVER_INPUTS, "gold.sample_log"), owns=OWNS,
+                           settings={**asdict(cfg), "figures_dir": str(out_dir)})
     with Run(spark, "networks", inputs=inputs.source, args=asdict(cfg), parent_run_id=parent_run_id) as r:
+        if r.track(st, full=full or not from_warehouse) == "skipped":
+            return dict(r.counts)
         phase = _Phases(r)
         r.count("sample.cities", n)
         net_patents = network_patents(inputs.patents, cfg.patent_year)

@@ -23,7 +23,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from greenlink.core import tables
+from greenlink.core import state, tables
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import reports_dir
@@ -204,6 +204,7 @@ class PanelStageConfig:
     years: tuple[int, int] | None = None      # study years (None: conf/panel.yaml)
     panel_conf: str | None = None             # panel settings (None: conf/panel.yaml)
     reports: str | None = None                # reports folder (None: <warehouse>/../reports)
+    full: bool = False                        # run even when the inputs are unchanged
 
 
 def run(spark: SparkSession, config: PanelStageConfig = PanelStageConfig(),
@@ -213,7 +214,12 @@ def run(spark: SparkSession, config: PanelStageConfig = PanelStageConfig(),
     years = config.years or conf.years
     out_dir = Path(reports_dir(spark, config)) / "tables"
     inputs = {"panel_conf": conf.source, "table1_spec": str(conf.table1_spec), "reports": str(out_dir)}
+    st = state.stage_state(spark, JOB, __name__, reads=(*INPUTS, "gold.sample_log"), owns=(PANEL.name,),
+                           files={"conf": state.file_digest([Path(conf.source), Path(conf.table1_spec)])},
+                           settings={"years": years, "reports": str(out_dir)})
     with Run(spark, JOB, inputs=inputs, args={"years": years}, parent_run_id=parent_run_id) as r:
+        if r.track(st, full=config.full) == "skipped":
+            return dict(r.counts)
         sample = sample_cities(spark)
         read = {name: tables.read(spark, name) for name in INPUTS}
         grid = panel_grid(sample, years)

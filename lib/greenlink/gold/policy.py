@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from greenlink.core import tables
+from greenlink.core import state, tables
 from greenlink.core.config import conf_file, study_years
 from greenlink.core.errors import UserError
 from greenlink.core.printable import printable_column
@@ -280,6 +280,7 @@ class PolicyConfig:
     years: tuple[int, int] | None = None      # study years of gold.policy_synergy (None: conf/panel.yaml)
     tools: str | None = None                  # tool dictionary (None: conf/policy_tools.yaml)
     agencies: str | None = None               # agency dictionary (None: conf/policy_agencies.yaml)
+    full: bool = False                        # run even when the inputs are unchanged
 
 
 def run(spark: SparkSession, config: PolicyConfig = PolicyConfig(),
@@ -293,7 +294,15 @@ def run(spark: SparkSession, config: PolicyConfig = PolicyConfig(),
     agencies = AgencyDictionary.load(config.agencies)
     inputs = {"input": str(config.input), "tools": str(config.tools or conf_file("policy_tools.yaml")),
               "agencies": str(config.agencies or conf_file("policy_agencies.yaml"))}
+    folder = Path(config.input) / "policies"
+    st = state.stage_state(
+        spark, "policy", __name__, owns=(POLICY_TOOLS.name, POLICY_REJECTS.name, POLICY_SYNERGY.name),
+        files={"policies": state.file_digest(folder.glob("*")) if folder.is_dir() else "none",
+               "dictionaries": state.file_digest([Path(inputs["tools"]), Path(inputs["agencies"])])},
+        settings={"years": years})
     with Run(spark, "policy", inputs=inputs, args={"years": years}, parent_run_id=parent_run_id) as r:
+        if r.track(st, full=config.full) == "skipped":
+            return dict(r.counts)
         lines, n_lines, blank = read_policy_lines(spark, config.input)
         parsed = parse_policies(lines, tools, agencies).persist()
         try:

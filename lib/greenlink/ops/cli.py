@@ -63,6 +63,13 @@ def add_quarantine(parser: argparse.ArgumentParser) -> None:
                              "(default: fail, listing every refused file)")
 
 
+def add_full(parser: argparse.ArgumentParser) -> None:
+    """`--full`: rebuild from scratch instead of skipping an unchanged stage or running an
+    incremental one (docs/operations.md, "Monthly runs")."""
+    parser.add_argument("--full", action="store_true",
+                        help="run in full even when the inputs are unchanged or only some records changed")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="greenlink", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -1,6 +1,7 @@
 """`greenlink diff`: what changed in tables between two Delta versions, row by natural key.
 
     greenlink diff --from-version N [--to-version M] [--tables gold.city_year_panel,gold.estimates]
+    greenlink diff --run [RUN_ID]     (what a run changed: `greenlink.ops.changes`)
 
 For each table, rows of version N and version M (default: the latest) are matched on the
 table's natural key (`TableSpec.keys`); a row is added, removed, changed (and in which
@@ -365,8 +366,11 @@ def warehouse_differences(a: str | Path, b: str | Path, layers: Sequence[str] = 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
-    parser.add_argument("--from-version", type=int, required=True,
+    parser.add_argument("--from-version", type=int, default=None,
                         help="Delta version to compare from (negative: back from the latest)")
+    parser.add_argument("--run", nargs="?", const="latest", default=None, metavar="RUN_ID",
+                        help="instead: the rows a run (default: the latest `greenlink run`) inserted, updated "
+                             "and deleted in each silver and gold table, from their change data feed")
     parser.add_argument("--to-version", type=int, default=None, help="version to compare to (default: latest)")
     parser.add_argument("--tables", default=",".join(DEFAULT_TABLES),
                         help="comma-separated layer.name tables (default: %(default)s)")
@@ -376,6 +380,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.run is not None:
+        from greenlink.ops.changes import render as render_changes, run_changes
+
+        spark = session.get_spark(args.profile, args.warehouse)
+        print(render_changes(*run_changes(spark, None if args.run == "latest" else args.run, args.examples)))
+        return 0
+    if args.from_version is None:
+        raise UserError("--from-version N is required (or --run [RUN_ID] for what a run changed)")
     names = [t.strip() for t in args.tables.split(",") if t.strip()]
     if not names:
         raise UserError("--tables names no table")

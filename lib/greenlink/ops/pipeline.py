@@ -26,6 +26,7 @@ class PipelineConfig:
     input: str | None = None                  # raw input folder (a generated world or real dumps)
     reports: str | None = None                # reports folder (None: <warehouse>/../reports)
     quarantine_bad_files: bool = False        # ingest: take the usable files when some are refused
+    full: bool = False                        # every stage in full (ingest: --force), nothing skipped
 
 
 def stage_module(stage: str) -> ModuleType:
@@ -41,8 +42,11 @@ def stage_config(stage: str, pipeline: PipelineConfig) -> Any:
     """The stage's default config, with the pipeline's shared values it has a field for."""
     cls = config_class(stage)
     names = {f.name for f in fields(cls)}
-    return cls(**{f.name: getattr(pipeline, f.name) for f in fields(pipeline)
-                  if f.name in names and getattr(pipeline, f.name) not in (None, False)})
+    shared = {f.name: getattr(pipeline, f.name) for f in fields(pipeline)
+              if f.name in names and getattr(pipeline, f.name) not in (None, False)}
+    if pipeline.full and "force" in names:     # ingest's name for it
+        shared["force"] = True
+    return cls(**shared)
 
 
 def reads_input(stage: str) -> bool:
@@ -58,7 +62,8 @@ def run_stage(spark, stage: str, config: Any, parent_run_id: str | None = None) 
 def run_stages(spark, stages: list[str], pipeline: PipelineConfig) -> str:
     """Run `stages` in order under one parent `run` record; returns its run_id."""
     with Run(spark, "run", inputs={"input": pipeline.input or ""},
-             args={"stages": stages, "quarantine_bad_files": pipeline.quarantine_bad_files}) as parent:
+             args={"stages": stages, "quarantine_bad_files": pipeline.quarantine_bad_files,
+                   "full": pipeline.full}) as parent:
         for stage in stages:
             parent.log(f"stage {stage}")
             run_stage(spark, stage, stage_config(stage, pipeline), parent_run_id=parent.run_id)

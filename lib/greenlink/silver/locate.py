@@ -293,6 +293,76 @@ class Located:
             df.unpersist()
 
 
+def prepare_links(patents: DataFrame) -> DataFrame:
+    """One row per applicant of each patent (`applicant_links`) with its cleaned `address_key`
+    and `_has_address` (order 1: the record's address is the first applicant's)."""
+    return (applicant_links(patents)
+            .withColumn("address_key", clean_address(F.col("address")))
+            .withColumn("_has_address", F.col("applicant_order") == 1)
+            .drop("address"))
+
+
+def prepare_transfers(transfers: DataFrame) -> DataFrame:
+    """`transfers` plus `_before`, `_after` (the cleaned owner lists) and `_to_key` (the cleaned
+    address of the first owner after)."""
+    return transfers.select(
+        "*",
+        split_names(F.col("owners_before")).alias("_before"),
+        split_names(F.col("owners_after")).alias("_after"),
+        clean_address(F.col("current_owner_address")).alias("_to_key"))
+
+
+def owner_names(tr: DataFrame) -> DataFrame:
+    """Every owner name (before and after) of prepared transfers: name, duplicates kept."""
+    return (tr.select(F.explode("_before").alias("name"))
+            .unionByName(tr.select(F.explode("_after").alias("name"))))
+
+
+def address_keys(links: DataFrame, tr: DataFrame) -> DataFrame:
+    """The addresses to resolve: first applicants' and first owners' after (address_key)."""
+    return (links.where(F.col("_has_address")).select("address_key")
+            .unionByName(tr.select(F.col("_to_key").alias("address_key"))))
+
+
+def first_located(links: DataFrame, addresses: DataFrame, typed: DataFrame) -> DataFrame:
+    """name, city_code of every first applicant that is an organisation and whose record's
+    address located it: the evidence `first_applicant_evidence` pools."""
+    return (links.where(F.col("_has_address") & F.col("address_key").isNotNull())
+            .join(addresses.where(F.col("city_code").isNotNull()).select("address_key", "city_code"), "address_key")
+            .join(typed.where(F.col("org_type") != "individual").select("name"), "name")
+            .select("name", "city_code"))
+
+
+def located_applicants(links: DataFrame, addresses: DataFrame, orgs: DataFrame) -> DataFrame:
+    """silver.applicants rows of prepared links."""
+    return (attach_locations(links, "name", "address_key", addresses, orgs)
+            .select(*APPLICANTS.schema.fieldNames()))
+
+
+def located_transfers(tr: DataFrame, addresses: DataFrame, orgs: DataFrame) -> DataFrame:
+    """Prepared transfers plus from_*/to_* columns: the first owner before and after, located."""
+    out = (tr.withColumn("from_name", F.try_element_at("_before", F.lit(1)))
+           .withColumn("to_name", F.try_element_at("_after", F.lit(1)))
+           .withColumn("_has_address", F.lit(True)))
+    out = attach_locations(out, "from_name", None, addresses, orgs, prefix="from_")
+    out = attach_locations(out, "to_name", "_to_key", addresses, orgs, prefix="to_")
+    return out.drop("_before", "_after", "_to_key", "_has_address")
+
+
+def transfer_owners(tr: DataFrame, addresses: DataFrame, orgs: DataFrame) -> DataFrame:
+    """One row per owner of each prepared transfer, located."""
+    owners = (tr.select("application_no", "year", "_to_key",
+                        F.posexplode("_before").alias("pos", "name"), F.lit("before").alias("side"))
+              .unionByName(tr.select("application_no", "year", "_to_key",
+                                     F.posexplode("_after").alias("pos", "name"), F.lit("after").alias("side")))
+              .select("application_no", "year", "side", (F.col("pos") + 1).alias("owner_order"), "name",
+                      F.when((F.col("side") == "after") & (F.col("pos") == 0), F.col("_to_key")).alias("address_key"),
+                      ((F.col("side") == "after") & (F.col("pos") == 0)).alias("_has_address")))
+    return (attach_locations(owners, "name", "address_key", addresses, orgs)
+            .select("application_no", "year", "side", "owner_order", "name", "org_type",
+                    "city_code", "province_code", "method", "unlocated_reason"))
+
+
 def locate(patents: DataFrame, transfers: DataFrame, *, rules: OrgTypeRules | None = None,
            cfg: LocateConfig | None = None, persist: bool = True) -> Located:
     """Locate every applicant of `patents` and every owner of `transfers`.
@@ -305,61 +375,21 @@ def locate(patents: DataFrame, transfers: DataFrame, *, rules: OrgTypeRules | No
     cfg = cfg or default_config()
     # Splitting and cleaning the applicant lists is regex work on every record, and four
     # steps below read the links: computed once (the raw address is not needed after it).
-    links = (applicant_links(patents)
-             .withColumn("address_key", clean_address(F.col("address")))
-             .withColumn("_has_address", F.col("applicant_order") == 1)
-             .drop("address"))
+    links = prepare_links(patents)
     if persist:
         links = persist_uncompressed(links)
-    tr = transfers.select(
-        "*",
-        split_names(F.col("owners_before")).alias("_before"),
-        split_names(F.col("owners_after")).alias("_after"),
-        clean_address(F.col("current_owner_address")).alias("_to_key"))
-
-    keys = (links.where(F.col("_has_address")).select("address_key")
-            .unionByName(tr.select(F.col("_to_key").alias("address_key"))))
-    addresses = resolve_addresses(keys, cfg)
-
-    names = (links.select("name")
-             .unionByName(tr.select(F.explode("_before").alias("name")))
-             .unionByName(tr.select(F.explode("_after").alias("name")))
-             .distinct())
+    tr = prepare_transfers(transfers)
+    addresses = resolve_addresses(address_keys(links, tr), cfg)
+    names = links.select("name").unionByName(owner_names(tr)).distinct()
     typed = classify_org_type(names, "name", rules)
     if persist:
         addresses, typed = persist_uncompressed(addresses), persist_uncompressed(typed)
     by_name = locate_names(typed.where(F.col("org_type") != "individual").select("name"), cfg)
-
-    first_located = (links.where(F.col("_has_address") & F.col("address_key").isNotNull())
-                     .join(addresses.where(F.col("city_code").isNotNull())
-                           .select("address_key", "city_code"), "address_key")
-                     .join(typed.where(F.col("org_type") != "individual").select("name"), "name")
-                     .select("name", "city_code"))
-    orgs = org_locations(typed, by_name, first_applicant_evidence(first_located))
+    orgs = org_locations(typed, by_name, first_applicant_evidence(first_located(links, addresses, typed)))
     if persist:
         orgs = persist_uncompressed(orgs)
-
-    applicants = (attach_locations(links, "name", "address_key", addresses, orgs)
-                  .select(*APPLICANTS.schema.fieldNames()))
-
-    located_tr = (tr.withColumn("from_name", F.try_element_at("_before", F.lit(1)))
-                  .withColumn("to_name", F.try_element_at("_after", F.lit(1)))
-                  .withColumn("_has_address", F.lit(True)))
-    located_tr = attach_locations(located_tr, "from_name", None, addresses, orgs, prefix="from_")
-    located_tr = attach_locations(located_tr, "to_name", "_to_key", addresses, orgs, prefix="to_")
-    located_tr = located_tr.drop("_before", "_after", "_to_key", "_has_address")
-
-    owners = (tr.select("application_no", "year", "_to_key",
-                        F.posexplode("_before").alias("pos", "name"), F.lit("before").alias("side"))
-              .unionByName(tr.select("application_no", "year", "_to_key",
-                                     F.posexplode("_after").alias("pos", "name"), F.lit("after").alias("side")))
-              .select("application_no", "year", "side", (F.col("pos") + 1).alias("owner_order"), "name",
-                      F.when((F.col("side") == "after") & (F.col("pos") == 0), F.col("_to_key")).alias("address_key"),
-                      ((F.col("side") == "after") & (F.col("pos") == 0)).alias("_has_address")))
-    owners = (attach_locations(owners, "name", "address_key", addresses, orgs)
-              .select("application_no", "year", "side", "owner_order", "name", "org_type",
-                      "city_code", "province_code", "method", "unlocated_reason"))
-    return Located(applicants, orgs.select(*ORG_LOCATIONS.schema.fieldNames()), located_tr, owners,
+    return Located(located_applicants(links, addresses, orgs), orgs.select(*ORG_LOCATIONS.schema.fieldNames()),
+                   located_transfers(tr, addresses, orgs), transfer_owners(tr, addresses, orgs),
                    (links, addresses, typed, orgs) if persist else ())
 
 

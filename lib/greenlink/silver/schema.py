@@ -1,7 +1,12 @@
 """Silver tables written by `greenlink classify` (besides `silver.applicants` and
 `silver.org_locations`, declared in `greenlink.silver.locate`): clean, deduplicated, classified
 patents and located transfers. Partitioned by year (application year for patents,
-registration year for transfers)."""
+registration year for transfers).
+
+Lineage is the record's `record_hash`: the bronze row it came from is the one with the same
+application_no and record_hash (unique among accepted bronze rows), so a silver row does not
+change when a new export moves its record to another file or row (issue 23: a month's rerun
+changes only the rows whose content changed)."""
 from __future__ import annotations
 
 from pyspark.sql import types as T
@@ -10,7 +15,7 @@ from greenlink.bronze.schema import PATENT_TYPES
 from greenlink.core.tables import TableSpec
 from greenlink.core.text import years_sql
 
-_S, _D, _I, _L, _B = T.StringType(), T.DateType(), T.IntegerType(), T.LongType(), T.BooleanType()
+_S, _D, _I, _B = T.StringType(), T.DateType(), T.IntegerType(), T.BooleanType()
 _A = T.ArrayType(T.StringType())
 
 
@@ -29,11 +34,11 @@ PATENTS = TableSpec(
         ("is_green", _B), ("categories", _A), ("topics", _A), ("green_entries", _A),
         ("n_applicants", _I), ("first_applicant", _S), ("first_org_type", _S),
         ("city_code", _S), ("province_code", _S),          # the first applicant's city (SPEC §4 `app`)
-        ("source_file", _S), ("source_row", _L), ("n_records", _I), ("record_hash", _S)),
+        ("n_records", _I), ("record_hash", _S)),
     partition_by=("year",),
     not_null=("application_no", "year", "application_date", "patent_type", "granted", "ipc_symbols",
               "main_ipc", "is_green", "categories", "topics", "n_applicants", "first_applicant",
-              "source_file", "source_row", "n_records"),
+              "n_records", "record_hash"),
     checks={
         "valid_values": (f"{years_sql()} AND patent_type IN ({_TYPES}) "
                          "AND size(ipc_symbols) >= 1 AND main_ipc = ipc_symbols[0] AND n_applicants >= 1 "
@@ -44,7 +49,7 @@ PATENTS = TableSpec(
     comment="One row per application number: normalised, deduplicated, green-classified patents (SPEC §1-§2)",
     keys=("application_no",),
     stats_columns=("application_no", "application_date", "patent_type", "city_code"),
-    plain_columns=("application_no", "publication_no", "source_row", "record_hash"),
+    plain_columns=("application_no", "publication_no", "record_hash"),
 )
 
 TRANSFERS = TableSpec(
@@ -56,16 +61,15 @@ TRANSFERS = TableSpec(
         ("to_owner", _S), ("to_org_type", _S), ("to_city", _S), ("to_province", _S),
         ("to_method", _S), ("to_unlocated_reason", _S),
         ("n_owners_before", _I), ("n_owners_after", _I),
-        ("in_dump", _B), ("patent_type", _S), ("is_green", _B),
-        ("source_file", _S), ("source_row", _L), ("record_hash", _S)),
+        ("in_dump", _B), ("patent_type", _S), ("is_green", _B), ("record_hash", _S)),
     partition_by=("year",),
-    not_null=("application_no", "year", "effective_date", "in_dump", "source_file", "source_row", "record_hash"),
+    not_null=("application_no", "year", "effective_date", "in_dump", "record_hash"),
     checks={
         "valid_values": (f"{years_sql()} AND year = year(effective_date) "
                          "AND in_dump = (patent_type IS NOT NULL) AND in_dump = (is_green IS NOT NULL)"),
     },
     comment="One row per registered transfer: first owner before -> first owner after, located (SPEC §1, §4)",
-    keys=("source_file", "source_row"),
+    keys=("record_hash",),              # one registered transfer record (bronze never repeats one)
     stats_columns=("application_no", "effective_date", "from_city", "to_city"),
-    plain_columns=("application_no", "source_row", "record_hash"),
+    plain_columns=("application_no", "record_hash"),
 )

@@ -4,16 +4,17 @@ from __future__ import annotations
 import argparse
 
 from greenlink.core.session import get_spark
-from greenlink.ops.cli import add_common
+from greenlink.ops.cli import add_common, add_full
 from greenlink.silver.classify import ClassifyConfig, run
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
+    add_full(parser)
 
 
 def config(args: argparse.Namespace) -> ClassifyConfig:
-    return ClassifyConfig()
+    return ClassifyConfig(full=args.full)
 
 
 def main(args: argparse.Namespace) -> int:

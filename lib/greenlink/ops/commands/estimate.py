@@ -24,6 +24,7 @@ from greenlink.estimate.io import read_panel
 from greenlink.estimate.render import FORMATS
 from greenlink.estimate.spec import load_tables
 from greenlink.estimate.stage import EstimateConfig, article_tables, run, run_estimation
+from greenlink.ops.cli import add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -40,11 +41,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="local", help="profile naming the warehouse (default: local)")
     parser.add_argument("--warehouse", default=None, help="warehouse root (default: the profile's)")
     parser.add_argument("--reports", default=None, help="reports folder for --tables (default: <warehouse>/../reports)")
+    add_full(parser)
 
 
 def config(args: argparse.Namespace) -> EstimateConfig:
     """The pipeline stage's config (`--tables` on the warehouse's panel)."""
-    return EstimateConfig(tables=args.tables or "all", out=args.out, plots=not args.no_plot, reports=args.reports)
+    return EstimateConfig(tables=args.tables or "all", out=args.out, plots=not args.no_plot, reports=args.reports,
+                          full=args.full)
 
 
 def _warehouse_root(args: argparse.Namespace) -> str:

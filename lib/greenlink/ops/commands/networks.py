@@ -6,11 +6,12 @@ import argparse
 from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
 from greenlink.gold.network_stage import PATENT_YEARS, NetworksStageConfig, config_of, run
-from greenlink.ops.cli import add_common
+from greenlink.ops.cli import add_common, add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
+    add_full(parser)
     parser.add_argument("--config", default=None, help="stage settings (default: conf/networks.yaml)")
     parser.add_argument("--patent-year", choices=PATENT_YEARS, default=None,
                         help="date of a co-patent: application (default) or grant year (SPEC §4)")
@@ -20,7 +21,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def config(args: argparse.Namespace) -> NetworksStageConfig:
     return NetworksStageConfig(config=args.config, years=parse_years(args.years) if args.years else None,
-                               patent_year=args.patent_year, figures=not args.no_figures, reports=args.reports)
+                               patent_year=args.patent_year, figures=not args.no_figures, reports=args.reports, full=args.full)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -6,18 +6,19 @@ import argparse
 from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
 from greenlink.gold.panel import PanelStageConfig, run
-from greenlink.ops.cli import add_common
+from greenlink.ops.cli import add_common, add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
+    add_full(parser)
     parser.add_argument("--years", default=None, help="study years, e.g. 2010-2020 (default: conf/panel.yaml)")
     parser.add_argument("--panel-conf", default=None, help="panel settings (default: conf/panel.yaml)")
 
 
 def config(args: argparse.Namespace) -> PanelStageConfig:
     return PanelStageConfig(years=parse_years(args.years) if args.years else None, panel_conf=args.panel_conf,
-                            reports=args.reports)
+                            reports=args.reports, full=args.full)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -7,11 +7,12 @@ from greenlink.core.config import study_years
 from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
 from greenlink.gold.policy import PolicyConfig, run
-from greenlink.ops.cli import add_common
+from greenlink.ops.cli import add_common, add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
+    add_full(parser)
     parser.add_argument("--input", default=None, help="raw input folder holding policies/*.jsonl")
     parser.add_argument("--years", default="{}-{}".format(*study_years()),
                         help="study years of gold.policy_synergy (default: %(default)s, SPEC §3)")
@@ -21,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def config(args: argparse.Namespace) -> PolicyConfig:
     return PolicyConfig(input=args.input, years=parse_years(args.years, study_years()), tools=args.tools,
-                        agencies=args.agencies)
+                        agencies=args.agencies, full=args.full)
 
 
 def main(args: argparse.Namespace) -> int:

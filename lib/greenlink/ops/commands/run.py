@@ -13,7 +13,7 @@ from pathlib import Path
 
 from greenlink.core.errors import UserError
 from greenlink.core.session import get_spark
-from greenlink.ops.cli import PIPELINE, add_common, add_quarantine
+from greenlink.ops.cli import PIPELINE, add_common, add_full, add_quarantine
 from greenlink.ops.pipeline import PipelineConfig, reads_input, run_stages
 from greenlink.synth.world import ensure_demo_world
 
@@ -31,6 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", action="store_true",
                         help=f"generate (once) and use the demo world in {DEMO_WORLD}/ ({DEMO_PATENTS:,} patents)")
     add_quarantine(parser)
+    add_full(parser)
 
 
 def selected_stages(args: argparse.Namespace) -> list[str]:
@@ -44,7 +45,8 @@ def selected_stages(args: argparse.Namespace) -> list[str]:
 
 
 def config(args: argparse.Namespace) -> PipelineConfig:
-    return PipelineConfig(input=args.input, reports=args.reports, quarantine_bad_files=args.quarantine_bad_files)
+    return PipelineConfig(input=args.input, reports=args.reports, quarantine_bad_files=args.quarantine_bad_files,
+                          full=args.full)
 
 
 def main(args: argparse.Namespace) -> int:
