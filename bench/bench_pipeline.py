@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_generate import Peak, folder_sizes  # noqa: E402  (bench/ helpers, not a package)
+from profile_events import with_event_log  # noqa: E402
 
 
 def _rows(counts: dict, *keys: str) -> int:
@@ -128,10 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     with Peak() as peak:
         profile = load_profile(a.profile)
         if a.event_log:
-            Path(a.event_log).mkdir(parents=True, exist_ok=True)
-            profile = replace(profile, spark_conf={**profile.spark_conf, "spark.eventLog.enabled": "true",
-                                                   "spark.eventLog.dir": Path(a.event_log).resolve().as_uri(),
-                                                   "spark.eventLog.compress": "false"})
+            profile = with_event_log(profile, a.event_log)
         spark = get_spark(profile, str(warehouse))
         if not (a.reuse_world and (world / "MANIFEST.json").exists()):
             t = time.monotonic()

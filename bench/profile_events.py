@@ -22,6 +22,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+def with_event_log(profile, folder: str | Path):
+    """`profile` (a greenlink Profile) writing Spark's event log into `folder` (uncompressed,
+    for this module to read); what the benches' `--event-log DIR` options use."""
+    from dataclasses import replace
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return replace(profile, spark_conf={**profile.spark_conf, "spark.eventLog.enabled": "true",
+                                        "spark.eventLog.dir": Path(folder).resolve().as_uri(),
+                                        "spark.eventLog.compress": "false"})
+
+
 _TOTALS = ("tasks", "run_ms", "cpu_ms", "input_rows", "shuffle_read", "shuffle_write", "spill", "python_ms")
 _PY_METRICS = ("time spent executing python code", "time to execute python code", "python time")
 

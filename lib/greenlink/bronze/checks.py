@@ -8,6 +8,10 @@ reason, the first that applies in `bronze.INGEST_REASONS` order:
     malformed_row -> duplicate_row -> missing_application_no -> date checks -> type / owners
 
 so a repeat of a bad row counts once under its own reason and then as duplicate_row.
+
+A row the readers matched to the last ingest (`_prev`, see `readers`) is not checked again:
+its content is the previous one, and only the duplicate rule, which depends on where the
+row now sits among the others, is applied to it.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from typing import Mapping, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from greenlink.bronze.readers import fresh
 from greenlink.bronze.schema import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_problem, mark_first
@@ -61,8 +66,33 @@ def patent_type(raw: Column, spellings: Mapping[str, str]) -> Column:
     return F.try_element_at(lookup, key)
 
 
+# the checks a reused line still goes through: malformed_row is NULL for it (never parsed:
+# the readers leave `malformed` NULL), duplicate_row depends on the other rows of the dump
+_ORDER_DEPENDENT = ("malformed_row", "duplicate_row")
+
+
+def with_record_hash(parsed: DataFrame, columns: Sequence[str]) -> DataFrame:
+    """`record_hash` (the previous one for a reused row) and `duplicate_of`."""
+    new = fresh(parsed)
+    known = F.col("_prev.record_hash") if "_prev" in parsed.columns else F.lit(None)
+    return (parsed.withColumn("record_hash", F.when(new, record_hash(columns)).otherwise(known))
+            .transform(flag_duplicates))
+
+
+def _content(df: DataFrame, out: Mapping[str, Column], tail: Sequence[str]) -> DataFrame:
+    """`out` (name -> expression), the `tail` columns and `reused`; a reused row (`_prev`)
+    takes every `out` column it has from `_prev` instead."""
+    prev = set(df.schema["_prev"].dataType.fieldNames()) if "_prev" in df.columns else set()
+    new = fresh(df)
+    return df.select(*[(F.when(new, c).otherwise(F.col(f"_prev.{n}")) if n in prev else c).alias(n)
+                       for n, c in out.items()], *tail, (~new).alias("reused"))
+
+
 def _first_reason(df: DataFrame, checks: Sequence[tuple[str, Column]]) -> DataFrame:
-    """`reason`/`detail` of the first (reason, problem) pair whose problem is not NULL."""
+    """`reason`/`detail` of the first (reason, problem) pair whose problem is not NULL; a
+    reused row (`_prev`) can only be a duplicate (its line was well-formed and passed the rest)."""
+    new = fresh(df)
+    checks = [(code, problem if code in _ORDER_DEPENDENT else F.when(new, problem)) for code, problem in checks]
     # each problem becomes a column first, so that the reason and detail chains below refer
     # to it instead of repeating the expression (Spark keeps a projection separate rather
     # than duplicate a non-trivial expression)
@@ -73,10 +103,11 @@ def _first_reason(df: DataFrame, checks: Sequence[tuple[str, Column]]) -> DataFr
 
 
 def check_patents(parsed: DataFrame, type_spellings: Mapping[str, str], columns: Sequence[str]) -> DataFrame:
-    """Bronze patent columns (without run_id) + reason + detail + raw_record.
+    """Bronze patent columns (without run_id) + reason + detail + raw_record (input: the
+    readers' frame, `line_hash` and optionally `_prev`).
 
     `columns`: the kind's canonical columns in conf order (the record hash order)."""
-    df = parsed.withColumn("record_hash", record_hash(columns)).transform(flag_duplicates)
+    df = with_record_hash(parsed, columns)
     df = ids.with_application_no(df, "application_no", "_app_no", "_app_no_problem")
     df = df.withColumns({
         "_app_date": dates.parse_date(F.col("application_date")),
@@ -100,18 +131,20 @@ def check_patents(parsed: DataFrame, type_spellings: Mapping[str, str], columns:
         ("bad_grant_date", grant_problem),
         ("unknown_patent_type", type_problem),
     ])
-    return df.select(
-        F.col("_app_no").alias("application_no"), F.col("application_no").alias("application_no_raw"),
-        F.col("_app_date").alias("application_date"), F.year("_app_date").alias("year"),
-        "publication_no", F.when(ids.is_blank(F.col("grant_date")), None).otherwise(grant).alias("grant_date"),
-        F.col("_type").alias("patent_type"), F.col("patent_type").alias("patent_type_raw"),
-        F.col("ipc").alias("ipc_raw"), F.col("applicants").alias("applicants_raw"), "applicant_address",
-        "source_file", "source_row", "record_hash", "reason", "detail", "raw_record")
+    return _content(df, {
+        "application_no": F.col("_app_no"), "application_no_raw": F.col("application_no"),
+        "application_date": F.col("_app_date"), "year": F.year("_app_date"),
+        "publication_no": F.col("publication_no"),
+        "grant_date": F.when(ids.is_blank(F.col("grant_date")), None).otherwise(grant),
+        "patent_type": F.col("_type"), "patent_type_raw": F.col("patent_type"),
+        "ipc_raw": F.col("ipc"), "applicants_raw": F.col("applicants"),
+        "applicant_address": F.col("applicant_address"),
+    }, ["source_file", "source_row", "record_hash", "line_hash", "reason", "detail", "raw_record"])
 
 
 def check_transfers(parsed: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Bronze transfer columns (without run_id) + reason + detail + raw_record."""
-    df = parsed.withColumn("record_hash", record_hash(columns)).transform(flag_duplicates)
+    df = with_record_hash(parsed, columns)
     df = ids.with_application_no(df, "application_no", "_app_no", "_app_no_problem")
     df = df.withColumns({
         "_date": dates.parse_date(F.col("effective_date")),
@@ -128,11 +161,12 @@ def check_transfers(parsed: DataFrame, columns: Sequence[str]) -> DataFrame:
         ("bad_effective_date", date_problem(F.col("effective_date"), F.col("_date"), "effective date")),
         ("missing_owners", owners_problem),
     ])
-    return df.select(
-        F.col("_app_no").alias("application_no"), F.col("application_no").alias("application_no_raw"),
-        F.col("_date").alias("effective_date"), F.year("_date").alias("year"),
-        "owners_before", "owners_after", "current_owner_address",
-        "source_file", "source_row", "record_hash", "reason", "detail", "raw_record")
+    return _content(df, {
+        "application_no": F.col("_app_no"), "application_no_raw": F.col("application_no"),
+        "effective_date": F.col("_date"), "year": F.year("_date"),
+        "owners_before": F.col("owners_before"), "owners_after": F.col("owners_after"),
+        "current_owner_address": F.col("current_owner_address"),
+    }, ["source_file", "source_row", "record_hash", "line_hash", "reason", "detail", "raw_record"])
 
 
 def accepted(checked: DataFrame, kind: str, run_id: str) -> DataFrame:

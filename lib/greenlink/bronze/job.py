@@ -14,6 +14,13 @@ holds exactly that run's number of ingest rejects of the kind, and the run succe
 Otherwise the kind is rewritten in full:
 its table is overwritten and its ingest rows of bronze.rejects are replaced, so bronze
 always holds exactly the current dump.
+
+A new month's dump (docs/ingest.md): when the kind's bronze was written under the same rules
+(`layout.rules_digest`: conf, code, version; in the commit metadata as `rules`), every line is
+looked up by its `line_hash` in that bronze and, if found, is not parsed or checked again: its
+content is taken over and only the duplicate rule runs over all rows. The tables written are
+the ones a full ingest of the dump writes; `_meta.runs` says `incremental` and counts the
+reused lines (`<kind>.lines_reused`, per file `<file>:lines_reused`).
 """
 from __future__ import annotations
 
@@ -31,7 +38,7 @@ from pyspark.sql import functions as F
 
 from greenlink.bronze import checks, readers
 from greenlink.bronze.filechecks import BadFiles, FileCheck, FileReject, check_input, file_rejects_frame, without_files
-from greenlink.bronze.layout import KINDS, IngestConf, InputFile, fingerprint, load_conf, logic_digest
+from greenlink.bronze.layout import KINDS, IngestConf, InputFile, fingerprint, load_conf, logic_digest, rules_digest
 from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import state, tables
 from greenlink.core.errors import UserError
@@ -91,6 +98,24 @@ def unchanged_since(spark: SparkSession, kind: str, fp: str) -> str | None:
     return run_id if ended else None
 
 
+def previous_lines(spark: SparkSession, kind: str, rules: str) -> tuple[DataFrame | None, str]:
+    """(line_hash, `_prev` = the row's content) of the kind's current bronze when an ingest
+    wrote it under `rules`, pinned to that version; else None. Also says which, for the run."""
+    spec = spec_of(kind)
+    if not tables.exists(spark, spec.name):
+        return None, "no bronze yet"
+    last = DeltaTable.forPath(spark, tables.path(spark, spec.name)).history(1).select("version", "userMetadata").first()
+    meta = _commit_meta(last["userMetadata"])
+    if not (meta.get("job") == JOB and meta.get("kind") == kind):
+        return None, f"{spec.name} was last written by something else than ingest"
+    if meta.get("rules") != rules:
+        return None, "the ingest rules changed since the last ingest (conf/headers.yaml, ingest code or version)"
+    held = tables.read(spark, spec.name, version=last["version"])
+    content = [c for c in spec.schema.fieldNames() if c not in ("source_file", "source_row", "line_hash", "run_id")]
+    return (held.select("line_hash", F.struct(*content).alias("_prev")),
+            f"lines unchanged since {spec.name} version {last['version']} reused")
+
+
 def counts_of_run(spark: SparkSession, run_id: str, kind: str) -> dict[str, int]:
     """The `kind` counts a run recorded (keys starting with the kind: totals and its files)."""
     rows = (tables.read(spark, RUNS.name)
@@ -105,13 +130,15 @@ def file_counts(checked: DataFrame, reasons: Sequence[str]) -> dict[str, dict]:
     """Per source_file (one aggregation): rows, accepted, rows per reason, and the
     source_row range and distinct count."""
     per_reason = [F.count(F.when(F.col("reason") == r, 1)).alias(r) for r in reasons]
+    reused = F.count(F.when(F.col("reused"), 1)) if "reused" in checked.columns else F.lit(0)
     rows = (checked.groupBy("source_file")
             .agg(F.count(F.lit(1)).alias("n"), F.count(F.when(F.col("reason").isNull(), 1)).alias("accepted"),
                  F.min("source_row").alias("lo"), F.max("source_row").alias("hi"),
-                 F.countDistinct("source_row").alias("distinct"), *per_reason)
+                 F.countDistinct("source_row").alias("distinct"), reused.alias("_reused"), *per_reason)
             .collect())
     return {r["source_file"]: {"n": r["n"], "lo": r["lo"], "hi": r["hi"], "distinct": r["distinct"],
-                               "accepted": r["accepted"], "reasons": {k: r[k] for k in reasons if r[k]}}
+                               "accepted": r["accepted"], "reused": r["_reused"],
+                               "reasons": {k: r[k] for k in reasons if r[k]}}
             for r in rows}
 
 
@@ -173,19 +200,20 @@ def commit_metadata(spark: SparkSession, meta: Mapping[str, str]) -> Iterator[No
 
 
 def checked_frame(spark: SparkSession, kind: str, files: Sequence[InputFile], conf: IngestConf,
-                  run: Run) -> tuple[DataFrame, dict[str, int]]:
-    """Every row of the kind's files with its bronze columns and reason (not yet computed)."""
+                  run: Run, previous: DataFrame | None = None) -> tuple[DataFrame, dict[str, int]]:
+    """Every row of the kind's files with its bronze columns and reason (not yet computed);
+    lines found in `previous` (`previous_lines`) take their content from there."""
     kconf = conf.kinds[kind]
-    parsed, rows_in = readers.read_kind(spark, files, kconf, run.log)
+    parsed, rows_in = readers.read_kind(spark, files, kconf, run.log, previous)
     if kind == "patents":
         return checks.check_patents(parsed, conf.patent_types, kconf.columns), rows_in
     return checks.check_transfers(parsed, kconf.columns), rows_in
 
 
 def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputFile], conf: IngestConf,
-                fp: str) -> dict[str, dict]:
+                fp: str, rules: str, previous: DataFrame | None = None) -> dict[str, dict]:
     """Read, check, reconcile and write one kind; returns the per-file counts."""
-    checked, rows_in = checked_frame(spark, kind, files, conf, run)
+    checked, rows_in = checked_frame(spark, kind, files, conf, run, previous)
     # computed once (scan, parse, duplicate window), then counted and written twice; the raw
     # line is kept for the rejects only (bronze does not store it).
     checked = persist_uncompressed(
@@ -196,10 +224,17 @@ def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputF
             got = file_counts(checked, INGEST_REASONS[kind])
         reconcile(files, rows_in, got)
         record_counts(run, kind, files, rows_in, got)
+        run.count(f"{kind}.lines_reused", 0)
+        for f in files:
+            n = got.get(f.relpath, {}).get("reused", 0)
+            run.count(f"{kind}.lines_reused", n)
+            run.count(f"{f.relpath}:lines_reused", n)
         accepted = sum(g["accepted"] for g in got.values())
-        run.log(f"{kind}: {sum(rows_in.values()):,} rows read, {accepted:,} accepted; writing bronze")
+        reused = f" ({run.counts[f'{kind}.lines_reused']:,} lines unchanged, not parsed again)" if previous else ""
+        run.log(f"{kind}: {sum(rows_in.values()):,} rows read{reused}, {accepted:,} accepted; writing bronze")
         rejected = sum(sum(g["reasons"].values()) for g in got.values())
-        meta = {"job": JOB, "kind": kind, "fingerprint": fp, "run_id": run.run_id, "rejects": rejected}
+        meta = {"job": JOB, "kind": kind, "fingerprint": fp, "rules": rules, "run_id": run.run_id,
+                "rejects": rejected}
         with run.phase(f"{kind}.write"), commit_metadata(spark, meta):
             tables.write(checks.accepted(checked, kind, run.run_id), spec_of(kind))
             tables.write(checks.rejected(checked, kind, run.run_id), REJECTS, mode="replace_where",
@@ -303,7 +338,8 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, q
         check = file_stage(spark, run, input_dir, conf, quarantine)
         inventory = check.files
         logic = logic_digest()
-        actions = {}
+        rules = rules_digest(conf, logic)
+        actions, reasons = {}, {}
         versions = {t: state.log_version(spark, t) for t in (PATENTS_RAW.name, TRANSFERS_RAW.name, REJECTS.name)}
         with session_conf(spark, _DECODE_CONF):
             for kind in KINDS:
@@ -322,13 +358,16 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, q
                     actions[kind] = f"unchanged since run {previous}, skipped"
                     run.log(f"{kind}: inputs unchanged since run {previous}; bronze left as is")
                 else:
-                    ingest_kind(spark, run, kind, files, conf, fp)
-                    actions[kind] = "written"
+                    lines, why = (None, "--force") if force else previous_lines(spark, kind, rules)
+                    ingest_kind(spark, run, kind, files, conf, fp, rules, lines)
+                    actions[kind] = "written" if lines is None else "written, unchanged lines reused"
+                    reasons[kind] = f"{kind}: {why}"
+                    run.inputs[f"{kind}.mode"] = "full" if lines is None else "incremental"
                 run.inputs[f"{kind}.action"] = "skipped" if previous else "written"
         written = [k for k in KINDS if run.inputs[f"{k}.action"] == "written"]
-        run.inputs["mode"] = "full" if written else "skipped"
-        run.inputs["reason"] = ("--force" if force else f"new inputs of {', '.join(written)}" if written
-                                else "inputs unchanged")
+        modes = {run.inputs[f"{k}.mode"] for k in written}
+        run.inputs["mode"] = "skipped" if not written else "full" if "full" in modes else "incremental"
+        run.inputs["reason"] = "; ".join(reasons[k] for k in written) if written else "inputs unchanged"
         for t, v in versions.items():
             for key, n in state.change_counts(spark, t, v).items():
                 run.count(f"rows.{t}.{key}", n)

@@ -284,6 +284,13 @@ def fingerprint(files: Sequence[InputFile], conf: IngestConf, logic: str, reject
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def rules_digest(conf: IngestConf, logic: str) -> str:
+    """sha256 of what turns a line into a bronze row besides the line and its file's layout
+    (conf, code, version): a line from a month ingested under the same rules is reused as is."""
+    payload = {"conf": conf.digest, "logic": logic, "version": __version__}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
 def logic_digest() -> str:
     """sha256 of the code that decides bronze content (this package, reference/ids.py and dates.py,
     core/printable.py, text.py and rejects.py): a changed rule makes the next ingest rewrite the

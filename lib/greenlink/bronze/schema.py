@@ -2,7 +2,8 @@
 
 `bronze.patents_raw` and `bronze.transfers_raw` hold the current full dump: every accepted
 row with its raw strings, parsed dates and type, and lineage (`source_file` relative to the
-input folder, `source_row` = 1-based data-row index, header not counted). `bronze.rejects`
+input folder, `source_row` = 1-based data-row index, header not counted) and `line_hash`
+(what the next month's ingest recognises an unchanged line by, `readers.line_hash`). `bronze.rejects`
 holds every row a stage refused, with its reason; each stage replaces only its own rows
 (`stage = 'ingest'`, later `'classify'`). `bronze.file_rejects` holds the input files the
 file checks refused in the ingest that wrote the current bronze (empty for a complete dump).
@@ -32,11 +33,11 @@ PATENT_TYPES = ("invention", "utility", "design")
 FILE_REASONS = ("unknown_format", "unreadable_file", "empty_file", "unsupported_encoding", "not_text",
                 "file_too_large", "unreadable_parquet", "unreadable_xlsx", "missing_columns")
 
-_S, _D, _I, _L = T.StringType(), T.DateType(), T.IntegerType(), T.LongType()
+_S, _D, _I, _L, _B = T.StringType(), T.DateType(), T.IntegerType(), T.LongType(), T.BinaryType()
 _APPLICATION_NO_FORM = "application_no RLIKE '^([0-9]{12}|[0-9]{8})[.][0-9X]$'"
 # Two constraints per table, several conditions each: every constraint costs a commit (and
 # a scan) when the table is created, and a violation names the whole expression anyway.
-_LINEAGE = "source_row > 0 AND length(record_hash) = 64"
+_LINEAGE = "source_row > 0 AND length(record_hash) = 64 AND length(line_hash) = 32"
 
 
 def _fields(*cols: tuple[str, T.DataType]) -> T.StructType:
@@ -49,10 +50,10 @@ PATENTS_RAW = TableSpec(
         ("application_no", _S), ("application_no_raw", _S), ("application_date", _D), ("year", _I),
         ("publication_no", _S), ("grant_date", _D), ("patent_type", _S), ("patent_type_raw", _S),
         ("ipc_raw", _S), ("applicants_raw", _S), ("applicant_address", _S),
-        ("source_file", _S), ("source_row", _L), ("record_hash", _S), ("run_id", _S)),
+        ("source_file", _S), ("source_row", _L), ("record_hash", _S), ("line_hash", _B), ("run_id", _S)),
     partition_by=("year",),
     not_null=("application_no", "application_date", "year", "patent_type", "source_file", "source_row",
-              "record_hash", "run_id"),
+              "record_hash", "line_hash", "run_id"),
     checks={
         "valid_dates": (f"{years_sql()} AND year = year(application_date)"
                         f" AND (grant_date IS NULL OR (grant_date >= application_date"
@@ -62,7 +63,8 @@ PATENTS_RAW = TableSpec(
     comment="greenlink ingest: accepted patent records of the current dump, raw strings + parsed dates/type",
     keys=("source_file", "source_row"),
     stats_columns=("application_no", "application_date", "patent_type", "source_file", "source_row"),
-    plain_columns=("application_no", "application_no_raw", "publication_no", "source_row", "record_hash"),
+    plain_columns=("application_no", "application_no_raw", "publication_no", "source_row", "record_hash",
+                   "line_hash"),
 )
 
 TRANSFERS_RAW = TableSpec(
@@ -70,10 +72,10 @@ TRANSFERS_RAW = TableSpec(
     schema=_fields(
         ("application_no", _S), ("application_no_raw", _S), ("effective_date", _D), ("year", _I),
         ("owners_before", _S), ("owners_after", _S), ("current_owner_address", _S),
-        ("source_file", _S), ("source_row", _L), ("record_hash", _S), ("run_id", _S)),
+        ("source_file", _S), ("source_row", _L), ("record_hash", _S), ("line_hash", _B), ("run_id", _S)),
     partition_by=("year",),
     not_null=("application_no", "effective_date", "year", "owners_before", "owners_after", "source_file",
-              "source_row", "record_hash", "run_id"),
+              "source_row", "record_hash", "line_hash", "run_id"),
     checks={
         "valid_dates": f"{years_sql()} AND year = year(effective_date)",
         "valid_values": f"{_APPLICATION_NO_FORM} AND {_LINEAGE}",
@@ -81,7 +83,7 @@ TRANSFERS_RAW = TableSpec(
     comment="greenlink ingest: accepted transfer (change of patent right owner) records of the current dump",
     keys=("source_file", "source_row"),
     stats_columns=("application_no", "effective_date", "source_file", "source_row"),
-    plain_columns=("application_no", "application_no_raw", "source_row", "record_hash"),
+    plain_columns=("application_no", "application_no_raw", "source_row", "record_hash", "line_hash"),
 )
 
 

@@ -238,8 +238,7 @@ def _write(df: DataFrame, spec: TableSpec, loc: str, mode: WriteMode, replace_wh
     elif mode == "merge":
         if not keys:
             raise ValueError("merge mode needs natural keys")
-        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols if c not in keys) or "false"
+        on, changed = _merge_conditions(cols, keys)
         m = (DeltaTable.forPath(spark, loc).alias("t").merge(df.alias("s"), on)
              .whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll())
         if delete_missing:
@@ -249,6 +248,13 @@ def _write(df: DataFrame, spec: TableSpec, loc: str, mode: WriteMode, replace_wh
         raise ValueError(f"unknown write mode {mode!r}")
 
 
+def _merge_conditions(cols: Sequence[str], keys: Sequence[str]) -> tuple[str, str]:
+    """(match on the keys, NULL-safe; some other column differs) for a MERGE of t with s."""
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols if c not in keys) or "false"
+    return on, changed
+
+
 def merge_rows(df: DataFrame, spec: TableSpec, *, delete_flag: str) -> None:
     """One MERGE of `df` (the spec's columns + boolean `delete_flag`) on `spec.keys`: a flagged
     row deletes its match; any other row updates its match where a column differs (rows that
@@ -256,8 +262,7 @@ def merge_rows(df: DataFrame, spec: TableSpec, *, delete_flag: str) -> None:
     spark = df.sparkSession
     ensure(spark, spec)
     cols = spec.schema.fieldNames()
-    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
-    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols if c not in spec.keys) or "false"
+    on, changed = _merge_conditions(cols, spec.keys)
     values = {f"`{c}`": f"s.`{c}`" for c in cols}
     with job_description(spark, f"write {spec.name} (merge changes)"), parquet_plain(spark, spec.plain_columns):
         (DeltaTable.forPath(spark, path(spark, spec.name)).alias("t").merge(df.alias("s"), on)
