@@ -19,7 +19,7 @@ from greenlink.silver.schema import PATENTS, TRANSFERS
 
 def record(no, row, *, ipc="F03D 1/06", applicants="甲公司", grant=None, pub="CN1", address="江苏省苏州市", file="a.csv"):
     return (no, no, date(2015, 3, 1), 2015, pub, grant, "invention", "发明", ipc, applicants, address,
-            file, row, "0" * 64, "r")
+            file, row, "0" * 64, bytes(32), "r")
 
 
 @pytest.fixture(scope="module")
