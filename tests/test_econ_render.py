@@ -132,7 +132,8 @@ def test_cli_estimates_any_spec_on_any_panel_file(tmp_path, fmt):
     assert _cli(["--panel", str(path), "--spec", str(DATA / "klein.yaml"), "--out", str(out)]) == 0
     est = pd.read_csv(out / "estimates.csv")
     assert list(est.columns) == ["table", "model", "estimator", "column", "equation", "term", "coef", "se", "p",
-                                 "nobs", "r2", "note"]
+                                 "nobs", "r2", "loglik", "n_censored", "n_uncensored", "n_informative", "sigma",
+                                 "se_sigma", "alpha", "se_alpha", "note"]
     row = est[(est.equation == "consump") & (est.term == "wages")].iloc[0]
     assert row.coef == pytest.approx(0.7658016, rel=5e-5) and row.nobs == 21
     assert len(est) == 12

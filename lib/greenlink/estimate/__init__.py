@@ -2,7 +2,8 @@
 
     from greenlink.estimate import load_tables, estimate_tables, estimate, run_tables, write_reports
     tables = load_tables("conf/estimation")          # YAML specs, validated
-    long = estimate_tables(panel, tables)            # table, column, equation, term, coef, se, p, nobs, r2, note
+    long = estimate_tables(panel, tables)            # table, column, equation, term, coef, se, p, nobs, r2,
+                                                     # loglik, n_censored, ..., sigma, alpha (+ SEs), note
     write_reports(run_tables(panel, tables), "reports")   # Markdown, LaTeX, HTML, CSV, coefficient plots
 
 Only pandas/numpy/scipy/statsmodels/linearmodels; Spark is not needed (the panel is a few

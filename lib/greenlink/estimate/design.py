@@ -182,6 +182,8 @@ class ModelData:
     time: str
     notes: list[str] = field(default_factory=list)
     clusters: dict[str, np.ndarray] = field(default_factory=dict)   # cov_type clustered: equation -> cluster codes
+    cluster_values: pd.Series | None = None   # cov_type clustered: cluster label of every panel row (by row label)
+    period: pd.Series | None = None           # period of every panel row (by row label; the jackknife's split)
 
 
 # ----------------------------------------------------------------------------- terms -> columns
@@ -494,14 +496,20 @@ def system_exogenous(model: ModelSpec) -> list[Term]:
 # ----------------------------------------------------------------------------- build
 
 def build(panel: pd.DataFrame, model: ModelSpec, unit: str | None = "city_code", time: str = "year",
-          where: str | None = None) -> ModelData:
-    """Estimation arrays for `model` on `panel` (validates names, samples, roles, rank, size)."""
+          where: str | None = None, periods: tuple[int, int] | None = None) -> ModelData:
+    """Estimation arrays for `model` on `panel` (validates names, samples, roles, rank, size).
+
+    `periods` = (first, last): only rows of those periods are estimation rows (the split-panel
+    jackknife's half panels); lags still come from the whole panel."""
     where = where or f"model {model.name}"
     if model.contemporaneous:
         model = model.contemporaneous_version()
     check_variables(panel, model, unit, time, where)
     pf = PanelFrame(panel, unit, time, where)
     model_filter = [(f"sample filter {model.sample}", pf.sample_mask(model.sample))] if model.sample else []
+    if periods is not None:
+        inside = ((pf.t >= periods[0]) & (pf.t <= periods[1])).values
+        model_filter.insert(0, (f"jackknife half panel: periods {periods[0]}-{periods[1]}", inside))
     system = model.estimator in ("3sls", "mixed_ml")
     uses_iv = model.estimator in ("3sls", "2sls")
     instruments = system_exogenous(model) if uses_iv else []
@@ -576,7 +584,11 @@ def build(panel: pd.DataFrame, model: ModelSpec, unit: str | None = "city_code",
     dropped = {fe.dropped for fe in fe_cache.values()}
     if max(dropped, default=0):
         notes.append(f"{max(dropped)} redundant fixed-effect dummies dropped (groups not connected)")
-    return ModelData(model, eq_data, fes, unit, time, notes, clusters)
+    values = None
+    if model.cov_type == "clustered":
+        col = _resolve_fe(model.cluster, pf.unit, pf.time, pf.panel, where)
+        values = pf.panel[col]
+    return ModelData(model, eq_data, fes, unit, time, notes, clusters, values, pf.t)
 
 
 def _cluster_codes(pf: PanelFrame, cluster: str, idx: pd.Index, where: str) -> np.ndarray:

@@ -3,7 +3,8 @@
 `estimate(panel, model)` -> SystemResults for one ModelSpec;
 `run_tables(panel, tables)` -> TableResult per TableDef (regression or descriptive);
 `estimate_tables(panel, tables)` -> the long frame (table, column, equation, term, coef, se, p,
-nobs, r2, note) that becomes gold.estimates and estimates.csv.
+nobs, r2, loglik, n_censored, n_uncensored, n_informative, sigma, se_sigma, alpha, se_alpha,
+note) that becomes gold.estimates and estimates.csv.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pandas as pd
 from greenlink.core.errors import UserError
 from greenlink.estimate import design
 from greenlink.estimate.describe import descriptive_table
-from greenlink.estimate.results import SystemResults
+from greenlink.estimate.results import LONG_COLUMNS, SystemResults
 from greenlink.estimate.spec import ModelSpec, TableDef, load_tables
 
 def single_threaded_blas():
@@ -32,7 +33,7 @@ def single_threaded_blas():
 
 
 IV_ESTIMATORS = ("3sls", "2sls")
-ESTIMATES_COLUMNS = ["table", "column", "equation", "term", "coef", "se", "p", "nobs", "r2", "note"]
+ESTIMATES_COLUMNS = ["table", "column", *LONG_COLUMNS]
 
 
 def estimate(panel: pd.DataFrame, model: ModelSpec, unit: str | None = "city_code", time: str = "year",
@@ -53,14 +54,22 @@ def estimate(panel: pd.DataFrame, model: ModelSpec, unit: str | None = "city_cod
     return res
 
 
-def _estimate(panel: pd.DataFrame, model: ModelSpec, unit: str | None, time: str, where: str | None) -> SystemResults:
-    md = design.build(panel, model, unit, time, where=where)
+def _checked_fit(md: design.ModelData, where: str | None = None) -> SystemResults:
     try:
-        res = _fit(md)
+        return _fit(md)
     except np.linalg.LinAlgError as exc:
         n = min(len(e.y) for e in md.equations)
-        raise UserError(f"{where or 'model ' + model.name}: numerically singular estimation ({exc}) with {n} "
+        raise UserError(f"{where or 'model ' + md.model.name}: numerically singular estimation ({exc}) with {n} "
                         "observations: the panel is too small for the spec or regressors are nearly collinear") from None
+
+
+def _estimate(panel: pd.DataFrame, model: ModelSpec, unit: str | None, time: str, where: str | None) -> SystemResults:
+    md = design.build(panel, model, unit, time, where=where)
+    res = _checked_fit(md, where)
+    if model.bias_correction == "jackknife":
+        from greenlink.estimate.jackknife import correct
+
+        res = correct(panel, md, res, unit, time, where or f"model {model.name}", _checked_fit)
     for ed in md.equations:     # for per-SD effects (coefficient x sd of the regressor in the sample)
         if ed.name in res.equations:
             x = pd.concat([ed.exog, ed.endog], axis=1)
@@ -140,8 +149,9 @@ def run_tables(panel: pd.DataFrame, tables: list[TableDef], contemporaneous: boo
 
 def estimate_tables(panel: pd.DataFrame, specs, contemporaneous: bool | None = None,
                     on_error: str = "raise") -> pd.DataFrame:
-    """Long results of every regression table: columns table, column, equation, term, coef, se,
-    p, nobs, r2, note (note: why a term has no estimate, e.g. absorbed by city fixed effects).
+    """Long results of every regression table: columns ESTIMATES_COLUMNS (table, column, equation,
+    term, coef, se, p, nobs, r2, the equation statistics of results.STAT_COLUMNS, note: why a
+    term has no estimate, e.g. absorbed by city fixed effects).
 
     `specs`: TableDefs, or spec file paths / a folder of them (e.g. conf/estimation)."""
     if isinstance(specs, (str, Path)) or (isinstance(specs, list) and specs and isinstance(specs[0], (str, Path))):

@@ -40,7 +40,11 @@ Hessian is assembled from per-observation second derivatives in the five indices
 (e_i, z_i'b, ln s, ln alpha, lambda), obtained by central differences of the analytic index
 gradient. Convergence as Stata's ml: the scaled gradient g'(-H)^-1 g below `_NRTOL` and the
 relative change of the log-likelihood below `_LTOL` (or of the parameters below `_PTOL`).
-Standard errors: inverse of minus that Hessian; s and alpha by the delta method.
+Standard errors: inverse of minus that Hessian, which must be positive definite at the reported
+maximum (vce.check_information; the Newton steps use a ridge, the reported point does not);
+s and alpha by the delta method. Clustered (`cov_type: clustered`): the sandwich on each
+cluster's summed per-row scores (the index gradient times the rows of X and Z), each
+equation's block with its small-sample factor (vce.py).
 
 Boundary (as Stata's nbreg): the model with alpha = 0 (Poisson count, same latent factor) is
 fitted first, then the full model from it. When alpha goes to 0 (below `_ALPHA_FLOOR`, where
@@ -63,8 +67,9 @@ import scipy.sparse.linalg
 from scipy import special, stats
 
 from greenlink.core.errors import UserError
+from greenlink.estimate import vce
 from greenlink.estimate.design import EquationData, ModelData, check_collinear, drop_flagged_groups, refit_sample
-from greenlink.estimate.linear import spec_order, within_r2
+from greenlink.estimate.linear import cluster_dof, cluster_note, clustered, spec_order, within_r2
 from greenlink.estimate.results import EquationResult, SystemResults
 from greenlink.estimate.tobit import xtwx
 
@@ -131,9 +136,9 @@ class MixedLikelihood:
         s = np.exp(lns)
         al = 0.0 if self.alpha_zero else float(np.exp(lnal))
         c = self.c
-        q = lam * e / s
-        logmu = eta + q
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            q = lam * e / s             # a trial step may underflow s: the likelihood is then rejected
+            logmu = eta + q
             mu = np.exp(logmu)
             if al == 0.0:
                 g = c * logmu - mu - special.gammaln(c + 1)
@@ -359,34 +364,69 @@ def fit_mixed(md: ModelData) -> SystemResults:
                      f"error; LR test of alpha = 0: chibar2(01) = {lr:.3g}, p = {p_lr:.3g}")
     else:
         params, ll, H, iters = p1, ll1, H1, it1
-    negH = -H
-    try:
-        cov = np.linalg.inv(negH)
-    except np.linalg.LinAlgError:
-        raise UserError(f"{where}: singular information matrix at the maximum (parameters not identified)") from None
-    se_all = np.sqrt(np.clip(np.diag(cov), 0, None))
+    lik = pois if boundary else nb
+    # -H must be positive definite at the reported maximum (no SE of 0 from a clipped diagonal)
+    cov, check, flags = vce.check_information(-H, where)
+    notes += flags
     kd = D.shape[1]
     const_named = not fe.names and kd > 0
-    aux, se_aux = params[pa + pb:], se_all[pa + pb:]
+    aux = params[pa + pb:]
+    s = np.exp(aux[0])
+    # reported terms: (equation, term, index in the parameter vector, scale of the delta method)
+    rep: list[tuple[str, str, int, float]] = []
 
-    def block(ed: EquationData, x: pd.DataFrame, offset: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def block(ed: EquationData, x: pd.DataFrame, offset: int) -> None:
         names = (["const"] if const_named else []) + list(x.columns)
         lo = offset + (0 if const_named else kd)
-        coef, se = params[lo:lo + len(names)], se_all[lo:lo + len(names)]
-        order = spec_order(ed, names)
-        idx = [names.index(t) for t in order]
-        return order, coef[idx], se[idx]
+        for t in spec_order(ed, names):
+            rep.append((ed.name, t, lo + names.index(t), 1.0))
 
-    lt, lc, ls = block(lin_ed, xl, 0)
-    ct, cc, cs = block(count_ed, xc, pa)
-    s = np.exp(aux[0])
+    block(lin_ed, xl, 0)
+    rep.append((lin_ed.name, "/sigma", pa + pb, s))
+    block(count_ed, xc, pa)
     if boundary:
-        alpha, se_alpha, lam, se_lam = 0.0, np.nan, aux[1], se_aux[1]
+        alpha, lam = 0.0, aux[1]
+        rep.append((count_ed.name, "/lambda", pa + pb + 1, 1.0))
     else:
-        alpha, lam, se_lam = np.exp(aux[1]), aux[2], se_aux[2]
-        se_alpha = alpha * se_aux[1]
-    lt, lc, ls = lt + ["/sigma"], np.append(lc, s), np.append(ls, s * se_aux[0])
-    ct, cc, cs = ct + ["/alpha", "/lambda"], np.append(cc, [alpha, lam]), np.append(cs, [se_alpha, se_lam])
+        alpha, lam = np.exp(aux[1]), aux[2]
+        rep += [(count_ed.name, "/alpha", pa + pb + 1, alpha), (count_ed.name, "/lambda", pa + pb + 2, 1.0)]
+    idx = np.array([r[2] for r in rep])
+    scale = np.array([r[3] for r in rep])
+    value = {"/sigma": s, "/alpha": alpha, "/lambda": lam}
+    coef_all = np.array([value[t] if t.startswith("/") else params[i] for _, t, i, _ in rep])
+    se_all = np.sqrt(np.diag(cov)[idx]) * scale
+    cols = pd.MultiIndex.from_tuples([(eq, t) for eq, t, _, _ in rep])
+    influence, dofs, df = None, {}, None
+    if model.cov_type == "clustered":
+        # per-row scores in the parameter vector: d ll_r / d a = -G_e x_r, d/d b = G_eta z_r, aux: G_aux
+        th = _theta(lik, aux)
+        _, G = lik.parts(y - X @ params[:pa], Z @ params[pa:pa + pb], th)
+        auxi = [j for j in lik.free if j >= 2]
+        B = cov[:, idx] * scale[None, :]
+        psi = (np.asarray(X.multiply(-G[:, [0]]).tocsr() @ B[:pa])
+               + np.asarray(Z.multiply(G[:, [1]]).tocsr() @ B[pa:pa + pb]) + G[:, auxi] @ B[pa + pb:])
+        influence = pd.DataFrame(psi, index=lin_ed.y.index, columns=cols)
+        # one K per equation: its constant, dummies and slopes (the auxiliary parameters are not counted)
+        dofs = {lin_ed.name: cluster_dof(md, lin_ed, fe, lin_ed.y.index, X.shape[1]),
+                count_ed.name: cluster_dof(md, count_ed, fe, lin_ed.y.index, Z.shape[1])}
+        se_cl, _ = clustered(md, influence, dofs)
+        se_all = se_cl.values
+        df = dofs[lin_ed.name].df
+        notes += cluster_note(md, dofs)
+    by_eq: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
+    for j, (eq, t, _, _) in enumerate(rep):
+        terms, cf, se = by_eq.setdefault(eq, ([], [], []))
+        terms.append(t)
+        cf.append(coef_all[j])
+        se.append(se_all[j])
+    lt, lc, ls = by_eq[lin_ed.name]
+    ct, cc, cs = by_eq[count_ed.name]
+    if boundary:          # /alpha at 0 without a standard error, after the count's slopes
+        k = ct.index("/lambda")
+        ct.insert(k, "/alpha")
+        cc.insert(k, 0.0)
+        cs.insert(k, np.nan)
+    lc, ls, cc, cs = map(np.asarray, (lc, ls, cc, cs))
     e = y - X @ params[:pa]
     eta = Z @ params[pa:pa + pb]
     yc = y - y.mean()
@@ -396,9 +436,10 @@ def fit_mixed(md: ModelData) -> SystemResults:
     stats_common = {"loglik": ll, "iterations": float(iters), "quadrature_points": float(model.quadrature_points),
                     "loglik_alpha0": ll0, "lr_alpha0": lr, "p_lr_alpha0": p_lr, "alpha_boundary": float(boundary)}
     out = {}
+    stats_common.update(check)
     for ed, terms, coef, se, r2 in ((lin_ed, lt, lc, ls, r2_lin), (count_ed, ct, cc, cs, r2_cnt)):
-        with np.errstate(invalid="ignore"):
-            p = 2 * stats.norm.sf(np.abs(coef / se))
+        p = vce.pvalues(coef, se, df)
+        notes += vce.zero_se_note(ed.name, pd.Series(se, index=terms), {"/alpha"} if boundary else set())
         term_notes = {"/alpha": f"boundary: alpha = 0 (LR test of alpha = 0: chibar2(01) = {lr:.3g}, "
                                 f"p = {p_lr:.3g})"} if boundary and ed is count_ed else {}
         out[ed.name] = EquationResult(
@@ -411,4 +452,4 @@ def fit_mixed(md: ModelData) -> SystemResults:
     # equations in the spec's order
     ordered = {ed.spec.name: out[ed.spec.name] for ed in md.equations}
     return SystemResults(model=model.name, estimator="mixed_ml", equations=ordered, iterations=iters,
-                         loglik=ll, notes=notes)
+                         loglik=ll, notes=notes, influence=influence, cluster_dof=dofs)

@@ -21,6 +21,11 @@ from greenlink.estimate.estimate import TableResult
 from greenlink.estimate.spec import TableDef
 
 FORMATS = ("md", "tex", "html", "csv")
+# auxiliary ML parameters shown below the coefficients (value, standard error in parentheses);
+# stars only where the test of 0 means something (lambda = 0: no correlation of the equations)
+AUX_LABELS = {"/sigma": "σ", "/alpha": "α (NB dispersion)", "/lambda": "λ (loading on the linear error)"}
+AUX_STARS = {"/lambda"}
+CORRECTION_NAMES = {"jackknife": "SPJ", "nickell": "Nickell", "none": "-"}
 ESTIMATOR_NAMES = {"3sls": "3SLS", "2sls": "2SLS", "ols": "OLS", "tobit": "Tobit ML",
                    "mixed_ml/linear": "ML (linear)", "mixed_ml/negbin": "ML (NB count)"}
 
@@ -99,6 +104,20 @@ def regression_grid(tr: TableResult) -> Grid:
         body.append(coef_row)
         body.append(se_row)
         se_rows.add(len(body) - 1)
+    aux = [a for a in AUX_LABELS if any(r is not None and a in r.params.index for r in eq_res)]
+    for a in aux:
+        coef_row, se_row = [t.labels.get(a, AUX_LABELS[a])], [""]
+        for r in eq_res:
+            if r is None or a not in r.params.index:
+                coef_row.append("" if r is not None else "n/a")
+                se_row.append("")
+                continue
+            coef_row.append(_fmt(r.params[a], digits) + (stars(r.pvalues[a]) if a in AUX_STARS else ""))
+            se = _fmt(r.std_errors[a], digits)
+            se_row.append(f"({se})" if se else "")
+        body.append(coef_row)
+        body.append(se_row)
+        se_rows.add(len(body) - 1)
     if hidden:
         body.append(["Controls"] + ["Yes" if r is not None else "n/a" for r in eq_res])
     fe_names: list[str] = []
@@ -112,12 +131,20 @@ def regression_grid(tr: TableResult) -> Grid:
     est = [ESTIMATOR_NAMES.get(r.estimator, r.estimator) if r is not None else "n/a" for r in eq_res]
     if len(set(est)) > 1:
         body.append(["Estimator"] + est)
+    if any(m.bias_correction != "none" for m, _ in cols):
+        body.append(["Bias correction"] + [
+            "n/a" if r is None else "not applied" if r.stats.get("bias_correction_failed")
+            else CORRECTION_NAMES.get(m.bias_correction, m.bias_correction) for (m, _), r in zip(cols, eq_res)])
     body.append(["N"] + [f"{r.nobs:,}" if r is not None else "n/a" for r in eq_res])
     body.append(["R²"] + [(_fmt(r.rsquared, digits) or "-") if r is not None else "n/a" for r in eq_res])
     if any(r is not None and np.isfinite(r.rsquared_within) for r in eq_res):
         # R² above counts the fixed effects as fitted; this is what the regressors explain within
         body.append(["Within R²"] + [(_fmt(r.rsquared_within, digits) or "-") if r is not None else "n/a"
                                      for r in eq_res])
+    lls = [r.stats.get("loglik", float("nan")) if r is not None else float("nan") for r in eq_res]
+    if any(np.isfinite(lls)):
+        body.append(["Log-likelihood"] + [(_fmt(ll, 1) or "-") if r is not None else "n/a"
+                                          for ll, r in zip(lls, eq_res)])
     notes = ["Standard errors in parentheses; * p < 0.10, ** p < 0.05, *** p < 0.01."] + list(t.notes)
     for (term, why), where in omitted_notes.items():
         notes.append(f"{_label(t, term)} omitted in {', '.join(where)}: {why}.")
@@ -128,13 +155,16 @@ def regression_grid(tr: TableResult) -> Grid:
         for why, n in r.counts.excluded.items():
             if not why.startswith(("no t-", "sample filter")):
                 notes.append(f"{e.column}: {n:,} row(s) excluded: {why}.")
+    model_notes: dict[str, list[str]] = {}          # the same note of several models is given once
     for m in t.models:
         if m.name in tr.failures:
             cols_m = ", ".join(e.column for e in m.equations)
             notes.append(f"{cols_m}: estimation failed: {tr.failures[m.name]}")
         res = tr.results.get(m.name)
         if res is not None:
-            notes += [f"{', '.join(e.column for e in m.equations)}: {n}" for n in res.notes]
+            for n in res.notes:
+                model_notes.setdefault(n, []).extend(e.column for e in m.equations)
+    notes += [f"{', '.join(cols_n)}: {n}" for n, cols_n in model_notes.items()]
     return Grid(t.title or t.table, headers, body, notes, se_rows)
 
 
@@ -170,7 +200,8 @@ def _tex(s: str) -> str:
     out = s
     for a, b in (("\\", "\x00"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"),
                  ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}"),
-                 ("\x00", r"\textbackslash{}"), ("²", r"$^2$")):
+                 ("\x00", r"\textbackslash{}"), ("²", r"$^2$"), ("σ", r"$\sigma$"), ("α", r"$\alpha$"),
+                 ("λ", r"$\lambda$")):
         out = out.replace(a, b)
     return out
 

@@ -13,7 +13,10 @@ import pandas as pd
 
 from greenlink.estimate.design import SampleCounts
 
-LONG_COLUMNS = ["equation", "term", "coef", "se", "p", "nobs", "r2", "note"]
+LONG_COLUMNS = ["equation", "term", "coef", "se", "p", "nobs", "r2", "loglik", "n_censored", "n_uncensored",
+                "n_informative", "sigma", "se_sigma", "alpha", "se_alpha", "note"]
+# per-equation statistics repeated on every term row of the equation (empty where they do not exist)
+STAT_COLUMNS = LONG_COLUMNS[7:-1]
 
 
 @dataclass
@@ -52,11 +55,34 @@ class EquationResult:
     def tstats(self) -> pd.Series:
         return self.params / self.std_errors
 
+    def equation_stats(self) -> tuple[float, ...]:
+        """loglik, n_censored, n_uncensored, n_informative, sigma, se_sigma, alpha, se_alpha where
+        they exist (NaN otherwise): the log-likelihood of the ML fit (the model's, for a system),
+        the Tobit's censored / uncensored rows of N and its informative rows (outside all-censored
+        groups), sigma (the ML /sigma, or the residual standard deviation of a linear estimator)
+        and the NB dispersion /alpha, with their standard errors (ML only)."""
+        nan = float("nan")
+        st = self.stats
+        cens = st.get("censored", nan)
+        unc = self.nobs - cens if np.isfinite(cens) else nan
+
+        def aux(term: str) -> tuple[float, float]:
+            if term in self.params.index:
+                return float(self.params[term]), float(self.std_errors[term])
+            return nan, nan
+
+        sigma, se_sigma = aux("/sigma")
+        if not np.isfinite(sigma):
+            sigma = st.get("sigma", nan)
+        alpha, se_alpha = aux("/alpha")
+        return (st.get("loglik", nan), cens, unc, st.get("informative", nan), sigma, se_sigma, alpha, se_alpha)
+
     def to_frame(self) -> pd.DataFrame:
         """One row per term (omitted terms with NaN estimates and the reason in `note`)."""
+        eq = self.equation_stats()
         rows = [(self.name, t, float(self.params[t]), float(self.std_errors[t]), float(self.pvalues[t]),
-                 self.nobs, self.rsquared, self.term_notes.get(t, "")) for t in self.params.index]
-        rows += [(self.name, t, np.nan, np.nan, np.nan, self.nobs, self.rsquared, reason)
+                 self.nobs, self.rsquared, *eq, self.term_notes.get(t, "")) for t in self.params.index]
+        rows += [(self.name, t, np.nan, np.nan, np.nan, self.nobs, self.rsquared, *eq, reason)
                  for t, reason in self.omitted.items()]
         return pd.DataFrame(rows, columns=LONG_COLUMNS)
 
@@ -73,6 +99,10 @@ class SystemResults:
     sigma: pd.DataFrame | None = None
     loglik: float | None = None
     notes: list[str] = field(default_factory=list)
+    # cov_type clustered: per-row influence functions of the reported parameters (index = panel
+    # row labels, columns = (equation, term)) and each equation's small-sample terms (vce.py)
+    influence: pd.DataFrame | None = None
+    cluster_dof: dict = field(default_factory=dict)
 
     def _stack(self, attr: str) -> pd.Series:
         parts = [getattr(e, attr).rename(lambda t, n=n: f"{n}_{t}") for n, e in self.equations.items()]

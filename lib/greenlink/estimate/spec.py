@@ -27,6 +27,9 @@ from greenlink.core.config import load_yaml
 from greenlink.core.errors import UserError
 
 COV_TYPES = ("unadjusted", "clustered")
+CLUSTER_DF = ("regress", "nested", "none")        # estimate/vce.py: the small-sample conventions
+BIAS_CORRECTIONS = ("none", "jackknife", "nickell")   # jackknife: split-panel (Dhaene & Jochmans 2015);
+                                                      # nickell: analytic, dynamic 3SLS systems (estimate/nickell.py)
 ESTIMATORS = ("3sls", "2sls", "ols", "tobit", "mixed_ml")
 FAMILIES = ("linear", "negbin")
 TRANSFORMS = ("ln", "ln1p")
@@ -200,8 +203,17 @@ class ModelSpec:
     quadrature_points  mixed_ml: Gauss-Hermite nodes for the latent normal heterogeneity
     on_absorbed      omit (default; reported, like Stata's "omitted") or error, for regressors
                      without variation beyond the constant/fixed effects (cgl under city dummies)
-    cov_type         unadjusted (default; reg3/regress conventional) or clustered (3sls/2sls/ols)
+    cov_type         unadjusted (default; reg3/regress conventional) or clustered (every estimator:
+                     the sandwich on each cluster's summed scores, estimate/vce.py)
     cluster          clustered: the cluster variable (`city`/`unit`, `year`/`time` or a panel column)
+    cluster_df       the clustered small-sample convention (regress | nested | none, estimate/vce.py);
+                     set once per table (the table's top-level `cluster_df`), never per model
+    bias_correction  none (default); jackknife: the split-panel jackknife of Dhaene & Jochmans
+                     (2015), 2·θ(all periods) − mean θ(first, second half of the periods), which
+                     removes the O(1/T) bias of fixed-effect estimators with few periods
+                     (incidental parameters of the ML estimators, Nickell bias; estimate/jackknife.py);
+                     nickell (3sls with unit fixed effects): the analytic fixed-T correction of a
+                     dynamic system's within estimator (estimate/nickell.py)
     """
 
     name: str
@@ -222,12 +234,16 @@ class ModelSpec:
     on_absorbed: str = "omit"
     cov_type: str = "unadjusted"
     cluster: str | None = None
+    cluster_df: str = "nested"
+    bias_correction: str = "none"
 
     @classmethod
     def from_dict(cls, data: Any, groups: dict[str, tuple[str, ...]], where: str) -> "ModelSpec":
         data = _check_keys(data, cls, where)
         name = str(data.get("name") or "model")
         where = f"{where}[{name}]"
+        if "cluster_df" in data:
+            raise UserError(f"{where}.cluster_df: one convention per table: set cluster_df at the table's top level")
         eqs = _parsed_list(data, "equations", where, lambda e, w: EquationSpec.from_dict(e, groups, w),
                            "two equations have the same dependent")
         est = str(data.get("estimator", "3sls")).lower()
@@ -268,9 +284,13 @@ class ModelSpec:
             raise UserError(f"{where}: cov_type: clustered needs 'cluster' (e.g. cluster: city)")
         if cluster is not None and cov != "clustered":
             raise UserError(f"{where}.cluster: only used with cov_type: clustered")
-        if cov == "clustered" and est not in ("3sls", "2sls", "ols"):
-            raise UserError(f"{where}: cov_type: clustered is for 3sls, 2sls and ols, not {est}")
         kw["cov_type"], kw["cluster"] = cov, cluster
+        bias = str(data.get("bias_correction", "none"))
+        if bias not in BIAS_CORRECTIONS:
+            raise UserError(f"{where}.bias_correction: expected one of {', '.join(BIAS_CORRECTIONS)}, got {bias!r}")
+        if bias == "nickell" and est != "3sls":
+            raise UserError(f"{where}: bias_correction: nickell is for 3sls dynamic systems, not {est}")
+        kw["bias_correction"] = bias
         model = cls(**kw)
         model.check_roles(where)
         return model
@@ -320,6 +340,8 @@ class TableDef:
     digits     decimals in the rendered cells
     per_sd     variables whose per-standard-deviation effects (coefficient x sample sd of the
                regressor) the coefficient plot's note gives (the centralities; labels.yaml)
+    cluster_df the small-sample convention of every clustered column of the table (regress |
+               nested | none; estimate/vce.py), copied into each model
     """
 
     table: str
@@ -336,6 +358,7 @@ class TableDef:
     digits: int = 3
     source: str = ""
     per_sd: tuple[str, ...] = ()
+    cluster_df: str = "nested"
 
     def columns(self) -> list[tuple[ModelSpec, EquationSpec]]:
         """(model, equation) pairs in the table's column order (sorted by column label)."""
@@ -351,15 +374,15 @@ def _column_key(col: str) -> tuple:
 def table_from_dict(data: Any, source: str = "spec") -> TableDef:
     """Validate a parsed YAML document. A document with top-level `equations` is one model."""
     if isinstance(data, dict) and "equations" in data and "models" not in data:
-        model_keys = {f.name for f in fields(ModelSpec)}
+        model_keys = {f.name for f in fields(ModelSpec)} - {"cluster_df"}
         table_keys = {"table", "title", "panel", "groups", "rows", "labels", "fe_labels", "notes", "digits",
-                      "per_sd"}
+                      "per_sd", "cluster_df"}
         data = {**{k: v for k, v in data.items() if k in table_keys},
                 "models": [{k: v for k, v in data.items() if k in model_keys or k not in table_keys}]}
         data.setdefault("table", Path(source).stem)
     where = str(source)
     allowed = ("table", "title", "kind", "panel", "groups", "models", "rows", "labels", "fe_labels",
-               "variables", "notes", "digits", "per_sd")
+               "variables", "notes", "digits", "per_sd", "cluster_df")
     if not isinstance(data, dict):
         raise UserError(f"{where}: expected a mapping with 'table' and 'models'")
     unknown = sorted(set(map(str, data)) - set(allowed))
@@ -402,8 +425,12 @@ def table_from_dict(data: Any, source: str = "spec") -> TableDef:
         return TableDef(table=table, title=str(data.get("title", "")), kind=kind, unit=unit, time=time,
                         variables=tuple(variables), labels={str(k): str(v) for k, v in labels.items()},
                         notes=notes, digits=digits, source=str(source))
+    cluster_df = str(data.get("cluster_df", "nested"))
+    if cluster_df not in CLUSTER_DF:
+        raise UserError(f"{where}.cluster_df: expected one of {', '.join(CLUSTER_DF)}, got {cluster_df!r}")
     models = _parsed_list(data, "models", where, lambda m, w: ModelSpec.from_dict(m, groups, w),
                           "model names must be unique")
+    models = tuple(replace(m, cluster_df=cluster_df) for m in models)
     cols = [e.column for m in models for e in m.equations]
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup:
@@ -412,7 +439,7 @@ def table_from_dict(data: Any, source: str = "spec") -> TableDef:
     return TableDef(table=table, title=str(data.get("title", "")), kind=kind, unit=unit, time=time,
                     models=models, rows=rows, labels={str(k): str(v) for k, v in labels.items()},
                     fe_labels={str(k): str(v) for k, v in fe_labels.items()}, notes=notes, digits=digits,
-                    source=str(source), per_sd=_str_list(data.get("per_sd"), f"{where}.per_sd"))
+                    source=str(source), per_sd=_str_list(data.get("per_sd"), f"{where}.per_sd"), cluster_df=cluster_df)
 
 
 def load_table(path: str | Path) -> TableDef:

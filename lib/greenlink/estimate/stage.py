@@ -22,6 +22,7 @@ from greenlink.core.session import reports_dir
 from greenlink.core.tables import TableSpec
 from greenlink.estimate.estimate import run_tables
 from greenlink.estimate.render import write_reports
+from greenlink.estimate.results import LONG_COLUMNS, STAT_COLUMNS
 from greenlink.estimate.spec import load_tables
 
 SPEC_DIR = "estimation"
@@ -53,6 +54,12 @@ def sample_frame(results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "model", "equation", "item", "rows"])
 
 
+# estimates.csv: table, model, estimator, column, then results.LONG_COLUMNS (equation, term, coef,
+# se, p, nobs, r2, loglik, n_censored, n_uncensored, n_informative, sigma, se_sigma, alpha,
+# se_alpha, note); gold.estimates: `run` and the same columns (estimates_spec below)
+ESTIMATES_CSV_COLUMNS = ["table", "model", "estimator", "column", *LONG_COLUMNS]
+
+
 def estimates_frame(results) -> pd.DataFrame:
     """Long estimates with the model and estimator of each row (estimates.csv)."""
     frames = []
@@ -68,8 +75,7 @@ def estimates_frame(results) -> pd.DataFrame:
         long.insert(1, "model", long["column"].map(model_of))
         long.insert(2, "estimator", long["column"].map(est_of))
         frames.append(long)
-    cols = ["table", "model", "estimator", "column", "equation", "term", "coef", "se", "p", "nobs", "r2", "note"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ESTIMATES_CSV_COLUMNS)
 
 
 def run_estimation(panel: pd.DataFrame, tables, out_dir: str | Path, formats: tuple[str, ...] = ("md", "tex", "html", "csv"),
@@ -87,16 +93,26 @@ def run_estimation(panel: pd.DataFrame, tables, out_dir: str | Path, formats: tu
 
 
 def estimates_spec():
-    """gold.estimates: the latest estimates of the article's tables (time travel keeps earlier ones)."""
+    """gold.estimates: the latest estimates of the article's tables (time travel keeps earlier ones).
+
+    One row per table, column, equation and term; the equation's statistics (log-likelihood,
+    the Tobit's censored / uncensored / informative rows, sigma and alpha with their standard
+    errors) are repeated on each of its rows and null where they do not exist (results.py)."""
     S, D, L = T.StringType(), T.DoubleType(), T.LongType()
     cols = [("run", S), ("table", S), ("model", S), ("estimator", S), ("column", S), ("equation", S),
-            ("term", S), ("coef", D), ("se", D), ("p", D), ("nobs", L), ("r2", D), ("note", S)]
+            ("term", S), ("coef", D), ("se", D), ("p", D), ("nobs", L), ("r2", D), ("loglik", D),
+            ("n_censored", L), ("n_uncensored", L), ("n_informative", L), ("sigma", D), ("se_sigma", D),
+            ("alpha", D), ("se_alpha", D), ("note", S)]
+    if [c for c, _ in cols] != ["run", *ESTIMATES_CSV_COLUMNS]:
+        raise RuntimeError("gold.estimates schema and estimates.csv columns differ")
     return TableSpec(
         name="gold.estimates",
         schema=T.StructType([T.StructField(n, t) for n, t in cols]),
         not_null=("run", "table", "column", "equation", "term"),
         checks={"valid_values": "(se IS NULL OR se >= 0) AND (p IS NULL OR p BETWEEN 0 AND 1) "
-                                "AND (nobs IS NULL OR nobs > 0)"},
+                                "AND (nobs IS NULL OR nobs > 0) AND (se_sigma IS NULL OR se_sigma >= 0) "
+                                "AND (se_alpha IS NULL OR se_alpha >= 0) AND (alpha IS NULL OR alpha >= 0) "
+                                "AND (n_censored IS NULL OR n_censored >= 0)"},
         keys=("table", "column", "equation", "term"),
         comment="Estimates of Tables 2-7 (SPEC §7) from gold.city_year_panel; `run` = the run that produced them",
     )
@@ -108,14 +124,14 @@ ESTIMATES = estimates_spec()
 def _same_estimates(old: pd.DataFrame, new: pd.DataFrame) -> bool:
     """Equal up to the producing run and float noise far below any reported digit."""
     keys = ["table", "column", "equation", "term"]
-    if len(old) != len(new):
+    if len(old) != len(new) or set(old.columns) - {"run"} != set(new.columns) - {"run"}:
         return False
     a, b = old.sort_values(keys).reset_index(drop=True), new.sort_values(keys).reset_index(drop=True)
     for c in ("table", "model", "estimator", "column", "equation", "term", "nobs", "note"):
         if not a[c].astype("string").fillna("").equals(b[c].astype("string").fillna("")):
             return False
     return all(np.allclose(a[c].astype(float), b[c].astype(float), rtol=1e-10, atol=1e-12, equal_nan=True)
-               for c in ("coef", "se", "p", "r2"))
+               for c in ("coef", "se", "p", "r2", *STAT_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -150,7 +166,8 @@ def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | N
         r.log(f"panel: {len(panel):,} city-years; estimating {names}")
         results, est = run_estimation(panel, article_tables(names), out, on_error="record",
                                       plots=config.plots)
-        est = est.assign(run=r.run_id, nobs=pd.to_numeric(est["nobs"], errors="coerce").astype("Int64"))
+        est = est.assign(run=r.run_id, **{c: pd.to_numeric(est[c], errors="coerce").astype("Int64")
+                                          for c in ("nobs", "n_censored", "n_uncensored", "n_informative")})
         failed = [(tr.table.table, m, why) for tr in results for m, why in tr.failures.items()]
         for table, model, why in failed:
             r.log(f"{table} model {model} failed: {why}")
