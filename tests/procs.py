@@ -1,8 +1,10 @@
 """Subprocess helpers for the tests that run greenlink as users do (cluster, faults):
 every child runs in its own process group, so a timeout or a kill reaches the JVM and the
-Python workers it started, and logs go to files (a Spark run prints a lot)."""
+Python workers it started, and logs go to files (a Spark run prints a lot). Also what a killed
+or failed write leaves in a Delta table's folder (`committed_files`)."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -51,3 +53,16 @@ def run(cmd: list[str], log: Path, timeout: float, env: dict[str, str] | None = 
         raise AssertionError(f"timed out after {timeout:.0f}s: {' '.join(cmd)}\n"
                              + Done(-9, log, timeout).tail()) from None
     return Done(rc, log, time.monotonic() - t0)
+
+
+def committed_files(table_dir: Path) -> set[str]:
+    """Data files the Delta log references (add minus remove), as paths relative to the table."""
+    live: set[str] = set()
+    for commit in sorted((table_dir / "_delta_log").glob("*.json")):
+        for line in commit.read_text().splitlines():
+            action = json.loads(line)
+            if "add" in action:
+                live.add(action["add"]["path"])
+            elif "remove" in action:
+                live.discard(action["remove"]["path"])
+    return live

@@ -11,7 +11,6 @@ that completes, marks the killed runs and equals a clean run.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -37,19 +36,6 @@ class Killed:
     loser: procs.Done
     winner_log: Path
     versions: dict[str, int]       # table -> last committed version when killed
-
-
-def committed_files(table_dir: Path) -> set[str]:
-    """Data files the Delta log references (add minus remove), as paths relative to the table."""
-    live: set[str] = set()
-    for commit in sorted((table_dir / "_delta_log").glob("*.json")):
-        for line in commit.read_text().splitlines():
-            action = json.loads(line)
-            if "add" in action:
-                live.add(action["add"]["path"])
-            elif "remove" in action:
-                live.discard(action["remove"]["path"])
-    return live
 
 
 def data_files(table_dir: Path) -> set[str]:
@@ -120,7 +106,7 @@ def test_kill_mid_write_leaves_every_table_at_its_last_commit(killed):
     wh = killed.warehouse
     stalled = wh / "bronze" / "transfers_raw"
     # the kill hit the write: rows reached data files that no commit references ...
-    orphans = data_files(stalled) - committed_files(stalled)
+    orphans = data_files(stalled) - procs.committed_files(stalled)
     assert rows_in_finished_files(stalled, orphans) > 0
     # ... and readers do not see them: the table is as created, without data
     assert read_table(wh, STALLED).empty

@@ -92,7 +92,8 @@ def test_runs_are_recorded_with_status(spark, fresh_warehouse):
             raise RuntimeError("boom")
     view = {r["status"]: r for r in runs_view(spark).collect()}
     assert view["succeeded"]["counts"] == {"rows_in": 3}
-    assert view["failed"]["message"] == "RuntimeError: boom"
+    # a failed run names the file holding Spark's log (core.console, tests/test_console.py)
+    assert view["failed"]["message"] == f"RuntimeError: boom (Spark's log: {spark.conf.get('spark.greenlink.sparkLog')})"
     assert tables.read(spark, RUNS.name).count() == 4
 
 

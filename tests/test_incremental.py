@@ -42,12 +42,13 @@ def versions(spark, use_warehouse, warehouse: Path) -> dict[str, int | None]:
 
 @pytest.fixture(scope="module")
 def months(generated_world, tmp_path_factory) -> dict[str, Path]:
-    """Two following months of the generated world's dump."""
+    """Two following months of the generated world's dump: the first changes records of every
+    year, the second only patents applied for and transfers registered in 2016."""
     from greenlink.synth.nextmonth import next_month
 
     root = tmp_path_factory.mktemp("months")
     next_month(generated_world, root / "month1", share=0.03, seed=11)
-    next_month(root / "month1", root / "month2", share=0.03, seed=12)
+    next_month(root / "month1", root / "month2", share=0.01, seed=12, years=(2016, 2016))
     return {"root": root, "month1": root / "month1", "month2": root / "month2"}
 
 
@@ -85,15 +86,66 @@ def test_a_month_runs_incrementally_and_equals_a_full_run(monthly, full_runs, mo
     # the policy documents and controls are the same files: nothing to do
     assert runs["policy"]["inputs"]["mode"] == "skipped"
     assert runs["controls"]["inputs"]["mode"] == "skipped"
-    assert runs["networks"]["inputs"]["mode"] == "full"       # silver changed
+    # the copied warehouse draws its maps elsewhere: a changed setting, so in full
+    assert runs["networks"]["inputs"]["mode"] == "full"
+    assert "setting:figures_dir" in runs["networks"]["inputs"]["reason"]
     # what the run changed in silver.patents, by Delta's operation metrics
     assert counts["rows.silver.patents.changed"] > 0 and counts["rows.silver.patents.removed"] > 0
     assert warehouse_differences(monthly["after_first"], full_runs["month1"]) == {}
 
 
-def test_two_incremental_months_equal_a_full_run_on_the_second(monthly, full_runs):
+def test_two_incremental_months_equal_a_full_run_on_the_second(monthly, full_runs, months):
+    import json
+
     assert monthly["month2"]["classify"]["inputs"]["mode"] == "incremental"
+    # the generator kept month 2's patent changes to 2016 (the number carries the filing year)
+    info = json.loads((months["month2"] / "NEXT_MONTH.json").read_text(encoding="utf-8"))
+    changed = [n for k, v in info["changes"].items() if k.startswith("patents.") for n in v["application_nos"]]
+    assert info["years"] == [2016, 2016] and changed and {n[:4] for n in changed} == {"2016"}
+    # month 2 changed 2016's records only: the networks are built again for the years that
+    # reached (2016, the years of organisations placed anew, of new grants' transfers), not all
+    net = monthly["month2"]["networks"]
+    assert net["inputs"]["mode"] == "incremental", net["inputs"]["reason"]
+    built = [int(y) for y in net["inputs"]["years.built"].split(",")]
+    assert 2016 in built and len(built) < 11 and net["counts"]["years.built"] == len(built)
+    rows = net["counts"]["sample.cities"] * len(built)
+    assert net["counts"]["city_network_metrics.rows"] == rows
+    # those years' rows replaced, the others kept (not counted as written again)
+    assert net["counts"]["rows.gold.city_network_metrics.added"] == rows
+    assert net["counts"]["rows.gold.city_network_metrics.removed"] == rows
     assert warehouse_differences(monthly["wh"], full_runs["month2"]) == {}
+
+
+@pytest.mark.parametrize("patent_year", ["application", "grant"])
+def test_the_years_a_month_touches_are_those_its_network_facts_changed_in(spark, use_warehouse, monthly,
+                                                                          patent_year):
+    """`network_stage.changed_years` (from the change feeds) equals the years of the network
+    facts that differ between the silver tables month 1's networks run read and those month 2's
+    read, compared whole: network patents in their network year, network transfers in their
+    registration year, a patent whose located organisation cities changed in its network year."""
+    from greenlink.core import tables
+    from greenlink.gold.network_inputs import network_patents, network_transfers, transfer_rows
+    from greenlink.gold.network_stage import SILVER_INPUTS, NetworksConfig, changed_years
+    from pyspark.sql import functions as F
+
+    org_types = NetworksConfig.load().org_types
+    before = {t: int(monthly["month1"]["networks"]["inputs"][f"state.table:{t}"]) for t in SILVER_INPUTS}
+    after = {t: int(monthly["month2"]["networks"]["inputs"][f"state.table:{t}"]) for t in SILVER_INPUTS}
+    with use_warehouse(monthly["wh"]):
+        got = changed_years(spark, before, patent_year, org_types)
+
+        def diff(name, facts):
+            old, new = (facts(tables.read(spark, name, version=v[name])) for v in (before, after))
+            return old.exceptAll(new).unionByName(new.exceptAll(old))
+
+        located = F.col("org_type").isin(list(org_types)) & F.col("city_code").isNotNull()
+        numbers = diff("silver.applicants", lambda d: d.where(located).select("application_no", "city_code"))
+        parts = [diff("silver.patents", lambda d: network_patents(d, patent_year)).select("year"),
+                 diff("silver.transfers", lambda d: network_transfers(transfer_rows(d))).select("year")]
+        parts += [network_patents(tables.read(spark, "silver.patents", version=v["silver.patents"]), patent_year)
+                  .join(numbers, "application_no", "left_semi").select("year") for v in (before, after)]
+        want = {int(r[0]) for part in parts for r in part.where(F.col("year").isNotNull()).distinct().collect()}
+    assert want and got == want
 
 
 def test_the_change_feed_holds_the_month_s_corrections(spark, use_warehouse, monthly, months):

@@ -15,6 +15,13 @@ Otherwise the kind is rewritten in full:
 its table is overwritten and its ingest rows of bronze.rejects are replaced, so bronze
 always holds exactly the current dump.
 
+Files that change while the run reads them: once Spark (and the Excel reader) has read a kind,
+before anything is written, every file is compared with the (size, mtime, inode, device) the
+file checks saw (`filechecks.changed_files`); a read that fails is compared too. A file that
+grew, was rewritten, replaced or removed is refused (`file_changed_during_read`,
+`file_vanished`) like a file the checks refuse: strict mode fails naming every refused file,
+quarantine reads the kind again without it.
+
 A new month's dump (docs/ingest.md): when the kind's bronze was written under the same rules
 (`layout.rules_digest`: conf, code, version; in the commit metadata as `rules`), every line is
 looked up by its `line_hash` in that bronze and, if found, is not parsed or checked again: its
@@ -37,7 +44,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from greenlink.bronze import checks, readers
-from greenlink.bronze.filechecks import BadFiles, FileCheck, FileReject, check_input, file_rejects_frame, without_files
+from greenlink.bronze.filechecks import (BadFiles, FileCheck, FileReject, changed_files, check_input,
+                                         file_rejects_frame, without_files)
 from greenlink.bronze.layout import KINDS, IngestConf, InputFile, fingerprint, load_conf, logic_digest, rules_digest
 from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import state, tables
@@ -210,10 +218,36 @@ def checked_frame(spark: SparkSession, kind: str, files: Sequence[InputFile], co
     return checks.check_transfers(parsed, kconf.columns), rows_in
 
 
+class FilesChanged(Exception):
+    """Files of a kind that changed or vanished while the run read them (nothing written yet)."""
+
+    def __init__(self, rejects: list[FileReject]) -> None:
+        self.rejects = rejects
+        super().__init__("; ".join(r.line() for r in rejects))
+
+
+def _read_stable(files: Sequence[InputFile], read):
+    """`read()` (which reads `files`), then the files compared with what the checks saw: a file
+    that changed or went meanwhile raises FilesChanged, also when the read itself failed (Spark
+    cannot find a file, openpyxl a sheet) because of it."""
+    try:
+        out = read()
+    except Exception:
+        changed = changed_files(files)
+        if changed:
+            raise FilesChanged(changed) from None
+        raise
+    changed = changed_files(files)
+    if changed:
+        raise FilesChanged(changed)
+    return out
+
+
 def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputFile], conf: IngestConf,
                 fp: str, rules: str, previous: DataFrame | None = None) -> dict[str, dict]:
-    """Read, check, reconcile and write one kind; returns the per-file counts."""
-    checked, rows_in = checked_frame(spark, kind, files, conf, run, previous)
+    """Read, check, reconcile and write one kind; returns the per-file counts. FilesChanged
+    when a file changed while it was read (before anything is written)."""
+    checked, rows_in = _read_stable(files, lambda: checked_frame(spark, kind, files, conf, run, previous))
     # computed once (scan, parse, duplicate window), then counted and written twice; the raw
     # line is kept for the rejects only (bronze does not store it).
     checked = persist_uncompressed(
@@ -221,7 +255,8 @@ def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputF
         StorageLevel.DISK_ONLY)
     try:
         with run.phase(f"{kind}.read_check"):
-            got = file_counts(checked, INGEST_REASONS[kind])
+            # every byte of the kind's files is read here (DISK_ONLY keeps what the writes use)
+            got = _read_stable(files, lambda: file_counts(checked, INGEST_REASONS[kind]))
         reconcile(files, rows_in, got)
         record_counts(run, kind, files, rows_in, got)
         run.count(f"{kind}.lines_reused", 0)
@@ -269,16 +304,31 @@ def record_file_checks(run: Run, check: FileCheck, quarantine: bool) -> None:
     for r in check.rejects:
         run.count(f"files.rejected.{r.reason}", 1)
         run.inputs[f"rejected_file:{r.relpath}"] = f"{r.describe()};{r.detail}"
+    run.count("files.aliases", len(check.aliases))
+    for alias, name in check.aliases.items():     # links inside the dump to a file read under `name`
+        run.inputs[f"alias:{alias}"] = name
+        run.log(f"{printable(alias)}: a symbolic link to {printable(name)}, read once under that name")
     run.inputs["dump"] = "complete" if not check.rejects else ("partial" if quarantine else "refused")
 
 
-def file_stage(spark: SparkSession, run: Run, input_dir: Path, conf: IngestConf, quarantine: bool) -> FileCheck:
-    """Check every file; strict: fail listing all refused files; quarantine: record them in
-    bronze.file_rejects (replaced on every run that gets past the checks) and go on."""
-    run.log(f"checking the files of {printable(input_dir, None)}")
-    check = check_input(input_dir, conf)
-    record_file_checks(run, check, quarantine)
-    run.log(f"{check.checked} files checked, {len(check.rejects)} refused")
+def late_rejects(run: Run, check: FileCheck, late: Sequence[FileReject], quarantine: bool) -> FileCheck:
+    """The check with `late` (files refused while the run read them) moved from the usable files
+    to the refused ones, and the run's file counts and inputs updated to match."""
+    gone = {(r.kind, r.relpath) for r in late}
+    files = {k: [f for f in v if (k, f.relpath) not in gone] for k, v in check.files.items()}
+    for r in late:
+        run.count("files.accepted", -1)
+        run.count("files.rejected", 1)
+        run.count(f"files.rejected.{r.reason}", 1)
+        run.inputs[f"rejected_file:{r.relpath}"] = f"{r.describe()};{r.detail}"
+        run.inputs.pop(f"file:{r.relpath}", None)
+    run.inputs["dump"] = "partial" if quarantine else "refused"
+    return FileCheck(files, [*check.rejects, *late], check.aliases)
+
+
+def refused(spark: SparkSession, run: Run, check: FileCheck, quarantine: bool) -> None:
+    """Strict: fail listing all refused files; quarantine: record them in bronze.file_rejects
+    (replaced on every run that gets past the checks) and go on."""
     if check.rejects and not quarantine:
         raise BadFiles(check)
     empty = without_files(check)
@@ -288,12 +338,35 @@ def file_stage(spark: SparkSession, run: Run, input_dir: Path, conf: IngestConf,
                         + "; ".join(r.line() for r in check.rejects if r.kind in empty) + "); nothing was ingested")
     for r in check.rejects:
         run.log(f"quarantined {r.line()}")
+    if tables.exists(spark, FILE_REJECTS.name):
+        refresh_checks(spark, FILE_REJECTS)
     held = (set() if not tables.exists(spark, FILE_REJECTS.name) else
             {tuple(r) for r in tables.read(spark, FILE_REJECTS.name).drop("run_id").collect()})
     if not tables.exists(spark, FILE_REJECTS.name) or held != {(r.relpath, r.size, r.sha256, r.reason, r.detail)
                                                                for r in check.rejects}:
         # rewritten only when the refused files changed: a month with the same dump adds no version
         tables.write(file_rejects_frame(spark, check.rejects, run.run_id), FILE_REJECTS)
+
+
+def refresh_checks(spark: SparkSession, spec: tables.TableSpec) -> None:
+    """A table created when the spec's CHECKs were narrower (bronze.file_rejects before the
+    hostile-file reasons): drop each CHECK whose expression differs, so the next write
+    (`tables.ensure`) adds the spec's. Delta keeps a constraint's expression as a property."""
+    loc = tables.path(spark, spec.name)
+    props = dict(spark.sql(f"SHOW TBLPROPERTIES delta.`{loc}`").collect())
+    for name, expr in spec.checks.items():
+        held = props.get(f"delta.constraints.{name.lower()}")
+        if held is not None and held != expr:
+            spark.sql(f"ALTER TABLE delta.`{loc}` DROP CONSTRAINT {name}")
+
+
+def file_stage(spark: SparkSession, run: Run, input_dir: Path, conf: IngestConf, quarantine: bool) -> FileCheck:
+    """Check every file and act on the refused ones (`refused`)."""
+    run.log(f"checking the files of {printable(input_dir, None)}")
+    check = check_input(input_dir, conf)
+    record_file_checks(run, check, quarantine)
+    run.log(f"{check.checked} files checked, {len(check.rejects)} refused")
+    refused(spark, run, check, quarantine)
     return check
 
 
@@ -336,34 +409,26 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, q
     with Run(spark, JOB, inputs={"input": str(input_dir)}, args={"force": force, "quarantine_bad_files": quarantine},
              parent_run_id=parent_run_id) as run:
         check = file_stage(spark, run, input_dir, conf, quarantine)
-        inventory = check.files
         logic = logic_digest()
         rules = rules_digest(conf, logic)
         actions, reasons = {}, {}
         versions = {t: state.log_version(spark, t) for t in (PATENTS_RAW.name, TRANSFERS_RAW.name, REJECTS.name)}
         with session_conf(spark, _DECODE_CONF):
             for kind in KINDS:
-                files = inventory[kind]
-                fp = fingerprint(files, conf, logic, check.rejected(kind))
-                run.inputs[f"{kind}.fingerprint"] = fp
-                for f in files:
-                    run.inputs[f"file:{f.relpath}"] = f.describe()
-                    encoding = f" {f.encoding}" if f.encoding else ""
-                    run.log(f"{printable(f.relpath)}: {f.fmt}{encoding}, {f.size:,} bytes")
-                previous = None if force else unchanged_since(spark, kind, fp)
-                if previous:
-                    for key, n in counts_of_run(spark, previous, kind).items():
-                        run.count(key, n)
-                    run.count(f"{kind}.skipped", 1)
-                    actions[kind] = f"unchanged since run {previous}, skipped"
-                    run.log(f"{kind}: inputs unchanged since run {previous}; bronze left as is")
-                else:
-                    lines, why = (None, "--force") if force else previous_lines(spark, kind, rules)
-                    ingest_kind(spark, run, kind, files, conf, fp, rules, lines)
-                    actions[kind] = "written" if lines is None else "written, unchanged lines reused"
-                    reasons[kind] = f"{kind}: {why}"
-                    run.inputs[f"{kind}.mode"] = "full" if lines is None else "incremental"
+                while True:
+                    try:
+                        previous = ingest_or_skip(spark, run, kind, check, conf, logic, rules, force, actions,
+                                                  reasons)
+                        break
+                    except FilesChanged as late:
+                        # a file changed while it was read: refused like the checks' refusals
+                        # (strict: the run fails naming all; quarantine: the kind read again without it)
+                        for r in late.rejects:
+                            run.log(f"refused while reading: {r.line()}")
+                        check = late_rejects(run, check, late.rejects, quarantine)
+                        refused(spark, run, check, quarantine)
                 run.inputs[f"{kind}.action"] = "skipped" if previous else "written"
+        inventory = check.files
         written = [k for k in KINDS if run.inputs[f"{k}.action"] == "written"]
         modes = {run.inputs[f"{k}.mode"] for k in written}
         run.inputs["mode"] = "skipped" if not written else "full" if "full" in modes else "incremental"
@@ -376,6 +441,32 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, q
         print(f"greenlink ingest: run {run.run_id}\n{summary(inventory, run.counts, actions, check.rejects)}{partial}",
               file=sys.stderr)
         return dict(run.counts)
+
+
+def ingest_or_skip(spark: SparkSession, run: Run, kind: str, check: FileCheck, conf: IngestConf, logic: str,
+                   rules: str, force: bool, actions: dict[str, str], reasons: dict[str, str]) -> str | None:
+    """Skip the kind when unchanged (returns the run that wrote its bronze), else ingest it."""
+    files = check.files[kind]
+    fp = fingerprint(files, conf, logic, check.rejected(kind))
+    run.inputs[f"{kind}.fingerprint"] = fp
+    for f in files:
+        run.inputs[f"file:{f.relpath}"] = f.describe()
+        encoding = f" {f.encoding}" if f.encoding else ""
+        run.log(f"{printable(f.relpath)}: {f.fmt}{encoding}, {f.size:,} bytes")
+    previous = None if force else unchanged_since(spark, kind, fp)
+    if previous:
+        for key, n in counts_of_run(spark, previous, kind).items():
+            run.count(key, n)
+        run.count(f"{kind}.skipped", 1)
+        actions[kind] = f"unchanged since run {previous}, skipped"
+        run.log(f"{kind}: inputs unchanged since run {previous}; bronze left as is")
+    else:
+        lines, why = (None, "--force") if force else previous_lines(spark, kind, rules)
+        ingest_kind(spark, run, kind, files, conf, fp, rules, lines)
+        actions[kind] = "written" if lines is None else "written, unchanged lines reused"
+        reasons[kind] = f"{kind}: {why}"
+        run.inputs[f"{kind}.mode"] = "full" if lines is None else "incremental"
+    return previous
 
 
 @dataclass(frozen=True)

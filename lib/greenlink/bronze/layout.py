@@ -11,6 +11,9 @@ import codecs
 import csv
 import hashlib
 import json
+import os
+import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -50,6 +53,16 @@ class KindConf:
     aliases: Mapping[str, tuple[str, ...]]
 
 
+# Defaults of the .xlsx unpacking limits (conf/headers.yaml `reader`, docs/ingest.md "File checks"):
+# what the workbook's zip may unpack to in total, the largest compression ratio of an entry that
+# unpacks to more than ZIP_RATIO_FLOOR bytes, and the number of entries. A real 20 MB workbook
+# unpacks to some 100-200 MB of XML at ratios of 5-30; deflate tops out near 1,032.
+XLSX_MAX_UNPACKED_BYTES = 200_000_000
+XLSX_MAX_RATIO = 200
+XLSX_MAX_ENTRIES = 10_000
+ZIP_RATIO_FLOOR = 1 << 20
+
+
 @dataclass(frozen=True)
 class IngestConf:
     kinds: Mapping[str, KindConf]
@@ -57,6 +70,9 @@ class IngestConf:
     xlsx_max_bytes: int
     utf8_evidence_chars: int
     digest: str                              # sha256 of the conf file: part of the input fingerprint
+    xlsx_max_unpacked_bytes: int = XLSX_MAX_UNPACKED_BYTES
+    xlsx_max_ratio: int = XLSX_MAX_RATIO
+    xlsx_max_entries: int = XLSX_MAX_ENTRIES
 
 
 def type_key(value: str) -> str:
@@ -108,7 +124,16 @@ def load_conf(path: Path | None = None) -> IngestConf:
         xlsx_max, evidence = int(reader["xlsx_max_bytes"]), int(reader["utf8_evidence_chars"])
     except (KeyError, TypeError, ValueError):
         raise UserError(f"{path}: reader.xlsx_max_bytes and reader.utf8_evidence_chars must be integers") from None
-    return IngestConf(kinds, types, xlsx_max, evidence, hashlib.sha256(path.read_bytes()).hexdigest())
+    unpack = {}
+    for key, default in (("xlsx_max_unpacked_bytes", XLSX_MAX_UNPACKED_BYTES), ("xlsx_max_ratio", XLSX_MAX_RATIO),
+                         ("xlsx_max_entries", XLSX_MAX_ENTRIES)):
+        try:
+            unpack[key] = int(reader.get(key, default))
+        except (TypeError, ValueError):
+            raise UserError(f"{path}: reader.{key} must be an integer") from None
+        if unpack[key] <= 0:
+            raise UserError(f"{path}: reader.{key} must be positive")
+    return IngestConf(kinds, types, xlsx_max, evidence, hashlib.sha256(path.read_bytes()).hexdigest(), **unpack)
 
 
 def match_columns(headers: Sequence[object], conf: KindConf, source: str) -> dict[str, int | None]:
@@ -144,6 +169,8 @@ class InputFile:
     encoding: str | None = None                # csv: UTF-8, UTF-8-BOM or GB18030
     sha256: str | None = None
     parquet_rows: int | None = None            # from the Parquet footer
+    identity: tuple[int, int, int, int] | None = None   # (size, mtime_ns, inode, device) when checked
+    zip_limits: tuple[int, int, int] | None = None      # xlsx: (max unpacked bytes, max ratio, max entries)
 
     def describe(self) -> str:
         parts = [self.fmt] + ([self.encoding] if self.encoding else []) + [f"{self.size} bytes"]
@@ -152,21 +179,138 @@ class InputFile:
         return ";".join(parts)
 
 
-def _hidden(rel: Path) -> bool:
-    # Hadoop/Spark convention: _SUCCESS, .crc and dot-folders are not data
-    return any(p.startswith((".", "_")) for p in rel.parts)
+# name characters that are never part of a file name a data export writes: controls (a newline,
+# an ANSI escape), format characters (a bidi override), line/paragraph separators, and lone
+# surrogates (bytes that are not UTF-8, as Python lists them)
+_UNSAFE_NAME = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
-def folder_files(input_dir: Path, folder_name: str, needs: str) -> list[tuple[Path, str, str | None]]:
+def _hidden(name: str) -> bool:
+    # Hadoop/Spark convention: _SUCCESS, .crc and dot-folders are not data; a name holding a
+    # `..` component (`..\\x.csv`) is not hidden but refused (unsafe_file_name)
+    return name.startswith((".", "_")) and not _traversal(name)
+
+
+def _traversal(name: str) -> bool:
+    """A `..` component, with either separator: what another tool would read as "parent"."""
+    return ".." in name.replace("\\", "/").split("/")
+
+
+def unsafe_name(rel: str) -> str | None:
+    """Why a relative path from the listing is not a safe file name, else None."""
+    bad = sorted({c for c in rel if unicodedata.category(c) in _UNSAFE_NAME})
+    if bad:
+        return (f"the file name holds control or format characters ({', '.join(printable(c) for c in bad)}); "
+                "rename the file")
+    if any(_traversal(part) for part in rel.split("/")):
+        return "the file name holds a '..' path component; rename the file"
+    return None
+
+
+class Listed(tuple):
+    """One listed file: (path, relpath, format or None) plus `problem`, a FileProblem found while
+    listing (a symbolic link out of the dump or in a loop, not a regular file), else None.
+
+    `path` is the file's real path (symbolic links resolved, checked to lie inside the dump);
+    a refused entry keeps its own path, which is never opened."""
+
+    problem: FileProblem | None
+
+    def __new__(cls, path: Path, rel: str, fmt: str | None, problem: FileProblem | None = None) -> "Listed":
+        self = super().__new__(cls, (path, rel, fmt))
+        self.problem = problem
+        return self
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _walk(root: str, folder: str, rel: str, chain: tuple[str, ...], out: list[Listed]) -> None:
+    """Every entry under `folder` (its real path: `chain[-1]`), in name order, without following
+    a symbolic link before its target is known to lie inside the dump `root`.
+
+    A link to a file inside the dump is listed under its own name with the target's real path;
+    a link to a folder inside the dump is walked like a folder, unless the folder is already
+    being walked or holds the kind's folder (a loop: `symlink_loop`). A link whose target is
+    outside the dump (or missing) is refused, its target never opened."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        out.append(Listed(Path(folder), rel, None, FileProblem(
+            rel, "unreadable_file", f"cannot list the folder ({type(exc).__name__}: {exc.strerror or exc})")))
+        return
+    for e in entries:
+        if _hidden(e.name):
+            continue
+        erel = f"{rel}/{e.name}"
+        fmt = FORMATS.get(Path(e.name).suffix.lower())
+        try:
+            link = e.is_symlink()
+            real = os.path.realpath(e.path) if link else os.path.join(chain[-1], e.name)
+            st = os.stat(real) if link else e.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            if link and _inside(os.path.realpath(e.path), root):
+                out.append(Listed(Path(e.path), erel, fmt, FileProblem(
+                    erel, "unreadable_file", "a symbolic link whose target does not exist")))
+            elif link:
+                out.append(Listed(Path(e.path), erel, fmt, _outside(erel, e.path)))
+            continue                                # vanished while listed: not a file of the dump
+        except OSError as exc:
+            out.append(Listed(Path(e.path), erel, fmt, FileProblem(
+                erel, "unreadable_file", f"cannot read the entry ({type(exc).__name__}: {exc.strerror or exc})")))
+            continue
+        if link and not _inside(real, root):
+            out.append(Listed(Path(e.path), erel, fmt, _outside(erel, e.path)))
+        elif stat.S_ISDIR(st.st_mode):
+            if real in chain or _inside(chain[0], real):
+                out.append(Listed(Path(e.path), erel, fmt, FileProblem(
+                    erel, "symlink_loop", "a symbolic link to a folder that contains it (a loop); "
+                                          "remove the link")))
+            else:
+                _walk(root, os.path.join(folder, e.name), erel, chain + (real,), out)
+        elif stat.S_ISREG(st.st_mode):
+            out.append(Listed(Path(real), erel, fmt))
+        else:
+            out.append(Listed(Path(real), erel, fmt, FileProblem(
+                erel, "unreadable_file", "not a regular file (a pipe, socket or device); a dump holds files")))
+
+
+def _outside(rel: str, link: str) -> FileProblem:
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = "?"
+    return FileProblem(rel, "symlink_outside_dump", f"a symbolic link to '{printable(target, 120)}', outside the "
+                                                    "input folder; copy the file into the dump instead")
+
+
+def walk_folder(input_dir: Path, folder_name: str) -> list[Listed]:
+    """Every file under <input>/<folder_name> (see `_walk`); the kind's folder itself may be a
+    link into the dump, a link outside it is one refused entry."""
+    root = os.path.realpath(input_dir)
+    folder = os.path.join(root, folder_name)
+    real = os.path.realpath(folder)
+    if not _inside(real, root) or real == root:
+        problem = (_outside(folder_name, folder) if not _inside(real, root) else FileProblem(
+            folder_name, "symlink_loop", "a symbolic link to the input folder itself (a loop)"))
+        return [Listed(Path(folder), folder_name, None, problem)]
+    out: list[Listed] = []
+    _walk(root, folder, folder_name, (real,), out)
+    return out
+
+
+def folder_files(input_dir: Path, folder_name: str, needs: str) -> list[Listed]:
     """(path, relpath, format or None for an unknown extension) of every file under
-    <input>/<folder_name>; `needs` says in the error which folders the caller expects."""
+    <input>/<folder_name>, each with the problem found while listing (`Listed`); `needs` says
+    in the error which folders the caller expects."""
     folder = input_dir / folder_name
     if not folder.is_dir():
         raise UserError(f"no {folder_name}/ folder in {input_dir} ({needs})")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p.relative_to(folder)))
+    files = walk_folder(input_dir, folder_name)
     if not files:
         raise UserError(f"no files found in {folder} ({_EXPECTED})")
-    return [(p.resolve(), p.relative_to(input_dir).as_posix(), FORMATS.get(p.suffix.lower())) for p in files]
+    return files
 
 
 def unknown_format(path: Path, rel: str) -> FileProblem:
@@ -175,16 +319,19 @@ def unknown_format(path: Path, rel: str) -> FileProblem:
 
 def list_folder(input_dir: Path, folder_name: str, needs: str) -> list[tuple[Path, str, str]]:
     """(path, relpath, format) of every data file under <input>/<folder_name>; an unknown
-    extension is a FileProblem."""
+    extension or a problem found while listing is a FileProblem."""
     listed = []
-    for p, rel, fmt in folder_files(input_dir, folder_name, needs):
+    for entry in folder_files(input_dir, folder_name, needs):
+        p, rel, fmt = entry
+        if entry.problem is not None:
+            raise entry.problem
         if fmt is None:
             raise unknown_format(p, rel)
         listed.append((p, rel, fmt))
     return listed
 
 
-def list_files(input_dir: Path) -> dict[str, list[tuple[Path, str, str | None]]]:
+def list_files(input_dir: Path) -> dict[str, list[Listed]]:
     """(path, relpath, format or None) of every file under <input>/patents and <input>/transfers.
     Raises UserError for layout problems only (no input folder, a kind's folder missing or empty)."""
     if not input_dir.exists():

@@ -247,7 +247,8 @@ def read_parquet(spark: SparkSession, f: InputFile, conf: KindConf) -> DataFrame
 def xlsx_records(f: InputFile, conf: KindConf) -> list[tuple]:
     """Rows of `parsed_schema` for one workbook. Empty rows after the last filled row are
     sheet formatting, not data, and are not rows; an empty row between data rows is."""
-    wb, rows = open_first_sheet(f.path, f.relpath)
+    # the archive checked again on the descriptor read, which must be the file the checks passed
+    wb, rows = open_first_sheet(f.path, f.relpath, *(f.zip_limits or ()), identity=f.identity)
     try:
         next(rows, None)                                                   # header row
         texts = [[cell_text(v) for v in row] for row in rows]

@@ -30,8 +30,9 @@ INGEST_REASONS: dict[str, tuple[str, ...]] = {
 }
 PATENT_TYPES = ("invention", "utility", "design")
 # File-level reason codes of the file checks (docs/ingest.md "File checks"), in the order tested.
-FILE_REASONS = ("unknown_format", "unreadable_file", "empty_file", "unsupported_encoding", "not_text",
-                "file_too_large", "unreadable_parquet", "unreadable_xlsx", "missing_columns")
+FILE_REASONS = ("symlink_outside_dump", "symlink_loop", "unknown_format", "unsafe_file_name", "unreadable_file",
+                "file_vanished", "empty_file", "unsupported_encoding", "not_text", "file_too_large", "zip_bomb",
+                "unreadable_parquet", "unreadable_xlsx", "missing_columns", "file_changed_during_read")
 
 _S, _D, _I, _L, _B = T.StringType(), T.DateType(), T.IntegerType(), T.LongType(), T.BinaryType()
 _APPLICATION_NO_FORM = "application_no RLIKE '^([0-9]{12}|[0-9]{8})[.][0-9X]$'"

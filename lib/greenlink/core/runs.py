@@ -27,14 +27,15 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from greenlink import __version__
-from greenlink.core import lock, state, tables
+from greenlink.core import console, lock, state, tables
 from greenlink.core.printable import printable_lines
-from greenlink.core.session import job_description, stage_settings, warehouse_of
+from greenlink.core.session import SPARK_LOG_KEY, job_description, stage_settings, warehouse_of
 
 log = logging.getLogger("greenlink")
 if not log.handlers:
     _h = logging.StreamHandler(sys.stderr)
     _h.setFormatter(logging.Formatter("%(asctime)s greenlink %(message)s", "%H:%M:%S"))
+    _h.addFilter(console.ClearProgressLine())     # a progress line on the terminal is erased first
     log.addHandler(_h)
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -88,6 +89,10 @@ class Run:
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         self.parent_run_id = parent_run_id
         self.inputs = {k: str(v) for k, v in (inputs or {}).items()}
+        # the file Spark's and the JVM's log of this process go to (core.console)
+        self.spark_log = spark.conf.get(SPARK_LOG_KEY, None) or None
+        if self.spark_log:
+            self.inputs["spark_log"] = self.spark_log
         self.args = json.dumps(args or {}, default=str, sort_keys=True)
         self.counts: dict[str, int] = {}
         self._t0 = 0.0
@@ -135,11 +140,17 @@ class Run:
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """A named part of the run: its Spark jobs carry `<job>: <name>` as their description
-        (event logs, bench/profile_events.py) and its wall time is counted as `phase_ms.<name>`."""
+        (event logs, bench/profile_events.py), its progress is reported while it runs
+        (`progress`) and its wall time is counted as `phase_ms.<name>`."""
         t = time.monotonic()
-        with job_description(self.spark, f"{self.job}: {name}"):
+        with job_description(self.spark, f"{self.job}: {name}"), self.progress(name):
             yield
         self.count(f"phase_ms.{name}", int((time.monotonic() - t) * 1000))
+
+    def progress(self, name: str) -> console.Progress:
+        """`with run.progress(name):` reports the running Spark stages' tasks done of total and rows
+        read every few seconds on a terminal, every minute otherwise (core.console.Progress)."""
+        return console.Progress(self.spark, f"{self.job}: {name}")
 
     def log(self, message: str) -> None:
         log.info("%s: %s (%.1fs)", self.job, printable_lines(message), time.monotonic() - self._t0)
@@ -168,7 +179,10 @@ class Run:
             sc.setLocalProperty(JOB_PROPERTY, self._outer_job)
             self._settings.close()
             raise
-        log.info("%s: started run %s", self.job, self.run_id)
+        if self.spark_log and self.parent_run_id is None:
+            log.info("%s: started run %s; Spark's log: %s", self.job, self.run_id, self.spark_log)
+        else:
+            log.info("%s: started run %s", self.job, self.run_id)
         return self
 
     def _reap_killed(self) -> None:
@@ -196,8 +210,9 @@ class Run:
             self._append("end", "succeeded", None)
             log.info("%s: succeeded in %.1fs", self.job, time.monotonic() - self._t0)
         else:
-            self._append("end", "failed", printable_lines(f"{type(exc).__name__}: {exc}")[:2000])
-            log.info("%s: failed after %.1fs", self.job, time.monotonic() - self._t0)
+            where = f" (Spark's log: {self.spark_log})" if self.spark_log else ""
+            self._append("end", "failed", printable_lines(f"{type(exc).__name__}: {exc}")[:2000 - len(where)] + where)
+            log.info("%s: failed after %.1fs%s", self.job, time.monotonic() - self._t0, where)
 
 
 def runs_view(spark: SparkSession) -> DataFrame:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
+from greenlink.core import console
 from greenlink.core.config import Profile, check_stage_names, load_profile
 from greenlink.core.errors import UserError
 from greenlink.core.jars import coordinates, local_jars
@@ -22,6 +23,7 @@ from greenlink.core.paths import CONF_DIR
 
 WAREHOUSE_KEY = "spark.greenlink.warehouse"
 INTERPRETED_KEY = "spark.greenlink.interpretedStages"   # comma-separated stage names
+SPARK_LOG_KEY = console.SPARK_LOG_KEY                     # the file Spark's log goes to (core.console)
 
 # Spark's switches for evaluating queries without generating and compiling Java code. On
 # thousands of rows, compiling each new query's code (and the JIT compiling the compiled
@@ -54,16 +56,16 @@ def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
     wh = resolve_warehouse(warehouse or prof.warehouse)
     # PySpark's workers must run the same interpreter as the driver (venv on PATH or not).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName(app_name)
+    options = {"spark.app.name": app_name}
     if prof.master:
-        builder = builder.master(prof.master)
-        builder = builder.config("spark.jars", ",".join(str(p) for p in local_jars()))
         log4j = CONF_DIR / "log4j2.properties"
         java_options = " ".join(filter(None, [f"-Dlog4j2.configurationFile=file:{log4j}", prof.driver_java_options]))
-        builder = builder.config("spark.driver.extraJavaOptions", java_options)
-        builder = builder.config("spark.ui.enabled", "false")
+        options.update({"spark.master": prof.master,
+                        "spark.jars": ",".join(str(p) for p in local_jars()),
+                        "spark.driver.extraJavaOptions": java_options,
+                        "spark.ui.enabled": "false"})
     if prof.driver_memory:
-        builder = builder.config("spark.driver.memory", prof.driver_memory)
+        options["spark.driver.memory"] = prof.driver_memory
     # Under spark-submit (profile without master), what the submitter set with --conf wins
     # over the profile's defaults: cluster tuning (shuffle partitions, …) happens there.
     given = submitted_conf() if not prof.master else {}
@@ -73,7 +75,12 @@ def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.warehouse.dir": f"{wh}/_catalog",
             WAREHOUSE_KEY: wh}
-    for key, value in conf.items():
+    options.update(conf)
+    # A driver JVM started here writes its stdout and stderr (log4j's console appender, and what
+    # the JVM prints before log4j starts) to a log file, not the console (core.console).
+    spark_log = console.start_jvm(options, wh) if prof.master else None
+    builder = SparkSession.builder
+    for key, value in options.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     # Runtime settings also apply when the session already existed (spark-submit, notebooks).
@@ -81,6 +88,12 @@ def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
         if key.startswith(("spark.sql.shuffle", "spark.sql.session", "spark.databricks", "spark.greenlink.")):
             spark.conf.set(key, value)
     spark.sparkContext.setLogLevel(prof.log_level)
+    if spark_log is None and not prof.master and SPARK_LOG_KEY not in given:
+        # spark-submit's JVM (once per application); a --conf spark.greenlink.sparkLog=PATH
+        # given to spark-submit says its log4j is set up already (and where it writes)
+        spark_log = spark.conf.get(SPARK_LOG_KEY, None) or console.redirect_log4j(spark, wh, prof.log_level)
+    if spark_log is not None:
+        spark.conf.set(SPARK_LOG_KEY, str(spark_log))
     spark.sparkContext.setCheckpointDir(prof.checkpoint_dir or f"{wh}/_checkpoints")
     _check_delta(spark)
     return spark

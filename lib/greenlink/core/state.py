@@ -179,7 +179,7 @@ def change_counts(spark: SparkSession, name: str, since: int | None) -> dict[str
     """Rows added, changed and removed by the table's commits after version `since` (None:
     the table was created), from Delta's operation metrics: a MERGE counts its inserted,
     updated and deleted rows; an overwrite adds all the rows it wrote and removes all the
-    rows the table held before it."""
+    rows the table held before it (a replaceWhere: those its predicate matched)."""
     if not tables.exists(spark, name):
         return {}
     history = (DeltaTable.forPath(spark, tables.path(spark, name)).history()
@@ -198,7 +198,8 @@ def change_counts(spark: SparkSession, name: str, since: int | None) -> dict[str
             whole = params.get("mode") == "Overwrite" and params.get("predicate") in (None, "", "[]")
             if whole and h["version"] > 0:
                 out["removed"] += _rows_at(spark, name, h["version"] - 1)
-            out["added"] += m.get("numOutputRows", 0)
+            # a replaceWhere also writes again the rows of the files it rewrote (numCopiedRows)
+            out["added"] += m.get("numOutputRows", 0) - m.get("numCopiedRows", 0)
             out["removed"] += m.get("numDeletedRows", 0)
             out["changed"] += m.get("numUpdatedRows", 0)
     return out

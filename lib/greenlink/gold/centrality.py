@@ -16,7 +16,7 @@ for all of them instead of once per graph (a Spark job costs the same for 6 or 6
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -155,7 +155,27 @@ def connected_components(g: GraphFrame, *, algorithm: str = "graphx") -> DataFra
     """
     if algorithm not in CC_ALGORITHMS:
         raise ValueError(f"algorithm must be one of {CC_ALGORITHMS}")
-    return g.connectedComponents(algorithm=algorithm, broadcastThreshold=-1).select("id", "component")
+    return _released(g.vertices.sparkSession, lambda: g.connectedComponents(algorithm=algorithm, broadcastThreshold=-1),
+                     ["id", "component"])
+
+
+def _released(spark, algorithm: Callable[[], DataFrame], columns: Sequence[str]) -> DataFrame:
+    """`columns` of the result of a GraphFrames algorithm, which returns it persisted and
+    materialized (GraphFrames logs `Returned DataFrame is persistent and materialized!`: the
+    GraphX RDDs behind it stay in memory until unpersisted). The result is copied out of lineage
+    (`localCheckpoint`: one row per vertex), then the result and the RDDs the algorithm persisted
+    are unpersisted.""" 
+    persistent = spark.sparkContext._jsc.getPersistentRDDs()
+    before = set(persistent.keys())
+    result = algorithm()
+    persisted = set(spark.sparkContext._jsc.getPersistentRDDs().keys()) - before
+    out = result.select(*columns).localCheckpoint(eager=True)
+    result.unpersist()                # a Dataset-level cache (connected components)
+    rdds = spark.sparkContext._jsc.getPersistentRDDs()
+    for rdd_id in persisted:
+        if rdd_id in rdds:
+            rdds[rdd_id].unpersist(False)
+    return out
 
 
 # GraphX adds each iteration's messages in shuffle arrival order, so the last bits of a rank
@@ -192,8 +212,9 @@ def weighted_pagerank(g: GraphFrame, by: Sequence[str], *, reset_probability: fl
     by = list(by)
     arcs = g.edges.select("src", "dst", F.explode(F.sequence(F.lit(1), F.col("weight").cast("int"))).alias("_k"))
     parts = pagerank_partitions(arcs.count())
-    pr = GraphFrame(g.vertices.select("id", *by).coalesce(parts), arcs.drop("_k").coalesce(parts)).pageRank(
-        resetProbability=reset_probability, tol=tol).vertices
+    graph = GraphFrame(g.vertices.select("id", *by).coalesce(parts), arcs.drop("_k").coalesce(parts))
+    pr = _released(g.vertices.sparkSession,
+                   lambda: graph.pageRank(resetProbability=reset_probability, tol=tol).vertices, ["id", *by, "pagerank"])
     total = pr.groupBy(*by).agg(F.sum("pagerank").alias("_total"))
     ranks = F.col("pagerank") / F.col("_total")
     return pr.join(F.broadcast(total), by).select("id", F.round(ranks, PAGERANK_DECIMALS).alias("pagerank"))

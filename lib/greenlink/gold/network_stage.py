@@ -19,20 +19,23 @@ What enters the networks (docs/networks.md, "The stage"):
 Everything else is counted by reason into `_meta.runs`, and the counts reconcile.
 
 Outputs (specs in `greenlink.gold.networks`): gold.collab_edges, gold.transfer_edges,
-gold.city_network_metrics, gold.network_summary — each overwritten whole, so a rerun on
-the same input leaves the same tables — and maps `<reports>/networks/<network>_network_<year>
-.png|.svg`.
+gold.city_network_metrics, gold.network_summary — overwritten whole, or, when only the silver
+tables changed since the last run and not in every year, only the rows of the years they
+changed in (`plan`; every network quantity is per year) — and maps
+`<reports>/networks/<network>_network_<year>.png|.svg`. Either way the tables hold what a
+full run on the same input writes.
 """
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from delta.tables import DeltaTable
 from graphframes import GraphFrame
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -53,7 +56,7 @@ from greenlink.gold.sample import sample_cities
 from greenlink.silver.applicants import ORG_TYPES
 
 # Maps written by netfigures.network_figures (stale ones are removed before a run writes).
-_FIGURE_NAME = re.compile(r"^(collab|transfer)_network_\d{4}\.(png|svg)$")
+_FIGURE_NAME = re.compile(r"^(collab|transfer)_network_(\d{4})\.(png|svg)$")
 
 
 # --------------------------------------------------------------------------- config
@@ -184,7 +187,8 @@ class _Phases:
     def __call__(self, name: str) -> Iterator[None]:
         t0 = time.monotonic()
         self.run.log(f"{name} ...")
-        yield
+        with self.run.progress(name):
+            yield
         dt = time.monotonic() - t0
         self.run.count(f"phase_ms.{name}", round(dt * 1000))
         self.run.log(f"{name} done in {dt:.1f}s")
@@ -311,12 +315,109 @@ def run(spark: SparkSession, config: NetworksStageConfig = NetworksStageConfig()
 OWNS = (nw.COLLAB_EDGES.name, nw.TRANSFER_EDGES.name, nw.CITY_NETWORK_METRICS.name, nw.NETWORK_SUMMARY.name)
 
 
+# --------------------------------------------------------------------------- which years to build
+
+def changed_years(spark: SparkSession, since: dict[str, int], patent_year: str,
+                  org_types: Sequence[str]) -> set[int] | str:
+    """The network years whose inputs changed in the silver tables after the versions `since`
+    (table -> version), from their change data feeds; a str says why they cannot be told (the
+    stage then runs in full).
+
+    Only what the networks read counts: network patents with their network year
+    (`network_patents`), the located cities of their organisation applicants, and network
+    transfers (`network_transfers`). Each feed is split into the rows it removed (pre-images,
+    deletes) and the rows it added (post-images, inserts), both reduced to those facts; a fact
+    on one side only (as a multiset) is a change, in its year — a patent that moved counts in
+    both. So a patent whose chosen record or own address changed, an individual who moved, or a
+    transfer of a non-green patent touches no year. A changed applicant's year is its patent's
+    network year in the old or the new silver.patents (it is a network patent in one of them,
+    or it does not count). A silver table rewritten whole in between (a full classify) is not
+    compared row by row: the stage runs in full."""
+    feeds: dict[str, DataFrame] = {}
+    now: dict[str, int | None] = {}
+    for name, version in since.items():
+        now[name] = state.log_version(spark, name)
+        if now[name] is None:
+            return f"{name} does not exist"
+        if now[name] == version:
+            continue
+        ops = (DeltaTable.forPath(spark, tables.path(spark, name)).history()
+               .where(F.col("version") > version).select("operation", "operationParameters").collect())
+        if any(o["operation"] != "MERGE" for o in ops):
+            return f"{name} was rewritten since version {version} (not by MERGE): every year is built again"
+        feeds[name] = (spark.read.format("delta").option("readChangeFeed", "true")
+                       .option("startingVersion", version + 1).option("endingVersion", now[name])
+                       .load(tables.path(spark, name)))
+    removed = F.col("_change_type").isin("update_preimage", "delete")
+
+    def one_side(df: DataFrame, facts: Callable[[DataFrame], DataFrame]) -> DataFrame:
+        old, new = facts(df.where(removed)), facts(df.where(~removed))
+        return old.exceptAll(new).unionByName(new.exceptAll(old))
+
+    parts = []
+    if "silver.patents" in feeds:
+        parts.append(one_side(feeds["silver.patents"], lambda d: network_patents(d, patent_year)).select("year"))
+    if "silver.transfers" in feeds:
+        parts.append(one_side(feeds["silver.transfers"],
+                              lambda d: network_transfers(transfer_rows(d))).select("year"))
+    if "silver.applicants" in feeds:
+        located = (F.col("org_type").isin(list(org_types)) & F.col("city_code").isNotNull())
+        numbers = one_side(feeds["silver.applicants"],
+                           lambda d: d.where(located).select("application_no", "city_code")
+                           ).select("application_no").distinct()
+        parts += [network_patents(tables.read(spark, "silver.patents", version=v), patent_year)
+                  .join(numbers, "application_no", "left_semi").select("year")
+                  for v in sorted({since["silver.patents"], now["silver.patents"]})]
+    if not parts:
+        return set()
+    years = parts[0]
+    for part in parts[1:]:
+        years = years.unionByName(part)
+    try:
+        return {int(r["year"]) for r in years.where(F.col("year").isNotNull()).distinct().collect()}
+    except Exception as e:     # noqa: BLE001 - a feed not kept for these versions (vacuumed, not enabled)
+        return f"the silver change feed after the versions of the last run cannot be read ({type(e).__name__})"
+
+
+def plan(spark: SparkSession, st: state.StageState, previous: dict | None, cfg: NetworksConfig,
+         full: bool) -> tuple[str, str, list[int]]:
+    """(mode, reason, the years to build): `skipped` when nothing the networks depend on
+    changed; `incremental` when only the silver tables did, and not in every year: the years
+    their change feeds touch are built again and the others keep their rows (every network
+    quantity is per year: edges, metrics, summary, maps); else `full`, saying why."""
+    every = cfg.year_list
+    if full:
+        return "full", "--full", every
+    done = state.unchanged_since(spark, st, previous)
+    if done:
+        return "skipped", f"inputs, conf and code unchanged since run {done}", []
+    if previous is None:
+        return "full", "no earlier networks run", every
+    run_id, inputs = previous["run_id"], previous["inputs"]
+    other = [c for c in st.changes_since(inputs) if c not in {f"table:{t}" for t in SILVER_INPUTS}]
+    if other:
+        return "full", f"{', '.join(other)} changed since run {run_id}", every
+    moved = [k[len("wrote."):] for k, v in state.wrote(spark, OWNS).items() if inputs.get(k) != v]
+    if moved:
+        return "full", f"{', '.join(moved)} written since run {run_id}", every
+    since = {t: inputs.get(f"state.table:{t}", "None") for t in SILVER_INPUTS}
+    if not all(v.isdigit() for v in since.values()):
+        return "full", f"run {run_id} recorded no version of the silver tables", every
+    years = changed_years(spark, {t: int(v) for t, v in since.items()}, cfg.patent_year, cfg.org_types)
+    if isinstance(years, str):
+        return "full", years, every
+    touched = sorted(years & set(every))
+    if touched == every:
+        return "full", f"silver changed in every year {every[0]}-{every[-1]} since run {run_id}", every
+    listed = ", ".join(map(str, touched)) or "none of the network years"
+    return "incremental", f"silver changed since run {run_id} in {listed}", touched
+
+
 def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig, figures_dir: Path,
                    parent_run_id: str | None = None, full: bool = True) -> dict[str, int]:
-    """Build the networks from `inputs` and write the four gold tables (overwritten whole)
-    and the maps (into figures_dir) as one `networks` run; returns the run's counts."""
-    from greenlink.gold.netfigures import network_figures  # local: matplotlib, only when maps are drawn
-
+    """Build the networks from `inputs` and write the four gold tables and the maps (into
+    figures_dir) as one `networks` run — every year, or with inputs from the warehouse only the
+    years the silver tables changed in since the last run (`plan`); returns the run's counts."""
     years = cfg.year_list
     cities = _small_sample(inputs.cities)
     n = nw.sample_size(cities)
@@ -325,68 +426,99 @@ def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig
     from_warehouse = set(SILVER_INPUTS) <= set(inputs.source)
     st = state.stage_state(spark, "networks", __name__, reads=(*SILVER_INPUTS, "gold.sample_log"), owns=OWNS,
                            settings={**asdict(cfg), "figures_dir": str(out_dir)})
+    previous = state.last_success(spark, "networks")
     with Run(spark, "networks", inputs=inputs.source, args=asdict(cfg), parent_run_id=parent_run_id) as r:
-        if r.track(st, full=full or not from_warehouse) == "skipped":
+        mode, reason, redo = plan(spark, st, previous, cfg, full or not from_warehouse)
+        if r.track(st, mode=mode, reason=reason) == "skipped":
             return dict(r.counts)
-        phase = _Phases(r)
+        r.inputs["years.built"] = ",".join(map(str, redo))
+        r.count("years.built", len(redo))
         r.count("sample.cities", n)
-        net_patents = network_patents(inputs.patents, cfg.patent_year)
-        # patent-level frames used by several audits and the edges: computed once
-        links = applicant_links(net_patents, inputs.applicants, cfg.org_types).persist()
-        pc = patent_cities(links).persist()
-        trows = transfer_rows(inputs.transfers).persist()
-        try:
-            with phase("inputs"):
-                for key, v in audit_counts(input_audit(links, net_patents, pc, trows, cities, years).collect()).items():
-                    r.count(key, v)
-                r.log(f"{r.counts['patents.network']} network patents, {r.counts['patent_cities.accepted']} "
-                      f"sample patent cities, {r.counts['transfers.network.accepted']} sample transfers")
-            with phase("edges"):
-                tables.write(nw.collab_edges(pc, cities, years), nw.COLLAB_EDGES, mode="overwrite")
-                tables.write(nw.transfer_edges(network_transfers(trows), cities, years), nw.TRANSFER_EDGES,
-                             mode="overwrite")
-        finally:
-            for df in (links, pc, trows):
-                df.unpersist()
-        collab = tables.read(spark, nw.COLLAB_EDGES.name)
-        transfer = tables.read(spark, nw.TRANSFER_EDGES.name)
-        ce = collab.agg(F.count(F.lit(1)).alias("n"), F.sum("weight").alias("w")).first()
-        te = transfer.agg(F.count(F.lit(1)).alias("n"), F.sum("weight").alias("w"),
-                          F.sum(F.when(F.col("is_local"), F.col("weight"))).alias("local")).first()
-        _reconcile("collab pairs = Σ collab_edges.weight", r.counts["collab.pairs"], int(ce["w"] or 0))
-        _reconcile("accepted transfers = Σ transfer_edges.weight", r.counts["transfers.network.accepted"],
-                   int(te["w"] or 0))
-        r.count("collab_edges.rows", ce["n"])
-        r.count("transfer_edges.rows", te["n"])
-        r.count("transfers.local", int(te["local"] or 0))
-
-        with phase("graph"):
-            # ONE GraphFrame for both networks and all years, its edges materialised once
-            # (city-level rows): degrees, betweenness arcs, PageRank and components read them
-            graph = nm.network_graph(collab, transfer, cities, years)
-            graph = GraphFrame(graph.vertices.localCheckpoint(eager=True), graph.edges.localCheckpoint(eager=True))
-        with phase("betweenness"):
-            # materialised on its own (city-level rows) so that its cost is visible
-            bcs = nm.network_betweenness(graph, n, sources_per_task=cfg.sources_per_task).localCheckpoint(eager=True)
-        with phase("metrics"):
-            metrics = nm.city_network_metrics(collab, transfer, cities, years, betweenness_rows=bcs, graph=graph,
-                                              pagerank_tol=cfg.pagerank_tol)
-            tables.write(metrics, nw.CITY_NETWORK_METRICS, mode="overwrite")
-            metrics = tables.read(spark, nw.CITY_NETWORK_METRICS.name)
-            r.count("city_network_metrics.rows", metrics.count())
-        with phase("summary"):
-            summary = nm.network_summary(collab, transfer, metrics, cities, years, top_k=cfg.top_k, graph=graph,
-                                         components_algorithm=cfg.components_algorithm)
-            tables.write(summary, nw.NETWORK_SUMMARY, mode="overwrite")
-            r.count("network_summary.rows", tables.read(spark, nw.NETWORK_SUMMARY.name).count())
-        _reconcile("metric rows = N x years", r.counts["city_network_metrics.rows"], n * len(years))
-        if cfg.figures:
-            with phase("figures"):
-                if out_dir.exists():   # a rerun with other years must not leave old maps behind
-                    for f in out_dir.iterdir():
-                        if _FIGURE_NAME.match(f.name):
-                            f.unlink()
-                written = network_figures(collab, transfer, cities, years, out_dir)
-                r.count("figures.files", len(written))
-                r.log(f"{len(written)} figures in {out_dir}")
+        if redo:
+            _build_years(spark, r, inputs, cfg, cities, redo, out_dir, every=redo == years)
         return dict(r.counts)
+
+
+def _build_years(spark: SparkSession, r: Run, inputs: StageInputs, cfg: NetworksConfig, cities: DataFrame,
+                 years: list[int], out_dir: Path, every: bool) -> None:
+    """Build and write the networks of `years` (`every`: all the configured years: the tables are
+    overwritten; else only those years' rows are replaced). The run's counts cover these years."""
+    from greenlink.gold.netfigures import network_figures  # local: matplotlib, only when maps are drawn
+
+    n = nw.sample_size(cities)
+    phase = _Phases(r)
+    in_years = F.col("year").isin(years)
+
+    def put(df: DataFrame, spec: tables.TableSpec) -> None:
+        if every:
+            tables.write(df, spec, mode="overwrite")
+        else:
+            tables.write(df, spec, mode="replace_where", replace_where=f"year IN ({', '.join(map(str, years))})")
+
+    def built(spec: tables.TableSpec) -> DataFrame:
+        df = tables.read(spark, spec.name)
+        return df if every else df.where(in_years)
+
+    net_patents, applicants, transfers = network_patents(inputs.patents, cfg.patent_year), inputs.applicants, \
+        inputs.transfers
+    if not every:   # only these years' rows (both silver tables are partitioned by year)
+        net_patents, transfers = net_patents.where(in_years), transfers.where(in_years)
+        if cfg.patent_year == "application":
+            applicants = applicants.where(in_years)
+    # patent-level frames used by several audits and the edges: computed once
+    links = applicant_links(net_patents, applicants, cfg.org_types).persist()
+    pc = patent_cities(links).persist()
+    trows = transfer_rows(transfers).persist()
+    try:
+        with phase("inputs"):
+            for key, v in audit_counts(input_audit(links, net_patents, pc, trows, cities, years).collect()).items():
+                r.count(key, v)
+            r.log(f"{r.counts['patents.network']} network patents, {r.counts['patent_cities.accepted']} "
+                  f"sample patent cities, {r.counts['transfers.network.accepted']} sample transfers")
+        with phase("edges"):
+            put(nw.collab_edges(pc, cities, years), nw.COLLAB_EDGES)
+            put(nw.transfer_edges(network_transfers(trows), cities, years), nw.TRANSFER_EDGES)
+    finally:
+        for df in (links, pc, trows):
+            df.unpersist()
+    collab, transfer = built(nw.COLLAB_EDGES), built(nw.TRANSFER_EDGES)
+    ce = collab.agg(F.count(F.lit(1)).alias("n"), F.sum("weight").alias("w")).first()
+    te = transfer.agg(F.count(F.lit(1)).alias("n"), F.sum("weight").alias("w"),
+                      F.sum(F.when(F.col("is_local"), F.col("weight"))).alias("local")).first()
+    _reconcile("collab pairs = Σ collab_edges.weight", r.counts["collab.pairs"], int(ce["w"] or 0))
+    _reconcile("accepted transfers = Σ transfer_edges.weight", r.counts["transfers.network.accepted"],
+               int(te["w"] or 0))
+    r.count("collab_edges.rows", ce["n"])
+    r.count("transfer_edges.rows", te["n"])
+    r.count("transfers.local", int(te["local"] or 0))
+
+    with phase("graph"):
+        # ONE GraphFrame for both networks and all years, its edges materialised once
+        # (city-level rows): degrees, betweenness arcs, PageRank and components read them
+        graph = nm.network_graph(collab, transfer, cities, years)
+        graph = GraphFrame(graph.vertices.localCheckpoint(eager=True), graph.edges.localCheckpoint(eager=True))
+    with phase("betweenness"):
+        # materialised on its own (city-level rows) so that its cost is visible
+        bcs = nm.network_betweenness(graph, n, sources_per_task=cfg.sources_per_task).localCheckpoint(eager=True)
+    with phase("metrics"):
+        metrics = nm.city_network_metrics(collab, transfer, cities, years, betweenness_rows=bcs, graph=graph,
+                                          pagerank_tol=cfg.pagerank_tol)
+        put(metrics, nw.CITY_NETWORK_METRICS)
+        metrics = built(nw.CITY_NETWORK_METRICS)
+        r.count("city_network_metrics.rows", metrics.count())
+    with phase("summary"):
+        summary = nm.network_summary(collab, transfer, metrics, cities, years, top_k=cfg.top_k, graph=graph,
+                                     components_algorithm=cfg.components_algorithm)
+        put(summary, nw.NETWORK_SUMMARY)
+        r.count("network_summary.rows", built(nw.NETWORK_SUMMARY).count())
+    _reconcile("metric rows = N x years", r.counts["city_network_metrics.rows"], n * len(years))
+    if cfg.figures:
+        with phase("figures"):
+            if out_dir.exists():   # a rerun with other years must not leave old maps behind
+                for f in out_dir.iterdir():
+                    m = _FIGURE_NAME.match(f.name)
+                    if m and (every or int(m[2]) in years):
+                        f.unlink()
+            written = network_figures(collab, transfer, cities, years, out_dir)
+            r.count("figures.files", len(written))
+            r.log(f"{len(written)} figures in {out_dir}")

@@ -5,7 +5,8 @@ The registry below maps each command to the module that implements it (a stage m
 (`configure(parser)`, `main(args) -> int`; `greenlink.ops.commands.<command>` for the stages and
 `run`): argparse ends there. `greenlink run` chains the pipeline stages in order. Errors a user can fix
 (`UserError`) print as one line (ingest's file checks: one line per refused file) and exit
-with status 2; every line goes through `printable`, so no raw control byte reaches the terminal.
+with status 2, and so does a full disk (`writing <table>: no space left on <mount> (<free> MB
+free)`); every line goes through `printable`, so no raw control byte reaches the terminal.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 
 from greenlink.core.config import STAGES, load_profile
-from greenlink.core.errors import UserError
+from greenlink.core.errors import UserError, disk_full_in, is_disk_full, space_left
 from greenlink.core.lock import warehouse_lock as hold_lock
 from greenlink.core.printable import printable
 from greenlink.core.session import resolve_warehouse
@@ -100,18 +101,45 @@ def warehouse_lock(args: argparse.Namespace) -> AbstractContextManager:
     return hold_lock(wh, args.command, float(getattr(args, "lock_wait", 0) or 0), argv=" ".join(sys.argv))
 
 
+def error_lines(command: str, exc: BaseException, warehouse: str | None = None) -> list[str] | None:
+    """What a command that failed with `exc` prints (status 2), or None when the error is not the
+    user's to fix (the traceback is then shown). A `UserError` prints its lines; a full disk one
+    line: the table write that ran out names its table and the space left
+    (`core.errors.DiskFull`); recording the failed run in _meta.runs may then run out too, which
+    must not hide it. A write outside the tables that ran out names the warehouse."""
+    if isinstance(exc, UserError):
+        message = str(exc)
+    elif is_disk_full(exc):
+        full = disk_full_in(exc)
+        message = str(full) if full is not None else (
+            f"writing the warehouse {warehouse}: {space_left(warehouse)}" if warehouse else "no space left on device")
+    else:
+        return None
+    return [f"greenlink {command}: {printable(line, None)}" for line in message.split("\n")]
+
+
+def _warehouse_of_args(args: argparse.Namespace) -> str | None:
+    try:
+        return resolve_warehouse(getattr(args, "warehouse", None) or load_profile(getattr(args, "profile", "local")).warehouse)
+    except Exception:   # noqa: BLE001 - only for a message
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         with warehouse_lock(args):
             return int(importlib.import_module(args._module).main(args) or 0)
-    except UserError as exc:
-        for line in str(exc).split("\n"):
-            print(f"greenlink {args.command}: {printable(line, None)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"greenlink {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        lines = error_lines(args.command, exc, None if isinstance(exc, UserError) else _warehouse_of_args(args))
+        if lines is None:
+            raise
+        for line in lines:
+            print(line, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

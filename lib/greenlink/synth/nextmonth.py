@@ -158,7 +158,8 @@ class _Row:
         return values
 
 
-def next_month(dump: Path, out: Path, *, share: float = 0.01, seed: int = 1, resplit: bool = True) -> dict:
+def next_month(dump: Path, out: Path, *, share: float = 0.01, seed: int = 1, resplit: bool = True,
+               years: tuple[int, int] | None = None) -> dict:
     """Write into `out` the full dump that follows `dump` a month later; returns NEXT_MONTH.json.
 
     Of the N data rows of the patent CSV and Parquet files, round(share·N) are corrected (IPC,
@@ -166,10 +167,14 @@ def next_month(dump: Path, out: Path, *, share: float = 0.01, seed: int = 1, res
     new grants added; of the T transfer rows round(share·T) corrected, round(share/4·T) removed
     and up to round(share/2·T) new ones transfer new grants. Every other row keeps its bytes;
     rows are shuffled in every file, and with `resplit` the largest patent CSV is cut in two.
-    Deterministic for a given (dump, share, seed)."""
+    With `years` (first, last), only patents applied for and transfers registered in those
+    years are changed (the counts are still shares of the whole dump; every row is a candidate,
+    so the survey parses them all). Deterministic for a given (dump, share, seed, years)."""
     dump, out = Path(dump), Path(out)
     if not 0 < share <= 0.5:
         raise UserError(f"--share must be in (0, 0.5] (got {share})")
+    if years is not None and not (PLAUSIBLE_YEARS[0] <= years[0] <= years[1] <= PLAUSIBLE_YEARS[1]):
+        raise UserError(f"--years must be FIRST-LAST within {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]} (got {years})")
     if not (dump / "patents").is_dir():
         raise UserError(f"{dump} has no patents/ folder: not a dump")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -180,11 +185,13 @@ def next_month(dump: Path, out: Path, *, share: float = 0.01, seed: int = 1, res
     quotas = {"patents": _patent_quotas(_total(files, "patents"), share),
               "transfers": _transfer_quotas(_total(files, "transfers"), share)}
     quotas["transfers"]["new"] = min(quotas["transfers"]["new"], quotas["patents"]["new"])
-    streams = {kind: _stream(files, kind, sum(quotas[kind].values()), rng) for kind in KINDS}
+    streams = {kind: _stream(files, kind, sum(quotas[kind].values()), rng, every=years is not None) for kind in KINDS}
     parsed, once, used = _scan(files, streams)
     log.info("next month: %s scanned", dump)
-    checks = {"patents": lambda r: once["patents"](r.no.body) and _patent_ok(r, conf),
-              "transfers": lambda r: once["transfers"](r.no.body) and _transfer_ok(r)}
+    checks = {"patents": lambda r: once["patents"](r.no.body) and _patent_ok(r, conf)
+              and _in_years(r.get("application_date"), years),
+              "transfers": lambda r: once["transfers"](r.no.body) and _transfer_ok(r)
+              and _in_years(r.get("effective_date"), years)}
     chosen = {kind: _assign(streams[kind], parsed[kind], quotas[kind], checks[kind]) for kind in KINDS}
     changes, grants = _plan_patents(chosen["patents"], used, rng)
     changes.update(_plan_transfers(chosen["transfers"], grants, rng))
@@ -195,6 +202,7 @@ def next_month(dump: Path, out: Path, *, share: float = 0.01, seed: int = 1, res
     stage.mkdir(parents=True)
     written = _write(dump, files, stage, seed, resplit)
     report = {"source": str(dump.resolve()), "share": share, "seed": seed, "resplit": resplit,
+              "years": list(years) if years else None,
               "rows": {kind: _total(files, kind) for kind in KINDS}, "changes": changes, "files": written}
     (stage / REPORT).write_text(json.dumps(report, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
                                 encoding="utf-8")
@@ -277,12 +285,15 @@ def _transfer_quotas(n: int, share: float) -> dict[str, int]:
     return {"corrected": round(share * n), "removed": round(share / 4 * n), "new": round(share / 2 * n)}
 
 
-def _stream(files: list[_File], kind: str, needed: int, rng: random.Random) -> list[tuple[_File, int]]:
+def _stream(files: list[_File], kind: str, needed: int, rng: random.Random,
+            every: bool = False) -> list[tuple[_File, int]]:
     """Candidate rows in random order, twice as many as needed (defective and duplicated rows are
-    skipped later): row indices are drawn before any row is read, so only these are parsed."""
+    skipped later): row indices are drawn before any row is read, so only these are parsed.
+    `every`: all rows, shuffled (the changes are limited to some years: most rows cannot take one)."""
     editable = _editable(files, kind)
     starts = np.cumsum([0] + [f.rows for f in editable]).tolist()
-    picks = rng.sample(range(starts[-1]), min(starts[-1], 2 * needed + 100 if needed else 0))
+    wanted = starts[-1] if every else 2 * needed + 100
+    picks = rng.sample(range(starts[-1]), min(starts[-1], wanted if needed else 0))
     located = []
     for g in picks:
         i = bisect.bisect_right(starts, g) - 1
@@ -369,6 +380,13 @@ def _patent_ok(row: _Row, conf: IngestConf) -> bool:
         return False
     return (type_key(row.get("patent_type")) in conf.patent_types and bool(ipc_symbols(row.get("ipc")))
             and bool(_names(row.get("applicants"))))
+
+
+def _in_years(raw: str, years: tuple[int, int] | None) -> bool:
+    if years is None:
+        return True
+    d = _date(raw)
+    return d is not None and years[0] <= d.value.year <= years[1]
 
 
 def _transfer_ok(row: _Row) -> bool:

@@ -82,7 +82,9 @@ class Gen:
         key = (km, same_prov)
         if key not in self._gravity:
             self._gravity[key] = self._gravity_df(km, same_prov).cache()
-        return self._gravity[key]
+        # the hint goes on top of the cached table: a hint inside a cached plan is part of no
+        # join there (Spark's HintErrorLogger warned once per cached table)
+        return F.broadcast(self._gravity[key])
 
     def release(self) -> None:
         for df in self._gravity.values():
@@ -94,11 +96,12 @@ class Gen:
         g = gravity(c, km, same_prov) * c["size"].to_numpy()[None, :]
         np.fill_diagonal(g, 0.0)
         codes = c["city_code"].to_numpy()
-        rows = []
-        for i, code in enumerate(codes):
-            s = slots(g[i], 256)
-            rows += [(code, k, codes[j]) for k, j in enumerate(s)]
-        return F.broadcast(self.spark.createDataFrame(pd.DataFrame(rows, columns=["city_code", "slot", "dest"])))
+        # one row per city with its 256 destinations, exploded by Spark: the local rows travel
+        # inside the tasks that read them, and one row per (city, slot) made those tasks
+        # larger than Spark's recommended 1000 KiB (TaskSetManager warned)
+        rows = [(str(code), [str(codes[j]) for j in slots(g[i], 256)]) for i, code in enumerate(codes)]
+        per_city = self.spark.createDataFrame(rows, "city_code string, dests array<string>")
+        return per_city.select("city_code", F.posexplode("dests").alias("slot", "dest"))
 
     def entities_df(self) -> DataFrame:
         e = self.plan.entities.copy()

@@ -76,27 +76,54 @@ def _style(gen: Gen, specs: list[dict], key: str, u_mix: Column, u_alt: Column, 
     return F.when(u_mix < mix, _choose(options, u_alt)).otherwise(primary)
 
 
-def ipc_text(gen: Gen, salt: str) -> Column:
-    """The IPC field: each symbol in a dirty form (SPEC §2), `;`-separated, first = main."""
+IPC_FORMS = "_ipc_forms"   # column of patent_rows: (canonical, fourteen-character) form of each symbol
+
+
+def ipc_forms(gen: Gen) -> Column:
+    """The patent's symbols as structs (c: canonical, f: fourteen-character form), looked up in
+    the pool ONCE: `ipc_text` uses each several times, and every use of a pool-sized constant
+    array in an expression is a copy of it in the plan each task receives (12 MB task binaries
+    at the demo's size: DAGScheduler warned)."""
     pool = gen.pool
     canon = _lit_array(pool["symbol"].tolist(), "string")
     fourteen = _lit_array(pool["fourteen"].tolist(), "string")
+    return F.transform("symbols", lambda idx: F.struct(canon[idx].alias("c"), fourteen[idx].alias("f")))
+
+
+def ipc_rendered(gen: Gen, salt: str) -> Column:
+    """Each symbol in a dirty form (SPEC §2), first = main; reads the column IPC_FORMS
+    (`ipc_forms`). `ipc_text` joins them from the column IPC_RENDERED: kept in a column of its
+    own, the expression (with its constant arrays) is in the plan once, not once per use."""
     forms = gen.p["ipc"]["dirty_forms"]
     names = list(forms)
     fslots = _lit_array([names[i] for i in slots([forms[k] for k in names], 1024)], "string")
     versions = gen.p["ipc"]["version_dates"]
     seed = gen.seed
 
-    def one(idx: Column, j: Column) -> Column:
-        c = canon[idx]
-        form = fslots[pick(uniform(seed, salt + "-ipc-form", F.col("pid"), j), 1024)]
-        ver = _choose(versions, uniform(seed, salt + "-ipc-ver", F.col("pid"), j))
+    def drawn(sym: Column, j: Column) -> Column:
+        # the form is drawn once per symbol and then tested several times (one copy of fslots)
+        return F.struct(sym["c"].alias("c"), sym["f"].alias("f"),
+                        fslots[pick(uniform(seed, salt + "-ipc-form", F.col("pid"), j), 1024)].alias("form"),
+                        _choose(versions, uniform(seed, salt + "-ipc-ver", F.col("pid"), j)).alias("ver"))
+
+    def one(sym: Column) -> Column:
+        c, form = sym["c"], sym["form"]
         nospace = F.regexp_replace(c, " ", "")
         return (F.when(form == "nospace", nospace).when(form == "lower", F.lower(nospace))
-                .when(form == "doublespace", F.regexp_replace(c, " ", "  ")).when(form == "fourteen", fourteen[idx])
+                .when(form == "doublespace", F.regexp_replace(c, " ", "  ")).when(form == "fourteen", sym["f"])
                 .when(form == "fullwidth", F.translate(c, FULLWIDTH_FROM, FULLWIDTH_TO))
-                .when(form == "version", F.concat(c, F.lit(" "), ver)).otherwise(c))
-    rendered = F.transform("symbols", one)
+                .when(form == "version", F.concat(c, F.lit(" "), sym["ver"])).otherwise(c))
+    return F.transform(F.transform(IPC_FORMS, drawn), one)
+
+
+IPC_RENDERED = "_ipc_rendered"   # column of patent_rows: `ipc_rendered` of the row's spelling (near / orig)
+
+
+def ipc_text(gen: Gen, salt: str) -> Column:
+    """The IPC field: the symbols of IPC_RENDERED (`ipc_rendered`) `;`-separated, with garbage
+    tokens for the IPC defects."""
+    seed = gen.seed
+    rendered = F.col(IPC_RENDERED)
     garbage = gen.p["ipc"]["garbage"]
     fp = gen.p["files"]
     g1 = _choose(garbage, uniform(seed, salt + "-garbage", F.col("pid")))
@@ -146,7 +173,9 @@ def patent_rows(gen: Gen, rec: DataFrame) -> DataFrame:
         .withColumn("file_id", pick(uniform(seed, "near-file", F.col("pid")), len(specs)).cast("int"))
     near = near.withColumn("file_id", F.when(F.col("file_id").isin([s["file_id"] for s in specs if s["format"] == "xlsx"]),
                                              F.lit(gbk)).otherwise(F.col("file_id")))
-    rows = orig.unionByName(dup).unionByName(near)
+    rows = orig.unionByName(dup).unionByName(near).withColumn(IPC_FORMS, ipc_forms(gen))
+    rows = rows.withColumn(IPC_RENDERED, F.when(F.col("copy") == 2, ipc_rendered(gen, "near"))
+                           .otherwise(ipc_rendered(gen, "orig")))
     # spellings: a duplicate copies its original exactly, a near duplicate is drawn afresh
     salt = F.when(F.col("copy") == 2, F.lit("near")).otherwise(F.lit("orig"))
 

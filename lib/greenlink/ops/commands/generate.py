@@ -29,13 +29,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--share", type=float, default=None,
                         help="with --next-month-of: share of rows corrected (default 0.01; a quarter of it "
                              "withdrawn, half of it added)")
+    parser.add_argument("--years", default=None, metavar="FIRST-LAST",
+                        help="with --next-month-of: change only patents applied for and transfers registered "
+                             "in these years (e.g. 2019-2020; default: any year)")
 
 
 def main(args: argparse.Namespace) -> int:
     if args.next_month_of is not None:
         return _next_month(args)
-    if args.share is not None:
-        raise UserError("--share applies only with --next-month-of")
+    for option, value in (("--share", args.share), ("--years", args.years)):
+        if value is not None:
+            raise UserError(f"{option} applies only with --next-month-of")
     rate = params.load()["defects"]["rate"] if args.defect_rate is None else args.defect_rate
     check_args(args.patents, rate)
     spark = get_spark(args.profile, args.warehouse)
@@ -52,7 +56,18 @@ def main(args: argparse.Namespace) -> int:
 def _next_month(args: argparse.Namespace) -> int:
     """Plain file work: no Spark session, hence no _meta.runs record."""
     share = 0.01 if args.share is None else args.share
-    report = next_month(Path(args.next_month_of), Path(args.out), share=share, seed=args.seed)
+    report = next_month(Path(args.next_month_of), Path(args.out), share=share, seed=args.seed,
+                        years=_years(args.years))
     counts = ", ".join(f"{k} {v['count']:,}" for k, v in sorted(report["changes"].items()))
     print(f"next month of {args.next_month_of} written to {args.out}: {counts}")
     return 0
+
+
+def _years(text: str | None) -> tuple[int, int] | None:
+    """`2019-2020` or `2019` as (first, last); None for None."""
+    if text is None:
+        return None
+    parts = text.split("-")
+    if not 1 <= len(parts) <= 2 or not all(p.strip().isdigit() for p in parts):
+        raise UserError(f"--years must be FIRST-LAST or YEAR, e.g. 2019-2020 (got {text!r})")
+    return int(parts[0]), int(parts[-1])
