@@ -356,3 +356,28 @@ def test_figures_are_written(spark, world, built, tmp_path):
     for p in paths:
         assert p.parent == tmp_path and p.stat().st_size > 1000
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_top_cities_are_written_in_one_order_whatever_the_shuffle(spark):
+    """network_summary.top_cities holds its entries in TOP_METRICS order however the shuffle
+    delivers them (a cluster run wrote BC, DC, rsi where a local run wrote rsi, DC, BC): the
+    stored order (map_keys) is the same under any number of shuffle partitions."""
+    from pyspark.sql import functions as F
+
+    from greenlink.gold import network_metrics as nm
+
+    cols = [c for m in nw.TOP_METRICS.values() for c in m]
+    rows = [(2010, c, *[float(i + k + 1) for k in range(len(cols))]) for i, c in enumerate("ABCDEF")]
+    metrics = spark.createDataFrame(rows, ["year", "city_code", *cols])
+    keep = {k: spark.conf.get(k) for k in ("spark.sql.shuffle.partitions", "spark.sql.adaptive.enabled")}
+    seen = set()
+    try:
+        spark.conf.set("spark.sql.adaptive.enabled", "false")
+        for n in (1, 2, 3, 5, 7, 13):
+            spark.conf.set("spark.sql.shuffle.partitions", str(n))
+            got = nm._top_cities(metrics, 3).select("network", F.map_keys("top_cities").alias("k")).collect()
+            seen.add(tuple(sorted((r["network"], tuple(r["k"])) for r in got)))
+    finally:
+        for k, v in keep.items():
+            spark.conf.set(k, v)
+    assert seen == {tuple(sorted((net, tuple(m)) for net, m in nw.TOP_METRICS.items()))}

@@ -315,5 +315,10 @@ def _top_cities(metrics: DataFrame, top_k: int) -> DataFrame:
         # sort by value desc then city_code asc: negate the value inside the sorted struct
         F.slice(F.array_sort(F.collect_list(F.struct((-F.col("value")).alias("v"), "city_code"))), 1, top_k)
         .alias("top"))
-    return ranked.groupBy("network", "year").agg(F.map_from_entries(F.collect_list(
-        F.struct("metric", F.transform("top", lambda x: x["city_code"])))).alias("top_cities"))
+    # the map's entries in TOP_METRICS order, whatever order the shuffle delivered them in (a
+    # cluster and a local run must write the same value)
+    rank = F.create_map(*[F.lit(x) for cols in TOP_METRICS.values() for i, c in enumerate(cols) for x in (c, i)])
+    entries = F.array_sort(F.collect_list(F.struct(rank[F.col("metric")].alias("i"), "metric",
+                                                   F.transform("top", lambda x: x["city_code"]).alias("cities"))))
+    return ranked.groupBy("network", "year").agg(F.map_from_entries(
+        F.transform(entries, lambda e: F.struct(e["metric"], e["cities"]))).alias("top_cities"))
