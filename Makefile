@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JARS   := .cache/jars/MANIFEST.json
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test clean
 setup: $(STAMP) $(JARS)
 
 # uv installs the same pinned packages as pip, with parallel downloads: a fresh machine's

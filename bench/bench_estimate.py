@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_estimate.py [--cities 278] [--seed 7] [--out DIR]
 
 Simulates 278 cities x 2010-2020 (3,058 rows; 2,780 estimation rows after the lag) with the
-SPEC §7 system (tests/test_econ_simulate.py, counts drawn negative binomial), then times
+SPEC §7 system (`greenlink.synth.estimation_panel`, counts drawn negative binomial), then times
 estimating and rendering every table: reading specs, building designs, iterated 3SLS,
 Tobit, OLS and the mixed count/linear ML (Table 3 with its bias corrections: the split-panel
 jackknife refits (1)-(6) on both halves of the period, the Nickell correction of (7)(8), and
@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 def main() -> int:
@@ -34,7 +33,7 @@ def main() -> int:
     from greenlink.estimate.estimate import run_table
     from greenlink.estimate.render import write_reports
     from greenlink.estimate.spec import load_tables
-    from test_econ_simulate import simulate_panel
+    from greenlink.synth.estimation_panel import simulate_panel
 
     t_import = time.perf_counter() - t0
     panel, _ = simulate_panel(n_cities=args.cities, seed=args.seed, discrete=True)

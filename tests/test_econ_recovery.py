@@ -1,7 +1,7 @@
 """Estimators recover known parameters from simulated worlds (SPEC §7).
 
 The base system is simulated at the article's size (278 cities, 2010-2020, 2,780 estimation
-rows) by tests/test_econ_simulate.py with alpha = 0.10, beta = 0.15. Its noise is small
+rows) by `greenlink.synth.estimation_panel` with alpha = 0.10, beta = 0.15. Its noise is small
 relative to the exogenous within-city variation of the controls (noise_sd = 0.1): the
 fixed-effects (LSDV) estimator of a system with cross-lagged feedback has a Nickell-type
 bias of order 1/T, which is then a small fraction of a standard error, so the check measures
@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from greenlink.estimate import estimate, load_table, table_from_dict
-from test_econ_simulate import UNLAGGED, simulate_panel
+from greenlink.synth.estimation_panel import UNLAGGED, simulate_panel
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "estimation"
 

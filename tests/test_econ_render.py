@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +113,29 @@ def _cli(argv):
     return cli.main(parser.parse_args(argv))
 
 
+def test_cli_options_are_the_config():
+    """Every mode of `greenlink estimate` is an EstimateConfig; --lock-wait like every stage."""
+    from greenlink.core.errors import UserError
+    from greenlink.estimate.stage import EstimateConfig
+    from greenlink.ops.commands import estimate as cli
+
+    parser = argparse.ArgumentParser()
+    cli.configure(parser)
+    args = parser.parse_args(["--tables", "table2", "--formats", "md,csv", "--contemporaneous", "--no-plot",
+                              "--lock-wait", "30", "--reports", "r"])
+    assert args.lock_wait == 30
+    assert cli.config(args) == EstimateConfig(tables="table2", formats=("md", "csv"), contemporaneous=True,
+                                              plots=False, reports="r")
+    args = parser.parse_args(["--panel", "p.csv", "--spec", "a.yaml", "--spec", "b.yaml", "--out", "o"])
+    assert cli.config(args) == EstimateConfig(panel="p.csv", specs=("a.yaml", "b.yaml"), out="o")
+    with pytest.raises(UserError, match="unknown format"):
+        cli.config(parser.parse_args(["--tables", "all", "--formats", "md,pdf"]))
+    with pytest.raises(UserError, match="--spec needs --panel FILE and --out DIR"):
+        cli.config(parser.parse_args(["--spec", "a.yaml", "--out", "o"]))
+    with pytest.raises(UserError, match="give either"):
+        cli.config(parser.parse_args(["--spec", "a.yaml", "--tables", "all"]))
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "delta"])
 def test_cli_estimates_any_spec_on_any_panel_file(tmp_path, fmt):
     """`greenlink estimate --panel FILE --spec FILE --out DIR` with a textbook system."""
@@ -147,8 +169,7 @@ def test_cli_estimates_any_spec_on_any_panel_file(tmp_path, fmt):
 
 def test_cli_all_article_tables_on_a_small_world(tmp_path):
     """Tables 1-7 from conf/estimation end to end on a small simulated panel file."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_econ_simulate import simulate_panel
+    from greenlink.synth.estimation_panel import simulate_panel
 
     panel, _ = simulate_panel(n_cities=60, seed=2, discrete=True)
     panel.to_parquet(tmp_path / "panel.parquet")

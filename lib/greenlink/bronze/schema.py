@@ -13,7 +13,7 @@ from __future__ import annotations
 from pyspark.sql import types as T
 
 from greenlink.core.tables import TableSpec
-from greenlink.core.text import years_sql
+from greenlink.core.text import sql_in, struct_type, years_sql
 
 # Reject reason codes by stage, exactly as docs/raw_formats.md lists them.
 REJECT_REASONS: dict[str, tuple[str, ...]] = {
@@ -41,13 +41,9 @@ _APPLICATION_NO_FORM = "application_no RLIKE '^([0-9]{12}|[0-9]{8})[.][0-9X]$'"
 _LINEAGE = "source_row > 0 AND length(record_hash) = 64 AND length(line_hash) = 32"
 
 
-def _fields(*cols: tuple[str, T.DataType]) -> T.StructType:
-    return T.StructType([T.StructField(n, t) for n, t in cols])
-
-
 PATENTS_RAW = TableSpec(
     name="bronze.patents_raw",
-    schema=_fields(
+    schema=struct_type(
         ("application_no", _S), ("application_no_raw", _S), ("application_date", _D), ("year", _I),
         ("publication_no", _S), ("grant_date", _D), ("patent_type", _S), ("patent_type_raw", _S),
         ("ipc_raw", _S), ("applicants_raw", _S), ("applicant_address", _S),
@@ -59,7 +55,7 @@ PATENTS_RAW = TableSpec(
         "valid_dates": (f"{years_sql()} AND year = year(application_date)"
                         f" AND (grant_date IS NULL OR (grant_date >= application_date"
                         f" AND {years_sql('year(grant_date)')}))"),
-        "valid_values": f"patent_type IN ('invention', 'utility', 'design') AND {_APPLICATION_NO_FORM} AND {_LINEAGE}",
+        "valid_values": f"{sql_in('patent_type', PATENT_TYPES)} AND {_APPLICATION_NO_FORM} AND {_LINEAGE}",
     },
     comment="greenlink ingest: accepted patent records of the current dump, raw strings + parsed dates/type",
     keys=("source_file", "source_row"),
@@ -70,7 +66,7 @@ PATENTS_RAW = TableSpec(
 
 TRANSFERS_RAW = TableSpec(
     name="bronze.transfers_raw",
-    schema=_fields(
+    schema=struct_type(
         ("application_no", _S), ("application_no_raw", _S), ("effective_date", _D), ("year", _I),
         ("owners_before", _S), ("owners_after", _S), ("current_owner_address", _S),
         ("source_file", _S), ("source_row", _L), ("record_hash", _S), ("line_hash", _B), ("run_id", _S)),
@@ -88,19 +84,15 @@ TRANSFERS_RAW = TableSpec(
 )
 
 
-def _in(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
 REJECTS = TableSpec(
     name="bronze.rejects",
-    schema=_fields(
+    schema=struct_type(
         ("stage", _S), ("kind", _S), ("source_file", _S), ("source_row", _L), ("application_no_raw", _S),
         ("reason", _S), ("detail", _S), ("raw_record", _S), ("run_id", _S)),
     not_null=("stage", "kind", "source_file", "source_row", "reason", "run_id"),
     checks={
         "valid_values": ("source_row > 0 AND kind IN ('patents', 'transfers') AND ("
-                         + " OR ".join(f"(stage = '{s}' AND reason IN ({_in(r)}))" for s, r in REJECT_REASONS.items())
+                         + " OR ".join(f"(stage = '{s}' AND {sql_in('reason', r)})" for s, r in REJECT_REASONS.items())
                          + ")"),
     },
     comment="rows refused by a stage, with reason, lineage and the raw record; each stage replaces its own rows",
@@ -111,9 +103,9 @@ REJECTS = TableSpec(
 
 FILE_REJECTS = TableSpec(
     name="bronze.file_rejects",
-    schema=_fields(("file", _S), ("size", _L), ("sha256", _S), ("reason", _S), ("detail", _S), ("run_id", _S)),
+    schema=struct_type(("file", _S), ("size", _L), ("sha256", _S), ("reason", _S), ("detail", _S), ("run_id", _S)),
     not_null=("file", "reason", "detail", "run_id"),
-    checks={"valid_values": f"reason IN ({_in(FILE_REASONS)}) AND length(detail) > 0 AND (size IS NULL OR size >= 0)"},
+    checks={"valid_values": f"{sql_in('reason', FILE_REASONS)} AND length(detail) > 0 AND (size IS NULL OR size >= 0)"},
     comment="input files refused by the ingest file checks (partial dump when not empty), with reason and detail",
     keys=("file",),
 )

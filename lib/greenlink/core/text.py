@@ -10,14 +10,18 @@
   table CHECK constraints and input checks use it. The study years are data
   (conf/panel.yaml `years`, `study_years()`), not this.
 - `parse_years`: the `--years 2010-2020` option of every stage that has one.
+- `years_sql`, `sql_in`, `struct_type`: the pieces every `TableSpec` declaration is written
+  with (CHECK text and schemas).
 """
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from greenlink.core.errors import UserError
 
@@ -89,6 +93,16 @@ def text_key(value: object) -> str:
 def years_sql(column: str = "year") -> str:
     """SQL predicate: `column` within PLAUSIBLE_YEARS (for CHECK constraints)."""
     return f"{column} BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]}"
+
+
+def sql_in(column: str, values: Iterable[str]) -> str:
+    """SQL predicate: `column IN ('a', 'b')` (for CHECK constraints; values are codes, no quotes)."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def struct_type(*cols: tuple[str, T.DataType]) -> T.StructType:
+    """Schema from (name, type) pairs, in order."""
+    return T.StructType([T.StructField(n, t) for n, t in cols])
 
 
 def check_years(lo: int, hi: int, where: str) -> tuple[int, int]:

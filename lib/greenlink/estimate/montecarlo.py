@@ -4,23 +4,26 @@ study-shape worlds of every Table 3 column and Table 2's 3SLS (issue 24).
 On the default generator world the article's estimator has no probability limit equal to the
 planted alpha, beta (ln(1 + count) is censored at 0 and both lagged outcomes feed back with
 T = 10), so a single run is compared with the estimator's own expectation in that world: its
-mean over seeds. Each seed is a driver-side simulation (`generate.system.simulate`, the panel
+mean over seeds. Each seed is a driver-side simulation (`synth.system.simulate`, the panel
 the pipeline rebuilds exactly; seconds per world) followed by the estimation.
 
-    pseudo_true(n_patents, seeds, profile=None) -> DataFrame (seed, equation, term, coef, se, planted)
-    summarize(frame) -> DataFrame (equation, term, planted, mean, sd over seeds, mean se, mc_se, seeds)
+    pseudo_true(n_patents, seeds, profile=None, overrides=None)
+        -> DataFrame (seed, equation, term, coef, se, planted, censored_share)
+    summarize(frame) -> DataFrame (equation, term, planted, mean, sd over seeds, mean se, seeds,
+        censored_share, mc_se)
 
 Study-shape worlds (278 cities x 2010-2020, city and year effects, 10 estimation years after the
 lag; `simulate_world`), each the model one column group estimates, with the study's regressors
 (the Table 2/3 controls: city levels correlated with the city effects, city trends, province-year
-qrate, cgl constant within a city, HSR switching on) and the cross-lagged feedback α, β:
+qrate, cgl constant within a city, HSR switching on; the planted coefficients X_TRUE, W_TRUE
+of `synth.estimation_panel`) and the cross-lagged feedback α, β:
 
     tobit     (1)(2): ln_gtr = max(0, α ln_rsi[t-1] + X'λ + a_i + v_t + σ ε1), ln_rsi likewise
     twopart   (3)(4): ln_gtr = d1·(α ln_rsi[t-1] + X'λ + a_i + v_t + σ ε1), participation
               d1 (gtr > 0) independent of ε1 given the regressors and a city propensity: the
               model under which OLS on the nonzero rows is consistent
     mixed     (5)(6): ln_gtr linear as above; rsi ~ NB2(exp(β ln_gtr[t-1] + W'γ + m_i + n_t
-              + λ ε1/σ), α_nb), estimated on rsi > 0 (zero-truncated); ln_rsi = ln(1 + rsi)
+              + λ ε1), α_nb), estimated on rsi > 0 (zero-truncated); ln_rsi = ln(1 + rsi)
     dynamic   (7)(8): the linear system with own lags ρ_g ln_gtr[t-1], ρ_r ln_rsi[t-1]
     base      Table 2 (2)(4): the linear system (SPEC §7)
 
@@ -42,6 +45,7 @@ from greenlink.core.config import conf_file
 from greenlink.estimate.estimate import estimate
 from greenlink.estimate.spec import load_table
 from greenlink.synth import params as gparams
+from greenlink.synth.estimation_panel import UNLAGGED, W_TRUE, X_TRUE
 from greenlink.synth.system import simulate
 
 CROSS_TERMS = {"ln_gtr": ("ln_rsi[t-1]", "alpha"), "ln_rsi": ("ln_gtr[t-1]", "beta")}
@@ -80,11 +84,6 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- study-shape worlds
 
-X_TRUE = {"dc_out": 2.0, "dc_in": 3.0, "bc_gt": -4.0, "ln_app": 0.4, "ln_pgdp": 0.8, "qrate": 10.0, "cgl": 0.5,
-          "HSR": 0.06}
-W_TRUE = {"DC": 5.0, "BC": -2.5, "er": 0.2, "ln_fdi": 0.1, "fin": -0.01, "ins": 0.006, "ln_app": 0.3,
-          "ln_pgdp": 0.6, "qrate": 4.0, "cgl": 0.4, "HSR": 0.05}
-UNLAGGED = ("cgl", "HSR")
 WORLD_DEFAULTS = {"alpha": 0.10, "beta": 0.15, "rho_g": 0.3, "rho_r": 0.3, "sigma": 0.5, "rho": 0.3, "city_sd": 0.5,
                   "nb_alpha": 0.5, "lam": 0.5, "tobit_sigma": 0.8, "city_trends": 1.0}
 # world -> the (table, model) it is the model of
@@ -95,8 +94,10 @@ KINDS = tuple(WORLD_MODELS)
 
 def _controls(rng: np.random.Generator, n: int, years: np.ndarray, y0: int, n_prov: int = 30,
               city_trends: float = 1.0):
-    """The Table 2/3 controls per city and year (as tests/test_econ_simulate.py) and a city
-    score (the city level of ln_app) the city effects are correlated with."""
+    """The Table 2/3 controls per city and year (the distributions of
+    `synth.estimation_panel.simulate_panel`, drawn in their own order so that the published
+    Monte Carlo results, docs/benchmarks.md, stay reproducible) and a city score (the city
+    level of ln_app) the city effects are correlated with."""
     t = len(years)
     prov = rng.integers(0, n_prov, n)
     out, levels = {}, {}

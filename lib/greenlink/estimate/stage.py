@@ -1,8 +1,9 @@
 """The estimate stage: the article's tables on a panel -> estimates, rendered tables, plots.
 
 `run(spark, EstimateConfig)` is the pipeline stage (gold.city_year_panel -> gold.estimates and
-<reports>/tables); `run_estimation` estimates any specs on a pandas panel (`greenlink estimate
---spec`, the tests). The command line is `greenlink.ops.commands.estimate`.
+<reports>/tables); `run_panel_file(EstimateConfig(panel=...))` estimates the article's tables or
+any specs on a panel file without Spark (`greenlink estimate --panel`); `run_estimation` does the
+work on a pandas panel (both, the tests). The command line is `greenlink.ops.commands.estimate`.
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import reports_dir
 from greenlink.core.tables import TableSpec
+from greenlink.core.text import struct_type
 from greenlink.estimate.estimate import run_tables
-from greenlink.estimate.render import write_reports
+from greenlink.estimate.io import read_panel
+from greenlink.estimate.render import FORMATS, write_reports
 from greenlink.estimate.results import LONG_COLUMNS, STAT_COLUMNS
 from greenlink.estimate.spec import load_tables
 
@@ -107,7 +110,7 @@ def estimates_spec():
         raise RuntimeError("gold.estimates schema and estimates.csv columns differ")
     return TableSpec(
         name="gold.estimates",
-        schema=T.StructType([T.StructField(n, t) for n, t in cols]),
+        schema=struct_type(*cols),
         not_null=("run", "table", "column", "equation", "term"),
         checks={"valid_values": "(se IS NULL OR se >= 0) AND (p IS NULL OR p BETWEEN 0 AND 1) "
                                 "AND (nobs IS NULL OR nobs > 0) AND (se_sigma IS NULL OR se_sigma >= 0) "
@@ -136,20 +139,34 @@ def _same_estimates(old: pd.DataFrame, new: pd.DataFrame) -> bool:
 
 @dataclass(frozen=True)
 class EstimateConfig:
-    """What the estimate stage runs (`greenlink estimate --tables`, no --panel/--spec): the
-    command's options as values."""
+    """What `greenlink estimate` runs, its options as values. Without `panel` it is the pipeline
+    stage (`run`: the article's `tables` on gold.city_year_panel); with `panel` a panel file is
+    estimated without Spark (`run_panel_file`): the article's `tables`, or `specs` when given."""
 
     tables: str = "all"                       # `all` or comma-separated article tables of conf/estimation
-    out: str | None = None                    # output folder (None: <reports>/tables)
+    out: str | None = None                    # output folder (None: <reports>/tables; required with specs)
     plots: bool = True                        # False: skip the coefficient plots
     reports: str | None = None                # reports folder (None: <warehouse>/../reports)
     full: bool = False                        # run even when the panel and the specs are unchanged
+    panel: str | None = None                  # panel file (.csv, .tsv, .parquet, Delta folder) instead of the warehouse's
+    specs: tuple[str, ...] = ()               # estimation spec YAMLs to run on `panel` instead of `tables`
+    formats: tuple[str, ...] = FORMATS        # rendered table formats
+    contemporaneous: bool = False             # SPEC §7 option for every model (False: as each spec says)
+
+    def __post_init__(self) -> None:
+        bad = [f for f in self.formats if f not in FORMATS]
+        if bad:
+            raise UserError(f"unknown format(s) {', '.join(bad)}; formats: {', '.join(FORMATS)}")
+        if self.specs and not (self.panel and self.out):
+            raise UserError("--spec needs --panel FILE and --out DIR")
 
 
 def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | None = None) -> dict[str, int]:
     """Pipeline stage: every article table on gold.city_year_panel -> gold.estimates and
     <reports>/tables. gold.estimates is rewritten only when an estimate changed, so a rerun on
     an unchanged panel leaves the table as it was."""
+    if config.panel or config.specs:
+        raise ValueError("the estimate stage reads gold.city_year_panel; a panel file goes to run_panel_file")
     if not delta_tables.exists(spark, "gold.city_year_panel"):
         raise UserError("gold.city_year_panel not found: run `greenlink panel` (or `greenlink run`) first")
     spec = ESTIMATES
@@ -157,15 +174,16 @@ def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | N
     out = Path(config.out or Path(reports_dir(spark, config)) / "tables")
     st = state.stage_state(spark, "estimate", __name__, reads=("gold.city_year_panel",), owns=(spec.name,),
                            files={"specs": state.file_digest(conf_file("estimation").rglob("*"))},
-                           settings={"tables": names, "out": str(out), "plots": config.plots})
+                           settings={"tables": names, "out": str(out), "plots": config.plots,
+                                     "formats": list(config.formats), "contemporaneous": config.contemporaneous})
     with Run(spark, "estimate", inputs={"gold.city_year_panel": str(delta_tables.latest_version(
             spark, "gold.city_year_panel"))}, args={"tables": names}, parent_run_id=parent_run_id) as r:
         if r.track(st, full=config.full) == "skipped":
             return dict(r.counts)
         panel = delta_tables.read(spark, "gold.city_year_panel").toPandas()
         r.log(f"panel: {len(panel):,} city-years; estimating {names}")
-        results, est = run_estimation(panel, article_tables(names), out, on_error="record",
-                                      plots=config.plots)
+        results, est = run_estimation(panel, article_tables(names), out, config.formats,
+                                      _contemporaneous(config), on_error="record", plots=config.plots)
         est = est.assign(run=r.run_id, **{c: pd.to_numeric(est[c], errors="coerce").astype("Int64")
                                           for c in ("nobs", "n_censored", "n_uncensored", "n_informative")})
         failed = [(tr.table.table, m, why) for tr in results for m, why in tr.failures.items()]
@@ -182,3 +200,29 @@ def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | N
             delta_tables.write(spark.createDataFrame(frame.values.tolist(), spec.schema), spec)
             r.log(f"gold.estimates written; reports in {out}")
         return dict(r.counts)
+
+
+def _contemporaneous(config: EstimateConfig) -> bool | None:
+    return True if config.contemporaneous else None        # None: as each spec says
+
+
+def run_panel_file(config: EstimateConfig, warehouse: str | None = None):
+    """`greenlink estimate --panel FILE`: `config.specs` (failures raise) or the article's
+    `config.tables` (failures recorded, as in the stage) on a panel file, without Spark or
+    warehouse tables. Output to `config.out`, else <reports>/tables with <reports> =
+    `config.reports` or <warehouse>/../reports. Returns (results, estimates frame, output folder)."""
+    if not config.panel:
+        raise ValueError("run_panel_file needs config.panel; the warehouse's panel is the stage, `run`")
+    if config.specs:
+        tables, on_error = load_tables(list(config.specs)), "raise"
+    else:
+        tables, on_error = article_tables(config.tables), "record"
+    if config.out:
+        out = Path(config.out)
+    elif config.reports or warehouse:
+        out = Path(config.reports or Path(warehouse).parent / "reports") / "tables"
+    else:
+        raise ValueError("no output folder: config.out, config.reports or the warehouse")
+    results, est = run_estimation(read_panel(config.panel), tables, out, config.formats, _contemporaneous(config),
+                                  on_error, config.plots)
+    return results, est, out

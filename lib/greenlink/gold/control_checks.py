@@ -16,7 +16,7 @@ from pyspark.sql import types as T
 from greenlink.core import tables
 from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_at, first_problem, mark_first
-from greenlink.core.text import PLAUSIBLE_YEARS, fold_width, text_key
+from greenlink.core.text import PLAUSIBLE_YEARS, fold_width, struct_type, text_key
 from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelConf
 from greenlink.reference import gazetteer
 from greenlink.reference.gazetteer import city_keys, province_lookup, provinces, resolve_province
@@ -26,10 +26,6 @@ KEYS: dict[str, tuple[str, ...]] = {"city_controls": ("city_code", "year"), "pro
 _DETAIL_CHARS = 300
 
 _S, _I, _L, _D = T.StringType(), T.IntegerType(), T.LongType(), T.DoubleType()
-
-def struct_type(*cols: tuple[str, T.DataType]) -> T.StructType:
-    return T.StructType([T.StructField(n, t) for n, t in cols])
-
 
 # Value rules of the yearbook controls (units as the yearbook prints them): a number breaking
 # its rule rejects the row (bad_value). The five er indicators take any number: entropy.fill_gaps

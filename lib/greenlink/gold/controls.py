@@ -16,7 +16,7 @@ unit), and `er` is computed over the sample cities' city-years (entropy.build_er
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,9 +33,9 @@ from greenlink.core.config import conf_file, load_yaml
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import session_conf
-from greenlink.core.text import PLAUSIBLE_YEARS
+from greenlink.core.text import sql_in, struct_type, years_sql
 from greenlink.gold.control_checks import (KEYS, VALUE_RULES, PlaceNames, accepted, check_city_attributes,
-                                             check_city_controls, check_province_ip, rejected, struct_type)
+                                             check_city_controls, check_province_ip, rejected)
 from greenlink.gold.entropy import ER_INDEX, ER_INDICATORS, build_er, flag_column, write_er
 from greenlink.gold.panelconf import CITY_CONTROL_VALUES, CONTROL_VALUES, PanelConf
 from greenlink.gold.sample import SAMPLE_LOG, city_units, sample_log
@@ -54,15 +54,7 @@ REJECT_REASONS: dict[str, tuple[str, ...]] = {
                         "unknown_admin_level", "bad_hsr_year", "duplicate_row", "conflicting_rows"),
 }
 
-
-
-
-
-def _in(values: Iterable[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
-_YEARS = f"year BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]}"
+_YEARS = years_sql()
 _LINEAGE = "source_row > 0"
 
 CITY_CONTROLS = tables.TableSpec(
@@ -94,7 +86,7 @@ CITY_ATTRIBUTES = tables.TableSpec(
                        ("hsr_open_year", _I), ("city_raw", _S), ("source_file", _S), ("source_row", _L)),
     not_null=("city_code", "city_name", "province_code", "source_file", "source_row"),
     checks={"valid_values": f"{_LINEAGE} AND (admin_level IS NULL) = (cgl IS NULL) AND (cgl IS NULL OR cgl IN (0, 1)) "
-                            f"AND (hsr_open_year IS NULL OR hsr_open_year BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]})"},
+                            f"AND (hsr_open_year IS NULL OR {years_sql('hsr_open_year')})"},
     comment="City attributes (SPEC §3, §5): administrative level, cgl, high-speed-rail opening year (null = none)",
     keys=KEYS["city_attributes"],
 )
@@ -105,7 +97,7 @@ CONTROL_REJECTS = tables.TableSpec(
                        ("raw_record", _S)),
     not_null=("kind", "source_file", "source_row", "reason"),
     checks={"valid_values": f"{_LINEAGE} AND ("
-                            + " OR ".join(f"(kind = '{k}' AND reason IN ({_in(r)}))" for k, r in REJECT_REASONS.items())
+                            + " OR ".join(f"(kind = '{k}' AND {sql_in('reason', r)})" for k, r in REJECT_REASONS.items())
                             + ")"},
     comment="rows of the panel inputs the controls stage refused, with reason, lineage and the raw record",
     keys=("kind", "source_file", "source_row"),

@@ -40,11 +40,6 @@ def tidy_spaces(col: Column) -> Column:
     return F.trim(col)
 
 
-def clean_name(col: Column) -> Column:
-    """Cleaned applicant / owner name ('' when nothing is left)."""
-    return tidy_spaces(fold_width(col))
-
-
 def split_names(col: Column) -> Column:
     """`;`-separated list -> array of cleaned, non-empty names in their original order
     (empty entries are dropped, so `A;;B` gives [A, B]); null list -> empty array."""

@@ -21,7 +21,7 @@ back. Rule order, reasons and limits: docs/locate.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
@@ -30,7 +30,7 @@ from pyspark.sql import types as T
 
 from greenlink.core import tables
 from greenlink.core.session import persist_uncompressed
-from greenlink.core.text import years_sql
+from greenlink.core.text import sql_in, years_sql
 from greenlink.silver.applicants import (ORG_TYPES, OrgTypeRules, applicant_links, classify_org_type, fold_width,
                                          split_names, tidy_spaces)
 from greenlink.silver.places import LocateConfig, default_config, name_matcher, parse_address
@@ -65,10 +65,6 @@ _CODES_VALID = ("((city_code IS NULL OR city_code RLIKE '^[0-9]{6}$') "
                 "AND substr(city_code, 1, 2) = substr(province_code, 1, 2))))")
 
 
-def _in(col: str, values: Iterable[str]) -> str:
-    return f"{col} IN ({', '.join(repr(v) for v in values)})"
-
-
 APPLICANTS = tables.TableSpec(
     name="silver.applicants",
     schema=T.StructType([
@@ -87,8 +83,8 @@ APPLICANTS = tables.TableSpec(
     # Two wide constraints: each one costs a Delta commit (and a scan) when the table is created.
     checks={
         "valid_values": f"applicant_order >= 1 AND {years_sql()} "
-                        f"AND {_in('org_type', ORG_TYPES)} AND {_in('method', METHODS)} "
-                        f"AND (unlocated_reason IS NULL OR {_in('unlocated_reason', REASONS)}) "
+                        f"AND {sql_in('org_type', ORG_TYPES)} AND {sql_in('method', METHODS)} "
+                        f"AND (unlocated_reason IS NULL OR {sql_in('unlocated_reason', REASONS)}) "
                         f"AND {_CODES_VALID}",
         "location_consistent": "(method = 'unlocated') = (city_code IS NULL) "
                                "AND (method = 'unlocated') = (unlocated_reason IS NOT NULL) "
@@ -115,8 +111,8 @@ ORG_LOCATIONS = tables.TableSpec(
     ]),
     not_null=("name", "org_type", "method", "evidence_count", "address_records"),
     checks={
-        "valid_values": f"{_in('org_type', ORG_TYPES)} AND {_in('method', ORG_METHODS)} "
-                        f"AND (reason IS NULL OR {_in('reason', REASONS)}) AND {_CODES_VALID} "
+        "valid_values": f"{sql_in('org_type', ORG_TYPES)} AND {sql_in('method', ORG_METHODS)} "
+                        f"AND (reason IS NULL OR {sql_in('reason', REASONS)}) AND {_CODES_VALID} "
                         "AND evidence_count >= 0 AND evidence_count <= address_records "
                         "AND (address_records = 0) = (address_city_code IS NULL)",
         "location_consistent": "(method = 'unlocated') = (city_code IS NULL) "

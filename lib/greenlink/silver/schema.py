@@ -13,21 +13,15 @@ from pyspark.sql import types as T
 
 from greenlink.bronze.schema import PATENT_TYPES
 from greenlink.core.tables import TableSpec
-from greenlink.core.text import years_sql
+from greenlink.core.text import sql_in, struct_type, years_sql
 
 _S, _D, _I, _B = T.StringType(), T.DateType(), T.IntegerType(), T.BooleanType()
 _A = T.ArrayType(T.StringType())
 
 
-def _fields(*cols: tuple[str, T.DataType]) -> T.StructType:
-    return T.StructType([T.StructField(n, t) for n, t in cols])
-
-
-_TYPES = ", ".join(f"'{t}'" for t in PATENT_TYPES)
-
 PATENTS = TableSpec(
     name="silver.patents",
-    schema=_fields(
+    schema=struct_type(
         ("application_no", _S), ("year", _I), ("application_date", _D), ("publication_no", _S),
         ("patent_type", _S), ("granted", _B), ("grant_date", _D), ("grant_year", _I),
         ("ipc_symbols", _A), ("main_ipc", _S), ("n_ipc_invalid", _I),
@@ -40,7 +34,7 @@ PATENTS = TableSpec(
               "main_ipc", "is_green", "categories", "topics", "n_applicants", "first_applicant",
               "n_records", "record_hash"),
     checks={
-        "valid_values": (f"{years_sql()} AND patent_type IN ({_TYPES}) "
+        "valid_values": (f"{years_sql()} AND {sql_in('patent_type', PATENT_TYPES)} "
                          "AND size(ipc_symbols) >= 1 AND main_ipc = ipc_symbols[0] AND n_applicants >= 1 "
                          "AND n_records >= 1 AND granted = (grant_date IS NOT NULL) "
                          "AND (grant_year IS NULL OR grant_year = year(grant_date))"),
@@ -54,7 +48,7 @@ PATENTS = TableSpec(
 
 TRANSFERS = TableSpec(
     name="silver.transfers",
-    schema=_fields(
+    schema=struct_type(
         ("application_no", _S), ("year", _I), ("effective_date", _D),
         ("from_owner", _S), ("from_org_type", _S), ("from_city", _S), ("from_province", _S),
         ("from_method", _S), ("from_unlocated_reason", _S),

@@ -19,5 +19,9 @@ pipeline must compute from them. Modules:
 - `render`      Spark -> raw files with stable bytes (CSV/GBK, Parquet, xlsx)
 - `panelfiles`  yearbook, province, city attributes and policy documents
 - `truth`       truth/ tables from the generated records
-- `world`       orchestration; `cli` the command
+- `world`       orchestration: `generate` (the command line is greenlink.ops.commands.generate)
+- `nextmonth`   the following month's dump of a world or dump (`--next-month-of`, issue 23)
+
+Also here, for tests and bench only: `estimation_panel`, a plain SPEC §7 city-year panel
+(`simulate_panel`) the estimation tests and bench/bench_estimate.py estimate on.
 """

@@ -48,7 +48,7 @@ def _ambiguous_city_shorts() -> set[str]:
         key = city if city else f"P{code}"
         toks = {name, places.strip_suffix(name), gazetteer.short_name(name)}
         if rank == 0:
-            toks.add(places.province_short(name))
+            toks.add(gazetteer.province_short(name))
         for tok in toks:
             owners.setdefault(tok, set()).add(key)
     cities = places.city_frame()

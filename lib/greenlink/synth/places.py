@@ -82,15 +82,8 @@ def place_tokens() -> frozenset[str]:
         toks.add(strip_suffix(name))
         toks.add(gazetteer.short_name(name))
     for prov in units().query("rank == 0")["name"]:
-        toks.add(province_short(prov))
+        toks.add(gazetteer.province_short(prov))
     return frozenset(t for t in toks if len(t) >= 2)
-
-
-
-def province_short(name: str) -> str:
-    special = {"内蒙古自治区": "内蒙古", "广西壮族自治区": "广西", "西藏自治区": "西藏",
-               "新疆维吾尔自治区": "新疆", "宁夏回族自治区": "宁夏"}
-    return special.get(name) or re.sub(r"(省|市)$", "", name)
 
 
 class PlaceScanner:
@@ -169,7 +162,7 @@ def _city_frame() -> pd.DataFrame:
     c = gazetteer.cities().copy()
     pref = names_conf()["postcode_prefix"]
     c["prov_full"] = np.where(c["is_municipality"], "", c["province_name"])
-    c["prov_short"] = np.where(c["is_municipality"], "", c["province_name"].map(province_short))
+    c["prov_short"] = np.where(c["is_municipality"], "", c["province_name"].map(gazetteer.province_short))
     c["city_short_addr"] = c["city_name"].map(lambda n: re.sub(r"市$", "", n))
     pcs = []
     for prov, grp in c.groupby("province_code", sort=True):

@@ -1,53 +1,51 @@
 """`greenlink estimate`: estimate specs on a panel and write estimates and rendered tables.
 
     greenlink estimate --panel FILE --spec FILE [--spec FILE ...] --out DIR
-    greenlink estimate --tables all [--panel FILE | --warehouse DIR] [--out DIR]
+    greenlink estimate --tables all [--panel FILE | --warehouse DIR] [--out DIR] [--lock-wait SECONDS]
 
 The panel is a CSV, Parquet file or Delta table folder; without --panel, --tables reads
 <warehouse>/gold/city_year_panel with Spark and also writes gold.estimates (the pipeline stage,
 `greenlink.estimate.stage.run`). --tables takes `all` or names of the article's
 tables in conf/estimation (table1,...,table8). Writes DIR/estimates.csv (one row per table,
 column, equation and term), DIR/samples.csv (row accounting of every estimation sample),
-DIR/<table>.{md,tex,html,csv} and DIR/<table>_coef.png.
+DIR/<table>.{md,tex,html,csv} and DIR/<table>_coef.png. Every mode runs from the same
+`EstimateConfig`; `--spec` alone reads and writes no warehouse, so it takes no warehouse lock.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from greenlink.core.config import load_profile
 from greenlink.core.errors import UserError
 from greenlink.core.session import get_spark
-from greenlink.estimate.io import read_panel
-from greenlink.estimate.render import FORMATS
-from greenlink.estimate.spec import load_tables
-from greenlink.estimate.stage import EstimateConfig, article_tables, run, run_estimation
-from greenlink.ops.cli import add_full
+from greenlink.estimate.stage import EstimateConfig, article_tables, run, run_panel_file
+from greenlink.ops.cli import add_common, add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    add_common(parser)
+    add_full(parser)
     parser.add_argument("--panel", default=None, help="panel file: .csv, .tsv, .parquet or a Delta table folder")
     parser.add_argument("--spec", action="append", default=[],
                         help="estimation spec YAML (a table or a single model); repeatable")
     parser.add_argument("--tables", default=None,
                         help="'all' or comma-separated article tables from conf/estimation (table1,...,table8)")
-    parser.add_argument("--out", default=None, help="output folder (default with --tables: the reports folder)")
+    parser.add_argument("--out", default=None, help="output folder (default with --tables: <reports>/tables)")
     parser.add_argument("--formats", default="md,tex,html,csv", help="table formats (default: md,tex,html,csv)")
     parser.add_argument("--contemporaneous", action="store_true",
                         help="SPEC §7 option: cross-equation y[t-1] become y[t], instrumented (3sls/2sls)")
     parser.add_argument("--no-plot", action="store_true", help="skip the coefficient plots")
-    parser.add_argument("--profile", default="local", help="profile naming the warehouse (default: local)")
-    parser.add_argument("--warehouse", default=None, help="warehouse root (default: the profile's)")
-    parser.add_argument("--reports", default=None, help="reports folder for --tables (default: <warehouse>/../reports)")
-    add_full(parser)
 
 
 def config(args: argparse.Namespace) -> EstimateConfig:
-    """The pipeline stage's config (`--tables` on the warehouse's panel)."""
+    if bool(args.spec) == bool(args.tables):
+        raise UserError("give either --spec FILE (with --panel) or --tables all|table1,...")
     return EstimateConfig(tables=args.tables or "all", out=args.out, plots=not args.no_plot, reports=args.reports,
-                          full=args.full)
+                          full=args.full, panel=args.panel, specs=tuple(args.spec),
+                          formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
+                          contemporaneous=args.contemporaneous)
 
 
 def _warehouse_root(args: argparse.Namespace) -> str:
@@ -56,32 +54,14 @@ def _warehouse_root(args: argparse.Namespace) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise UserError(f"unknown format(s) {', '.join(bad)}; formats: {', '.join(FORMATS)}")
-    if bool(args.spec) == bool(args.tables):
-        raise UserError("give either --spec FILE (with --panel) or --tables all|table1,...")
-    if args.spec:
-        if not args.panel or not args.out:
-            raise UserError("--spec needs --panel FILE and --out DIR")
-        tables = load_tables(args.spec)
-        panel_path, out, on_error = args.panel, args.out, "raise"
-    elif not args.panel:            # the warehouse's panel: Spark stage, results also to gold.estimates
-        article_tables(args.tables)     # unknown table names fail before Spark starts
-        counts = run(get_spark(args.profile, args.warehouse), config(args))
+    cfg = config(args)
+    if cfg.panel is None:           # the warehouse's panel: Spark stage, results also to gold.estimates
+        article_tables(cfg.tables)      # unknown table names fail before Spark starts
+        counts = run(get_spark(args.profile, args.warehouse), cfg)
         return 1 if counts.get("estimates.failed_models") else 0
-    else:
-        tables = article_tables(args.tables)
-        wh = _warehouse_root(args)
-        panel_path = args.panel or f"{wh}/gold/city_year_panel"
-        out = args.out or str(Path(args.reports or Path(wh).parent / "reports") / "tables")
-        on_error = "record"
-    panel = read_panel(panel_path)
-    results, est = run_estimation(panel, tables, out, formats, True if args.contemporaneous else None,
-                                  on_error, not args.no_plot)
+    results, est, out = run_panel_file(cfg, None if cfg.out or cfg.reports else _warehouse_root(args))
     failed = [(tr.table.table, m, why) for tr in results for m, why in tr.failures.items()]
-    print(f"greenlink estimate: {len(tables)} table(s), {len(est)} estimate rows -> {out}")
+    print(f"greenlink estimate: {len(results)} table(s), {len(est)} estimate rows -> {out}")
     for table, model, why in failed:
         print(f"greenlink estimate: {table} model {model} failed: {why}", file=sys.stderr)
     return 1 if failed else 0
