@@ -13,7 +13,7 @@ Cost design: a whole pipeline run of this world took 17-21 min on the shared 2-c
 generator's own panel (to 1e-9; measured 3e-14 and 2e-11: the panels differ only in the last
 bits of er, ln_pgdp, BC, bc_gt, <= 1.8e-15). That equality is what carries
 the beta world: its check runs on the generator's panel
-(`generate.system.simulate`, driver side, seconds), which is the panel the pipeline rebuilds.
+(`synth.system.simulate`, driver side, seconds), which is the panel the pipeline rebuilds.
 
 Seed 8 for both worlds. Driver-side over seeds 1-10 (docs/generator.md): 9/10 (alpha world)
 and 8/10 (beta world) seeds pass both 2-SE checks, the misses at |z| <= 2.2, as a consistent
