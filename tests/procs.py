@@ -66,3 +66,37 @@ def committed_files(table_dir: Path) -> set[str]:
             elif "remove" in action:
                 live.discard(action["remove"]["path"])
     return live
+
+
+def wait_until(check, timeout: float, what: str, every: float = 0.5):
+    """Poll `check()` until it returns something truthy (returned); fail naming `what` after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+def executor_pids(worker_pid: int, app_id: str = "") -> list[int]:
+    """The executor JVMs (CoarseGrainedExecutorBackend) a Spark standalone worker started for
+    application `app_id` (any when empty): its child processes (ops/cluster.sh's pid file names
+    the worker's JVM)."""
+    import psutil
+
+    try:
+        children = psutil.Process(worker_pid).children()
+    except psutil.NoSuchProcess:
+        return []
+    pids = []
+    for c in children:
+        try:
+            argv = c.cmdline()
+            if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in argv and (not app_id or app_id in argv):
+                pids.append(c.pid)
+        except psutil.Error:
+            pass
+    return pids
