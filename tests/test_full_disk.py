@@ -23,7 +23,7 @@ from pathlib import Path
 import procs
 import pytest
 
-from greenlink.ops.analyst import table_names, table_path
+from greenlink.ops.analyst import read_table, table_names, table_path
 from greenlink.ops.diff import is_run_column, warehouse_differences
 
 CLASSIFY_SILVER = ("silver.patents", "silver.applicants", "silver.org_locations", "silver.transfers")
@@ -63,11 +63,14 @@ def fill(path: Path, leave_bytes: int) -> None:
 
 
 def fingerprint(wh: Path, name: str) -> tuple[int, int, str]:
-    """(latest version, rows, checksum of the rows in any order; run-id columns left out), by delta-rs."""
+    """(latest version, rows, checksum of the rows in any order; run-id columns left out), read
+    as analysts read (delta-rs, or DuckDB for the tables with deletion vectors)."""
     from deltalake import DeltaTable
 
+    from greenlink.ops.analyst import arrow_table
+
     dt = DeltaTable(str(table_path(wh, name)))
-    table = dt.to_pyarrow_table()
+    table = arrow_table(table_path(wh, name), dt.version())
     rows = table.drop_columns([c for c in table.column_names if is_run_column(c)]).to_pylist()
     digest = sum(int.from_bytes(hashlib.blake2b(repr(sorted(r.items())).encode(), digest_size=8).digest(), "big")
                  for r in rows) % 2**64
@@ -76,6 +79,7 @@ def fingerprint(wh: Path, name: str) -> tuple[int, int, str]:
 
 def test_full_disk_fails_with_one_line_keeps_last_commits_and_rerun_equals_clean_run(
         spark, use_warehouse, pipeline_warehouse, tmp_path):
+    from greenlink.core.lock import warehouse_lock
     from greenlink.ops import cli
     from greenlink.ops.pipeline import PipelineConfig, run_stages
 
@@ -128,8 +132,12 @@ def test_full_disk_fails_with_one_line_keeps_last_commits_and_rerun_equals_clean
 
         # space freed: the same warehouse path, the rerun equals the clean run
         (mnt / "ballast").unlink()
-        with use_warehouse(wh):
+        with use_warehouse(wh), warehouse_lock(str(wh), "run"):     # under the lock, as `greenlink run`
             run_stages(spark, ["classify"], config)
         assert warehouse_differences(pipeline_warehouse, wh) == {}
+        # the run that ran out is not left `running` (its end event may have found no space either)
+        runs = read_table(wh, "_meta.runs").sort_values(["at", "event"]).groupby("run_id").last()
+        assert not (runs["status"] == "running").any(), runs.loc[runs["status"] == "running", ["job", "error"]]
+        assert (runs["status"] == "failed").sum() >= 1, runs[["job", "status", "error"]]
     finally:
         unmount(mnt)

@@ -123,3 +123,20 @@ def test_runs_of_a_dead_holder_are_marked_killed(spark, fresh_warehouse):
     assert len(killed) == 1 and killed[0][0] == "ingest"
     assert f"pid {ghost.pid}" in killed[0][2] and rerun.run_id in killed[0][2]
     assert sorted(v[1] for v in status.values()) == ["killed", "succeeded", "succeeded"]
+
+
+def test_a_run_that_could_not_record_its_end_is_closed_failed_by_the_next_lock(spark, fresh_warehouse):
+    from greenlink.core.runs import Run, runs_view
+
+    wh = str(fresh_warehouse)
+    with lock.warehouse_lock(wh, "classify"):
+        lost = Run(spark, "classify").__enter__()        # its end event never written (a full disk)
+    unlocked = Run(spark, "generate").__enter__()        # generate takes no lock: it may be alive
+    with lock.warehouse_lock(wh, "classify"):
+        with Run(spark, "classify") as rerun:
+            pass
+    status = {r["run_id"]: (r["status"], r["message"]) for r in runs_view(spark).collect()}
+    assert status[lost.run_id][0] == "failed" and rerun.run_id in status[lost.run_id][1]
+    assert "without recording its end" in status[lost.run_id][1]
+    assert status[unlocked.run_id][0] == "running" and status[rerun.run_id][0] == "succeeded"
+    assert sorted(s for s, _ in status.values()) == ["failed", "running", "succeeded"]

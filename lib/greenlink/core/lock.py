@@ -70,6 +70,7 @@ class Held:
     path: Path | None
     info: LockInfo
     waited_s: float = 0.0
+    runs_closed: bool = False   # the runs left `running` before it was taken are closed (core.runs)
 
 
 def lock_path(warehouse: str) -> Path | None:

@@ -4,7 +4,8 @@ The table is an append-only event log (a `start` and an `end` row per run), so t
 concurrent jobs only ever append and never conflict; `runs_view` shows the latest state
 of each run. A run killed mid-way keeps its `start` row with status `running` until the
 next run under the warehouse lock finds the dead process's stale lock and appends an `end`
-row with status `killed` for it (greenlink.core.lock).
+row with status `killed` for it (greenlink.core.lock); a run that ended without recording its
+end (its end event could not be written: a full disk) is closed as `failed` the same way.
 
 Runs of the stages that build on bronze (`DUMP_AWARE_JOBS`) record in `inputs` whether the
 current bronze came from a partial dump (`dump` = `partial`, `files_rejected` = N: the ingest
@@ -17,7 +18,7 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
@@ -67,6 +68,9 @@ RUNS = tables.TableSpec(
 JOB_PROPERTY = "greenlink.job"   # Spark local property naming the greenlink job of a Spark job
 FILE_REJECTS_TABLE = "bronze.file_rejects"      # declared in greenlink.bronze.schema
 DUMP_AWARE_JOBS = frozenset({"classify", "networks", "panel", "estimate"})
+# Jobs that record runs without holding the warehouse lock (ops.cli.LOCK_FREE): a run of theirs
+# still `running` may be alive while another process holds the lock.
+UNLOCKED_JOBS = ("generate",)
 
 
 def dump_state(spark: SparkSession) -> dict[str, str]:
@@ -111,15 +115,8 @@ class Run:
         them (core.state), else `full` (always with `full`). At a successful end the run records
         the versions of the tables the stage owns and the rows each gained, changed and lost
         (`rows.<table>.added|changed|removed`)."""
-        if mode is None:
-            previous = state.last_success(self.spark, self.job)
-            done = None if full else state.unchanged_since(self.spark, st, previous)
-            if full:
-                mode, reason = "full", "--full"
-            elif done:
-                mode, reason = "skipped", f"inputs, conf and code unchanged since run {done}"
-            else:
-                mode, reason = "full", state.full_reason(st, previous)
+        if mode is None:     # a stage without an incremental path: skipped or full
+            mode, reason = state.plan(self.spark, st, state.last_success(self.spark, self.job), full)
         if mode not in state.MODES:
             raise ValueError(f"unknown run mode {mode!r}")
         self.inputs.update({**st.inputs(), "mode": mode, "reason": reason or ""})
@@ -186,19 +183,30 @@ class Run:
         return self
 
     def _reap_killed(self) -> None:
-        """Mark the runs of a process that died holding the warehouse lock as `killed`. Only
-        under the lock: then no other run of this warehouse can still be alive."""
+        """Close the runs no process will end. Only under the lock: then no other run of this
+        warehouse can still be alive. A process that died holding the lock left a stale lock:
+        its runs are `killed`. Any other run still `running` that started before this process
+        took the lock ended without recording its end (its last write failed, e.g. on a full
+        disk, where the end event could not be written either): `failed`, once per lock taken."""
         wh = warehouse_of(self.spark)
-        if lock.held(wh) is None:
+        held = lock.held(wh)
+        if held is None:
             return
         for tomb, info in lock.tombstones(wh):
             if tables.exists(self.spark, RUNS.name):
                 who = info.describe() if info else "an unknown process"
                 since = info.acquired() - timedelta(seconds=1) if info else None
-                for run_id in mark_killed(self.spark, since, f"killed: {who} died before finishing; "
-                                                              f"stale warehouse lock found by run {self.run_id}"):
+                for run_id in mark_ended(self.spark, f"killed: {who} died before finishing; "
+                                                     f"stale warehouse lock found by run {self.run_id}", since=since):
                     log.info("%s: marked run %s killed (its process is gone)", self.job, run_id)
             tomb.unlink(missing_ok=True)
+        if not held.runs_closed:
+            held.runs_closed = True
+            if tables.exists(self.spark, RUNS.name):
+                for run_id in mark_ended(self.spark, "failed: the run ended without recording its end (its last "
+                                                     f"write failed, e.g. on a full disk); found by run {self.run_id}",
+                                         before=held.info.acquired(), status="failed", skip_jobs=UNLOCKED_JOBS):
+                    log.info("%s: marked run %s failed (it ended without recording its end)", self.job, run_id)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -224,17 +232,21 @@ def runs_view(spark: SparkSession) -> DataFrame:
             .join(started, "run_id", "left").orderBy(F.col("started_at").desc()))
 
 
-def mark_killed(spark: SparkSession, since: datetime | None, message: str) -> list[str]:
-    """Append an `end` event with status `killed` for every run still `running` that started at
-    or after `since` (naive UTC; None: any). Returns their run ids."""
-    view = runs_view(spark).filter(F.col("status") == "running")
+def mark_ended(spark: SparkSession, message: str, *, since: datetime | None = None,
+               before: datetime | None = None, status: str = "killed", skip_jobs: Sequence[str] = ()) -> list[str]:
+    """Append an `end` event with `status` for every run still `running` that started at or
+    after `since` and before `before` (naive UTC; None: no bound), but for runs of `skip_jobs`.
+    Returns their run ids."""
+    view = runs_view(spark).filter((F.col("status") == "running") & ~F.col("job").isin(list(skip_jobs)))
     if since is not None:
         view = view.filter(F.col("started_at") >= F.lit(since))
+    if before is not None:
+        view = view.filter(F.col("started_at") < F.lit(before))
     dead = view.select("run_id", "parent_run_id", "job", "inputs", "args", "started_at").collect()
     if not dead:
         return []
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    rows = [(r["run_id"], r["parent_run_id"], r["job"], "end", "killed", now,
+    rows = [(r["run_id"], r["parent_run_id"], r["job"], "end", status, now,
              (now - r["started_at"]).total_seconds(), r["inputs"], {}, message[:2000], r["args"], __version__)
             for r in dead]
     spark.createDataFrame(rows, RUNS.schema).write.format("delta").mode("append").save(

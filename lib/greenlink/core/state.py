@@ -164,13 +164,32 @@ def unchanged_since(spark: SparkSession, state: StageState, previous: dict | Non
     return previous["run_id"]
 
 
-def full_reason(state: StageState, previous: dict | None) -> str:
-    """Why a stage that could run incrementally must run in full, in words."""
+def plan(spark: SparkSession, st: StageState, previous: dict | None, full: bool, *,
+         incremental_on: Sequence[str] = ()) -> tuple[str, str]:
+    """How a stage runs, as (mode, reason), by one ladder for every stage: `full` on --full;
+    `skipped` when its last succeeded run had this state and left its tables as they are;
+    `full` when there is no earlier run, when anything but the tables in `incremental_on`
+    changed (code, conf, settings, another input table), or when a table the stage owns was
+    written since by something else; else `incremental`: only `incremental_on` tables changed,
+    and the stage decides what to redo (or refines this into `full`, saying why)."""
+    if full:
+        return "full", "--full"
+    done = unchanged_since(spark, st, previous)
+    if done:
+        return "skipped", f"inputs, conf and code unchanged since run {done}"
     if previous is None:
-        return "no earlier run of this stage"
-    changed = state.changes_since(previous["inputs"])
-    code_or_conf = [c for c in changed if not c.startswith("table:")]
-    return "changed since run {}: {}".format(previous["run_id"], ", ".join(code_or_conf or changed))
+        return "full", f"no earlier {st.job} run"
+    run_id, inputs = previous["run_id"], previous["inputs"]
+    changed = st.changes_since(inputs)
+    other = [c for c in changed if c not in {f"table:{t}" for t in incremental_on}]
+    if other:
+        return "full", f"{', '.join(other)} changed since run {run_id}"
+    moved = [k[len("wrote."):] for k, v in wrote(spark, st.owns).items() if inputs.get(k) != v]
+    if moved:
+        return "full", f"{', '.join(moved)} written since run {run_id}"
+    if not changed:     # an owned table is missing, or run_id recorded no state
+        return "full", f"run {run_id} left no state this run can start from"
+    return "incremental", f"{', '.join(c[len('table:'):] for c in changed)} changed since run {run_id}"
 
 
 # ------------------------------------------------------------------ what a run changed

@@ -386,20 +386,10 @@ def plan(spark: SparkSession, st: state.StageState, previous: dict | None, cfg: 
     their change feeds touch are built again and the others keep their rows (every network
     quantity is per year: edges, metrics, summary, maps); else `full`, saying why."""
     every = cfg.year_list
-    if full:
-        return "full", "--full", every
-    done = state.unchanged_since(spark, st, previous)
-    if done:
-        return "skipped", f"inputs, conf and code unchanged since run {done}", []
-    if previous is None:
-        return "full", "no earlier networks run", every
+    mode, reason = state.plan(spark, st, previous, full, incremental_on=SILVER_INPUTS)
+    if mode != "incremental":
+        return mode, reason, [] if mode == "skipped" else every
     run_id, inputs = previous["run_id"], previous["inputs"]
-    other = [c for c in st.changes_since(inputs) if c not in {f"table:{t}" for t in SILVER_INPUTS}]
-    if other:
-        return "full", f"{', '.join(other)} changed since run {run_id}", every
-    moved = [k[len("wrote."):] for k, v in state.wrote(spark, OWNS).items() if inputs.get(k) != v]
-    if moved:
-        return "full", f"{', '.join(moved)} written since run {run_id}", every
     since = {t: inputs.get(f"state.table:{t}", "None") for t in SILVER_INPUTS}
     if not all(v.isdigit() for v in since.values()):
         return "full", f"run {run_id} recorded no version of the silver tables", every

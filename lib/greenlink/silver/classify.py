@@ -63,25 +63,15 @@ def plan(spark: SparkSession, st: state.StageState, previous: dict | None,
     """(mode, reason, the bronze versions to start from): `skipped` when nothing classify
     depends on changed; `incremental` when only bronze did and the bronze the last run read is
     still readable; else `full`, saying why."""
-    if full:
-        return "full", "--full", None
-    done = state.unchanged_since(spark, st, previous)
-    if done:
-        return "skipped", f"bronze, conf and code unchanged since run {done}", None
-    if previous is None:
-        return "full", "no earlier classify run", None
-    run_id, inputs = previous["run_id"], previous["inputs"]
-    other = [c for c in st.changes_since(inputs) if not c.startswith("table:")]
-    if other:
-        return "full", f"{', '.join(other)} changed since run {run_id}", None
-    moved = [k[len("wrote."):] for k, v in state.wrote(spark, OWNS).items() if inputs.get(k) != v]
-    if moved:
-        return "full", f"{', '.join(moved)} written since run {run_id}", None
+    mode, reason = state.plan(spark, st, previous, full, incremental_on=(PATENTS_RAW.name, TRANSFERS_RAW.name))
+    if mode != "incremental":
+        return mode, reason, None
+    inputs = previous["inputs"]
     before = Before(int(inputs[f"state.table:{PATENTS_RAW.name}"]), int(inputs[f"state.table:{TRANSFERS_RAW.name}"]))
     unreadable = before.readable(spark)
     if unreadable:
         return "full", unreadable, None
-    return "incremental", f"bronze changed since run {run_id}", before
+    return "incremental", reason, before
 
 
 def classify(spark: SparkSession, *, full: bool = False, parent_run_id: str | None = None) -> dict[str, int]:
