@@ -3,8 +3,7 @@
 
     .venv/bin/python bench/check_truth.py --world ROOT/world --warehouse ROOT/warehouse [--json OUT]
 
-Checks, with DuckDB on the Delta tables (its delta extension, which applies the deletion vectors
-of silver.patents after a monthly MERGE) and the truth Parquet files:
+Checks, with DuckDB on the Delta tables (delta-rs file lists) and the truth Parquet files:
 - silver.patents holds exactly truth's accepted patents (`fate = 'accepted'`), with truth's
   `is_green` and categories (as sets);
 - gold.city_year_panel has truth's city-years, every count variable equal and every ratio and
@@ -20,23 +19,21 @@ import time
 from pathlib import Path
 
 import duckdb
+from deltalake import DeltaTable
 
 EXACT = ("rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "gtr_ip", "app")
 FLOATS = ("in", "DC", "BC", "in_gt", "dc_out", "dc_in", "bc_gt")
 
 
 def delta_relation(con: duckdb.DuckDBPyConnection, table: Path, name: str) -> None:
-    """A view `name` over the current version of a Delta table."""
-    where = str(table).replace("'", "''")
-    con.execute(f"CREATE VIEW {name} AS SELECT * FROM delta_scan('{where}')")
+    """A view `name` over the current version's Parquet files of a Delta table."""
+    files = DeltaTable(str(table)).file_uris()
+    con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({files!r}, hive_partitioning = false)")
 
 
 def check(world: Path, warehouse: Path, threads: int = 2) -> dict:
-    from greenlink.ops.analyst import delta_extension
-
     con = duckdb.connect()
     con.execute(f"SET threads = {int(threads)}")
-    con.execute(f"LOAD '{delta_extension()}'")
     delta_relation(con, warehouse / "silver" / "patents", "patents")
     delta_relation(con, warehouse / "gold" / "city_year_panel", "panel")
     truth = world / "truth"

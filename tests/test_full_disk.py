@@ -63,14 +63,11 @@ def fill(path: Path, leave_bytes: int) -> None:
 
 
 def fingerprint(wh: Path, name: str) -> tuple[int, int, str]:
-    """(latest version, rows, checksum of the rows in any order; run-id columns left out), read
-    as analysts read (delta-rs, or DuckDB for the tables with deletion vectors)."""
+    """(latest version, rows, checksum of the rows in any order; run-id columns left out), by delta-rs."""
     from deltalake import DeltaTable
 
-    from greenlink.ops.analyst import arrow_table
-
     dt = DeltaTable(str(table_path(wh, name)))
-    table = arrow_table(table_path(wh, name), dt.version())
+    table = dt.to_pyarrow_table()
     rows = table.drop_columns([c for c in table.column_names if is_run_column(c)]).to_pylist()
     digest = sum(int.from_bytes(hashlib.blake2b(repr(sorted(r.items())).encode(), digest_size=8).digest(), "big")
                  for r in rows) % 2**64
@@ -137,7 +134,7 @@ def test_full_disk_fails_with_one_line_keeps_last_commits_and_rerun_equals_clean
         assert warehouse_differences(pipeline_warehouse, wh) == {}
         # the run that ran out is not left `running` (its end event may have found no space either)
         runs = read_table(wh, "_meta.runs").sort_values(["at", "event"]).groupby("run_id").last()
-        assert not (runs["status"] == "running").any(), runs.loc[runs["status"] == "running", ["job", "error"]]
-        assert (runs["status"] == "failed").sum() >= 1, runs[["job", "status", "error"]]
+        assert not (runs["status"] == "running").any(), runs.loc[runs["status"] == "running", ["job", "message"]]
+        assert (runs["status"] == "failed").sum() >= 1, runs[["job", "status", "message"]]
     finally:
         unmount(mnt)

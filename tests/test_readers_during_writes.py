@@ -1,11 +1,9 @@
 """Readers during writes (issue 26, docs/operations.md): while a run rewrites silver and gold
-tables, concurrent readers — the analysts' `read_table` (delta-rs, or for silver's tables with
-deletion vectors DuckDB: `greenlink.ops.analyst.arrow_table`), DuckDB's delta reader
-(`delta_scan`, the extension the `duckdb-extension-delta` package ships, as
-`greenlink.ops.analyst` loads it) and a second
+tables, concurrent readers — delta-rs, DuckDB's delta reader (`delta_scan`, the extension the
+`duckdb-extension-delta` package ships, as `greenlink.ops.analyst` loads it) and a second
 SparkSession (a second JVM: this file run as a script, `spark-reader`) — read those tables in a
 loop. Every read must return one committed version: its row count and content checksum equal
-those of a version of the table, computed afterwards by `arrow_table` (its reads name the
+those of a version of the table, computed afterwards by delta-rs (delta-rs reads name the
 version they read; DuckDB and Spark reads must match a version committed between the start and
 the end of the read). No read fails, none sees a mix of two versions.
 
@@ -83,13 +81,11 @@ def read_loop(engine: str, warehouse: Path, read, stop: threading.Event | None =
         time.sleep(PAUSE_S)
 
 
-def analyst_read(path: str):
+def delta_rs_read(path: str):
     from deltalake import DeltaTable
 
-    from greenlink.ops.analyst import arrow_table
-
-    version = int(DeltaTable(path).version())
-    return version, arrow_table(path, version)
+    dt = DeltaTable(path)
+    return int(dt.version()), dt.to_pyarrow_table()
 
 
 def duckdb_reader():
@@ -126,8 +122,8 @@ def spark_reader_main(warehouse: str, out: str, stop_file: str, ready_file: str)
 def test_readers_during_a_run_see_one_committed_version_and_vacuum_keeps_time_travel(
         spark, use_warehouse, pipeline_warehouse, tmp_path):
     import procs
+    from deltalake import DeltaTable
 
-    from greenlink.ops.analyst import arrow_table
     from greenlink.ops.pipeline import PipelineConfig, run_stages
 
     wh = tmp_path / "warehouse"
@@ -146,7 +142,7 @@ def test_readers_during_a_run_see_one_committed_version_and_vacuum_keeps_time_tr
         assert all(before_run[t] == copied[t] + 1 for t in TABLES)
 
         results: dict[str, list[dict]] = {}
-        for engine, read in (("read_table", analyst_read), ("duckdb", duckdb_reader())):
+        for engine, read in (("delta-rs", delta_rs_read), ("duckdb", duckdb_reader())):
             def loop(engine=engine, read=read):
                 results[engine] = read_loop(engine, wh, read, stop=stop)
             threads.append(threading.Thread(target=loop, name=f"reader-{engine}", daemon=True))
@@ -170,17 +166,17 @@ def test_readers_during_a_run_see_one_committed_version_and_vacuum_keeps_time_tr
         finally:
             procs.kill_group(reader)
     assert reader.returncode == 0, procs.Done(reader.returncode, tmp_path / "spark_reader.log", 0).tail()
-    reads = [*results["read_table"], *results["duckdb"], *json.loads(spark_out.read_text())]
-    print("reads:", {e: sum(r["engine"] == e for r in reads) for e in ("read_table", "duckdb", "spark")})
+    reads = [*results["delta-rs"], *results["duckdb"], *json.loads(spark_out.read_text())]
+    print("reads:", {e: sum(r["engine"] == e for r in reads) for e in ("delta-rs", "duckdb", "spark")})
 
     # every version of every table, computed now that nothing writes
     latest = {t: committed(table_dir(wh, t)) for t in TABLES}
-    versions = {t: {v: checksum(arrow_table(table_dir(wh, t), v))
+    versions = {t: {v: checksum(DeltaTable(str(table_dir(wh, t)), version=v).to_pyarrow_table())
                     for v in range(latest[t] + 1)} for t in TABLES}
     for t in TABLES:
         assert latest[t] > before_run[t], f"the run wrote no version of {t}"
         assert versions[t][before_run[t]] != versions[t][latest[t]]        # so a mix would show
-        assert versions[t][latest[t]] == checksum(arrow_table(table_dir(pipeline_warehouse, t)))
+        assert versions[t][latest[t]] == checksum(DeltaTable(str(table_dir(pipeline_warehouse, t))).to_pyarrow_table())
 
     failed = [r for r in reads if "error" in r]
     assert not failed, f"{len(failed)} reads failed, e.g. {failed[:3]}"
@@ -192,7 +188,7 @@ def test_readers_during_a_run_see_one_committed_version_and_vacuum_keeps_time_tr
                        f"{ {v: versions[r['table']][v] for v in range(r['lo'], r['hi'] + 1)} }")
         seen.setdefault((r["engine"], r["table"]), set()).add(match[0])
     # the reads spanned the writes: every reader saw each table before the run and as it left it
-    for engine in ("read_table", "duckdb", "spark"):
+    for engine in ("delta-rs", "duckdb", "spark"):
         for t in TABLES:
             got = seen.get((engine, t), set())
             assert {before_run[t], latest[t]} <= got, f"{engine} read {t} at versions {sorted(got)} only"
@@ -204,7 +200,7 @@ def test_readers_during_a_run_see_one_committed_version_and_vacuum_keeps_time_tr
         spark.sql(f"VACUUM delta.`{table_dir(wh, t)}`")
     for t in vacuumed:
         for v in range(copied[t], latest[t] + 1):
-            assert checksum(arrow_table(table_dir(wh, t), v)) == versions[t][v], (t, v)
+            assert checksum(DeltaTable(str(table_dir(wh, t)), version=v).to_pyarrow_table()) == versions[t][v], (t, v)
         old = spark.read.format("delta").option("versionAsOf", copied[t]).load(str(table_dir(wh, t)))
         assert checksum(old.toArrow()) == versions[t][copied[t]], t
 

@@ -24,7 +24,6 @@ from greenlink.core.session import job_description, warehouse_of
 
 LAYERS = ("bronze", "silver", "gold", "_meta")
 STATS_COLUMNS = "delta.dataSkippingStatsColumns"
-DELETION_VECTORS = "delta.enableDeletionVectors"
 CHANGE_FEED = "delta.enableChangeDataFeed"
 # Layers whose tables keep Delta's change data feed: what a monthly run changed in them can be
 # read with `table_changes` (docs/operations.md). Readers stay at protocol version 1.
@@ -53,12 +52,6 @@ class TableSpec:
     # that repeats (applicant names, addresses, IPC fields) keeps its dictionary: read back plain,
     # it cost classify more than the write saved.
     plain_columns: tuple[str, ...] = ()
-    # Tables a monthly run MERGEs its changes into: a MERGE marks the rows it replaces in a
-    # deletion vector beside the data file and writes only the changed rows, where without one
-    # it rewrites every file holding a changed row — a 1 % month touches every file (issue 23).
-    # Such a table is at Delta reader version 3, which delta-rs 1.6 cannot read yet
-    # (delta-io/delta-rs#1094): ops.analyst reads it through DuckDB's delta extension.
-    deletion_vectors: bool = False
 
     def __post_init__(self) -> None:
         layer, _, table = self.name.partition(".")
@@ -78,8 +71,6 @@ class TableSpec:
         props = {CHANGE_FEED: "true"} if self.name.partition(".")[0] in CHANGE_FEED_LAYERS else {}
         if self.stats_columns:
             props[STATS_COLUMNS] = ",".join(c for c in self.stats_columns if c not in self.partition_by)
-        if self.deletion_vectors:
-            props[DELETION_VECTORS] = "true"
         return props
 
     def table_schema(self) -> StructType:

@@ -2,10 +2,8 @@
 (`deltalake`) and SQL through DuckDB's delta extension.
 
 Tables are found by path, `<warehouse>/<layer>/<name>` holding a `_delta_log` (the layout of
-greenlink.core.tables), so nothing here needs a SparkSession or a catalog. The silver tables a
-monthly run MERGEs into keep deletion vectors (Delta reader version 3), which delta-rs 1.6
-refuses to read: `read_table` reads those through DuckDB's delta extension, which applies them
-(docs/architecture.md, "Delta conventions").
+greenlink.core.tables), so nothing here needs a SparkSession or a catalog. Both readers need the
+tables at Delta reader version 1 (docs/architecture.md, "Delta conventions").
 
     from greenlink.ops.analyst import read_table, duckdb_connection
     panel = read_table("warehouse", "gold.city_year_panel")
@@ -20,7 +18,6 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_delta
 import pandas as pd
-import pyarrow as pa
 from deltalake import DeltaTable
 
 from greenlink.core.errors import UserError
@@ -62,30 +59,9 @@ def _existing(warehouse: str | Path, name: str) -> Path:
 
 def read_table(warehouse: str | Path, name: str, version: int | None = None,
                columns: list[str] | None = None) -> pd.DataFrame:
-    """The table (optionally as of a Delta version) as pandas."""
-    return arrow_table(_existing(warehouse, name), version, columns).to_pandas()
-
-
-def arrow_table(path: str | Path, version: int | None = None, columns: list[str] | None = None) -> pa.Table:
-    """The Delta table at `path` (as of `version`) as Arrow: read by delta-rs, or by DuckDB's
-    delta extension when the table has the deletion-vector reader feature, which delta-rs 1.6
-    does not implement (delta-io/delta-rs#1094)."""
-    dt = DeltaTable(str(path), version=version)
-    if "deletionVectors" not in (dt.protocol().reader_features or []):
-        return dt.to_pyarrow_table(columns=columns)
-    con = duckdb.connect()
-    try:
-        con.execute(f"LOAD '{delta_extension()}'")
-        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
-        where = str(path).replace("'", "''")
-        table = con.execute(f"SELECT {cols} FROM delta_scan('{where}', version={int(dt.version())})").arrow()
-    finally:
-        con.close()
-    # DuckDB returns a reader of record batches in its own types; the table's own schema keeps
-    # a DuckDB read comparable with a delta-rs one (string, not large_string; Delta's timestamps)
-    table = table.read_all() if isinstance(table, pa.RecordBatchReader) else table
-    delta = pa.schema(dt.schema().to_arrow())
-    return table.cast(pa.schema([delta.field(n) for n in table.column_names]))
+    """The table (optionally as of a Delta version) as pandas, read by delta-rs."""
+    dt = DeltaTable(str(_existing(warehouse, name)), version=version)
+    return dt.to_pandas(columns=columns)
 
 
 def table_version(warehouse: str | Path, name: str) -> int:

@@ -338,7 +338,7 @@ def warehouse_differences(a: str | Path, b: str | Path, layers: Sequence[str] = 
     """Compare every table of two warehouses by content (rows in any order, run-id columns
     ignored, floats within tolerance); {table: problems}, empty when the warehouses are equal.
     `a_as_of` compares `a` as it was at that time (naive UTC), e.g. right after one stage ran."""
-    from greenlink.ops.analyst import arrow_table, table_names, table_path  # local: loads duckdb and delta-rs
+    from greenlink.ops.analyst import table_names, table_path  # local: loads duckdb and delta-rs
 
     at_a = {t: _table_as_of(table_path(a, t), a_as_of) for t in table_names(a) if t.partition(".")[0] in layers}
     names_a = {t for t, dt in at_a.items() if dt is not None}
@@ -347,8 +347,8 @@ def warehouse_differences(a: str | Path, b: str | Path, layers: Sequence[str] = 
     for t in sorted(names_a ^ names_b):
         out[t] = [f"only in {a if t in names_a else b}"]
     for t in sorted(names_a & names_b):
-        ta = arrow_table(table_path(a, t), at_a[t].version())
-        tb = arrow_table(table_path(b, t))
+        ta = at_a[t].to_pyarrow_table()
+        tb = _table_as_of(table_path(b, t), None).to_pyarrow_table()
         drop = [c for c in ta.column_names if is_run_column(c)]
         sa, sb = ({f.name: str(f.type) for f in x.schema if f.name not in drop} for x in (ta, tb))
         if sa != sb:

@@ -92,7 +92,6 @@ APPLICANTS = tables.TableSpec(
     },
     comment="One row per applicant of each patent, located in a city unit (SPEC §1, §3)",
     keys=("application_no", "applicant_order"),
-    deletion_vectors=True,
     stats_columns=("application_no", "applicant_order", "city_code", "method"),
     plain_columns=("application_no",),
 )
@@ -122,7 +121,6 @@ ORG_LOCATIONS = tables.TableSpec(
     comment="One row per distinct applicant/owner name: how it is located when its record has no address",
     keys=("name",),
     stats_columns=("name", "city_code", "method"),
-    deletion_vectors=True,
 )
 
 

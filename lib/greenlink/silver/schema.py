@@ -43,7 +43,6 @@ PATENTS = TableSpec(
     comment="One row per application number: normalised, deduplicated, green-classified patents (SPEC §1-§2)",
     keys=("application_no",),
     stats_columns=("application_no", "application_date", "patent_type", "city_code"),
-    deletion_vectors=True,
     plain_columns=("application_no", "publication_no", "record_hash"),
 )
 
