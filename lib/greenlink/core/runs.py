@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from types import TracebackType
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -202,7 +203,7 @@ class Run:
             tomb.unlink(missing_ok=True)
         if not held.runs_closed:
             held.runs_closed = True
-            if tables.exists(self.spark, RUNS.name):
+            if _may_hold_open_runs(tables.path(self.spark, RUNS.name)):
                 for run_id in mark_ended(self.spark, "failed: the run ended without recording its end (its last "
                                                      f"write failed, e.g. on a full disk); found by run {self.run_id}",
                                          before=held.info.acquired(), status="failed", skip_jobs=UNLOCKED_JOBS):
@@ -230,6 +231,28 @@ def runs_view(spark: SparkSession) -> DataFrame:
     started = df.filter("event = 'start'").select("run_id", F.col("at").alias("started_at"))
     return (df.withColumn("_r", F.row_number().over(w)).filter("_r = 1").drop("_r", "event")
             .join(started, "run_id", "left").orderBy(F.col("started_at").desc()))
+
+
+def _may_hold_open_runs(loc: str) -> bool:
+    """False when the `_meta.runs` at `loc` has no run without an `end` event (or no table),
+    read by delta-rs from the log and one small file: no Spark job for the common case (a Spark
+    query costs seconds per command). True when it has one, or cannot be read that way (a URI
+    delta-rs is not given credentials for): then Spark looks."""
+    if "://" in loc and not loc.startswith("file:"):
+        return True
+    path = Path(loc.removeprefix("file:"))
+    if not (path / "_delta_log").is_dir():
+        return False
+    try:
+        from deltalake import DeltaTable  # local: only for this check
+
+        # whole table: a projection (`columns=`) read twice in one process aborts the
+        # interpreter at exit under deltalake 1.6.6 ("terminate called without an active exception")
+        events = DeltaTable(str(path)).to_pyarrow_table().select(["run_id", "event"]).to_pylist()
+    except Exception:   # noqa: BLE001 - any doubt: let Spark read it
+        return True
+    ended = {e["run_id"] for e in events if e["event"] == "end"}
+    return any(e["event"] == "start" and e["run_id"] not in ended for e in events)
 
 
 def mark_ended(spark: SparkSession, message: str, *, since: datetime | None = None,
