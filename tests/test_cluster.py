@@ -26,8 +26,11 @@ from typing import NamedTuple
 import procs
 import pytest
 
+from greenlink.core.errors import UserError
 from greenlink.core.jars import local_jars
 from greenlink.core.lock import LOCK_NAME
+from greenlink.core.runs import Run, runs_view
+from greenlink.core.session import NO_EXECUTOR_KEY, ExecutorWatchdog, session_conf
 from greenlink.ops import submit
 from greenlink.ops.analyst import read_table
 from greenlink.ops.cli import PIPELINE
@@ -95,9 +98,9 @@ def two_workers(cluster):
     return cluster
 
 
-def submit_command(master: str, job: str, args: list[str]) -> list[str]:
+def submit_command(master: str, job: str, args: list[str], conf: dict[str, str] | None = None) -> list[str]:
     cmd = submit.spark_submit_command(job, args, master=master, jars=local_jars(), python=sys.executable,
-                                      driver_memory="1g", conf=SUBMIT_CONF,
+                                      driver_memory="1g", conf={**SUBMIT_CONF, **(conf or {})},
                                       spark_submit=submit.spark_submit_binary())
     assert cmd[-2:] == ["--profile", "cluster"]
     return cmd
@@ -166,12 +169,18 @@ def tasks_begun(cluster: Cluster, app: str, w: int) -> int:
                for f in (cluster.state / f"work{w}" / app).glob("*/stderr"))
 
 
-def start_stage(cluster: Cluster, stage: str, wh: Path, world: Path, log: Path) -> StageRun:
+def stage_command(cluster: Cluster, stage: str, wh: Path, world: Path, conf: dict[str, str] | None = None) -> list[str]:
+    """spark-submit of `run --stages STAGE --full` on `wh`."""
+    return submit_command(cluster.master, "run", ["--stages", stage, "--full", "--warehouse", str(wh),
+                                                  "--input", str(world)], conf)
+
+
+def start_stage(cluster: Cluster, stage: str, wh: Path, world: Path, log: Path,
+                conf: dict[str, str] | None = None) -> StageRun:
     """Submit `run --stages STAGE --full` on `wh` and return once the stage has begun, with its
     application id."""
     apps_before = cluster.apps()
-    p = procs.start(submit_command(cluster.master, "run", ["--stages", stage, "--full", "--warehouse", str(wh),
-                                                          "--input", str(world)]), log, cluster.env)
+    p = procs.start(stage_command(cluster, stage, wh, world, conf), log, cluster.env)
     try:
         run_id = procs.wait_until(lambda: p.poll() is not None or started_run(log, stage), STAGE_TIMEOUT_S,
                                   f"{stage} to start (log {log})")
@@ -265,9 +274,8 @@ def test_driver_killed_mid_stage_then_resubmitted_equals_local(
     assert run_status(wh, run.run_id) == "running"
     assert (wh / LOCK_NAME).exists()
     # the same command again, no cleanup: the stale lock is taken over, the run marked killed
-    again = procs.run(submit_command(cluster.master, "run", ["--stages", "panel", "--full", "--warehouse", str(wh),
-                                                           "--input", str(generated_world)]),
-                      tmp_path / "submit-again.log", STAGE_TIMEOUT_S, cluster.env)
+    again = procs.run(stage_command(cluster, "panel", wh, generated_world), tmp_path / "submit-again.log",
+                      STAGE_TIMEOUT_S, cluster.env)
     assert again.returncode == 0, again.tail()
     assert run_status(wh, run.run_id) == "killed"
     assert not (wh / LOCK_NAME).exists()
@@ -294,3 +302,85 @@ def test_worker_lost_mid_networks_the_run_finishes_on_the_other(
     assert re.search(r"Lost executor \d+", spark_log_text(wh)), "the driver never lost an executor"
     assert warehouse_differences(reference_warehouse.path, wh) == {}
     print(f"worker loss test: {time.monotonic() - t0:.0f}s (networks run {done.seconds:.0f}s after the loss)")
+
+
+# --- the last worker lost: the executor watchdog (core.session.ExecutorWatchdog) -------------
+
+def test_watchdog_fails_a_run_whose_application_has_no_executor(spark, fresh_warehouse, monkeypatch):
+    """The watchdog's logic without a cluster (a local session, told its master is a cluster's):
+    once the executors are gone, a Spark job of the run that waits longer than the timeout is
+    cancelled, the run fails with one line naming the job and its phase, and its end is recorded
+    without Spark (delta-rs)."""
+    import threading
+    import time as _time
+
+    gone = threading.Event()
+    monkeypatch.setattr(spark.sparkContext, "master", "spark://127.0.0.1:1")
+    monkeypatch.setattr(ExecutorWatchdog, "executors", lambda self: 0 if gone.is_set() else 1)
+    with session_conf(spark, {NO_EXECUTOR_KEY: "2"}), pytest.raises(UserError) as failed:
+        with Run(spark, "watchdog") as run, run.phase("wait"):
+            gone.set()
+            t0 = time.monotonic()
+            spark.sparkContext.parallelize([0], 1).map(lambda _: _time.sleep(25)).count()
+    waited = time.monotonic() - t0
+    message = str(failed.value)
+    assert message.startswith("watchdog (wait): no Spark executor for ") and "\n" not in message
+    assert "no_executor_timeout_s 2 s" in message and "last commit" in message, message
+    assert waited < 15, f"the job was not cancelled in time ({waited:.0f}s)"
+    runs = read_table(fresh_warehouse, "_meta.runs")
+    end = runs[(runs["run_id"] == run.run_id) & (runs["event"] == "end")]
+    assert list(end["status"]) == ["failed"] and end["message"].iloc[0].startswith("UserError: " + message)
+    # Spark reads the delta-rs commit too; and a local master starts no watchdog
+    assert runs_view(spark).filter(f"run_id = '{run.run_id}'").first()["status"] == "failed"
+    monkeypatch.undo()
+    with session_conf(spark, {NO_EXECUTOR_KEY: "1"}), Run(spark, "watchdog") as run:
+        spark.sparkContext.parallelize([0], 1).map(lambda _: _time.sleep(3)).count()
+    assert runs_view(spark).filter(f"run_id = '{run.run_id}'").first()["status"] == "succeeded"
+
+
+def table_versions(wh: Path) -> dict[str, int]:
+    """Every Delta table's latest version (`layer.name` -> version), `_meta.runs` but."""
+    from deltalake import DeltaTable
+
+    return {f"{d.parent.parent.name}.{d.parent.name}": DeltaTable(str(d.parent)).version()
+            for d in sorted(wh.glob("*/*/_delta_log")) if d.parent.parent.name != "_meta"}
+
+
+def test_last_worker_lost_fails_in_one_line_and_every_table_keeps_its_version(
+        two_workers, reference_warehouse, generated_world, tmp_path):
+    t0 = time.monotonic()
+    cluster = two_workers
+    wh = copy_of(reference_warehouse.path, tmp_path)
+    before = table_versions(wh)
+    timeout_s = 15
+    run = start_stage(cluster, "classify", wh, generated_world, tmp_path / "submit.log",
+                      conf={NO_EXECUTOR_KEY: str(timeout_s)})
+    busy_worker(cluster, run)
+    executors = [pid for w in (1, 2) for pid in procs.executor_pids(cluster.worker_pid(w), run.app)]
+    for w in (1, 2):
+        assert cluster.sh("kill-worker", str(w)).returncode == 0
+    lost_at = time.monotonic()
+    # the watchdog waits timeout_s (and one look, 5 s at most), cancels, the run records its end
+    done = finish(run, timeout=timeout_s + 150)
+    assert done.returncode == 2, done.tail()
+    printed = [line for line in done.log.read_text(errors="replace").splitlines() if line.startswith("greenlink run:")]
+    assert len(printed) == 1 and "Traceback" not in done.log.read_text(errors="replace"), done.tail()
+    assert re.match(rf"greenlink run: classify( \(\w+\))?: no Spark executor for \d+ s "
+                    rf"\(no_executor_timeout_s {timeout_s} s\).*start the cluster's workers.*last commit", printed[0]), printed
+    assert run_status(wh, run.run_id) == "failed"
+    runs = read_table(wh, "_meta.runs")
+    assert set(runs[(runs["event"] == "end")]["status"]) == {"succeeded", "failed"}   # the reference's, and these
+    message = runs[(runs["run_id"] == run.run_id) & (runs["event"] == "end")]["message"].iloc[0]
+    assert "no Spark executor" in message and "Spark's log" in message
+    assert table_versions(wh) == before
+    procs.wait_until(lambda: not any(map(alive, executors)), 60, "the lost workers' executors to exit")
+
+    # workers back (as the next test's fixture does): the same command completes, equal to local
+    assert cluster.sh("start", timeout=START_TIMEOUT_S).returncode == 0
+    assert cluster.sh("status").stdout.count("running") == 3
+    again = procs.run(stage_command(cluster, "classify", wh, generated_world), tmp_path / "submit-again.log",
+                      STAGE_TIMEOUT_S, cluster.env)
+    assert again.returncode == 0, again.tail()
+    assert warehouse_differences(reference_warehouse.path, wh) == {}
+    print(f"last worker loss test: {time.monotonic() - t0:.0f}s (failed {done.seconds:.0f}s after the loss "
+          f"at {lost_at - t0:.0f}s, rerun {again.seconds:.0f}s)")

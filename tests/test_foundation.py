@@ -145,10 +145,19 @@ def test_run_phases_are_timed_and_name_their_spark_jobs(spark, fresh_warehouse):
     assert run.counts["phase_ms.count"] >= 0
 
 
-def test_profiles_validate():
+def test_profiles_validate(tmp_path):
     assert load_profile("local").master == "local[*]"
     with pytest.raises(UserError, match="unknown profile"):
         load_profile("nope")
+    # the executor watchdog's timeout (core.session.ExecutorWatchdog): seconds above 0, 120 unset
+    assert load_profile("local").no_executor_timeout_s == load_profile("cluster").no_executor_timeout_s == 120
+    bad = tmp_path / "bad.yaml"
+    for value in ("0", "-5", "two minutes", "true", "[120]"):
+        bad.write_text(f"name: bad\nwarehouse: wh\nno_executor_timeout_s: {value}\n")
+        with pytest.raises(UserError, match="no_executor_timeout_s must be a number of seconds above 0"):
+            load_profile(str(bad))
+    bad.write_text("name: ok\nwarehouse: wh\nno_executor_timeout_s: 7.5\n")
+    assert load_profile(str(bad)).no_executor_timeout_s == 7.5
 
 
 def test_profiles_name_their_interpreted_stages(tmp_path):

@@ -78,6 +78,9 @@ class Profile:
     # JVM options of a driver the session starts itself (local masters), e.g. the JDK's
     # `-XX:AOTCache=FILE`; under spark-submit they are spark-submit's --driver-java-options
     driver_java_options: str | None = None
+    # seconds a run's Spark jobs may wait while the application has no executor before they are
+    # cancelled and the run fails (core.session.ExecutorWatchdog); never on a local master
+    no_executor_timeout_s: float = 120.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str) -> "Profile":
@@ -100,6 +103,9 @@ class Profile:
         java_options = data.get("driver_java_options")
         if java_options is not None and not isinstance(java_options, str):
             raise UserError(f"profile {source}: driver_java_options must be one string of JVM options")
+        timeout = data.get("no_executor_timeout_s", cls.no_executor_timeout_s)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise UserError(f"profile {source}: no_executor_timeout_s must be a number of seconds above 0")
         level = str(data.get("log_level", "WARN")).upper()
         if level not in {"ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF", "TRACE"}:
             raise UserError(f"profile {source}: log_level {level!r} is not a log4j level")
@@ -113,6 +119,7 @@ class Profile:
             spark_conf={str(k): str(v) for k, v in conf.items()},
             interpreted_stages=tuple(stages),
             driver_java_options=java_options,
+            no_executor_timeout_s=float(timeout),
         )
 
 

@@ -30,8 +30,9 @@ from pyspark.sql import types as T
 
 from greenlink import __version__
 from greenlink.core import console, lock, state, tables
+from greenlink.core.errors import UserError
 from greenlink.core.printable import printable_lines
-from greenlink.core.session import SPARK_LOG_KEY, job_description, stage_settings, warehouse_of
+from greenlink.core.session import SPARK_LOG_KEY, ExecutorWatchdog, job_description, stage_settings, warehouse_of
 
 log = logging.getLogger("greenlink")
 if not log.handlers:
@@ -72,6 +73,9 @@ DUMP_AWARE_JOBS = frozenset({"classify", "networks", "panel", "estimate"})
 # Jobs that record runs without holding the warehouse lock (ops.cli.LOCK_FREE): a run of theirs
 # still `running` may be alive while another process holds the lock.
 UNLOCKED_JOBS = ("generate",)
+# The executor watchdog of the outermost open run of this process (on a cluster master), which
+# the runs inside it share: None when no run is open or the master is local.
+_watchdog: ExecutorWatchdog | None = None
 
 
 def dump_state(spark: SparkSession) -> dict[str, str]:
@@ -104,6 +108,8 @@ class Run:
         self._outer_job: str | None = None
         self._settings = ExitStack()
         self._tracked: tuple[state.StageState, str, dict[str, int | None]] | None = None
+        self._phase: str | None = None
+        self._owns_watchdog = False
 
     def count(self, key: str, n: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + int(n)
@@ -140,9 +146,11 @@ class Run:
         """A named part of the run: its Spark jobs carry `<job>: <name>` as their description
         (event logs, bench/profile_events.py), its progress is reported while it runs
         (`progress`) and its wall time is counted as `phase_ms.<name>`."""
-        t = time.monotonic()
+        t, outer = time.monotonic(), self._phase
+        self._phase = name      # kept when the phase fails: the failure names it
         with job_description(self.spark, f"{self.job}: {name}"), self.progress(name):
             yield
+        self._phase = outer
         self.count(f"phase_ms.{name}", int((time.monotonic() - t) * 1000))
 
     def progress(self, name: str) -> console.Progress:
@@ -157,12 +165,19 @@ class Run:
         row = (self.run_id, self.parent_run_id, self.job, event, status, datetime.now(timezone.utc).replace(tzinfo=None),
                time.monotonic() - self._t0 if event == "end" else None,
                self.inputs, self.counts if event == "end" else {}, message, self.args, __version__)
+        if _watchdog is not None and _watchdog.lost:    # no executor to run a Spark job
+            _append_without_spark(tables.path(self.spark, RUNS.name), [row])
+            return
         df = self.spark.createDataFrame([row], RUNS.schema)
         tables.ensure(self.spark, RUNS)
         df.write.format("delta").mode("append").save(tables.path(self.spark, RUNS.name))
 
     def __enter__(self) -> "Run":
+        global _watchdog
         self._t0 = time.monotonic()
+        if _watchdog is None:
+            _watchdog = ExecutorWatchdog.start(self.spark)
+            self._owns_watchdog = _watchdog is not None
         # Spark jobs started inside the run carry its job name (event logs, bench/profile_events.py).
         sc = self.spark.sparkContext
         self._outer_job = sc.getLocalProperty(JOB_PROPERTY)
@@ -173,9 +188,13 @@ class Run:
             if self.job in DUMP_AWARE_JOBS:
                 self.inputs.update(dump_state(self.spark))
             self._append("start", "running", None)
-        except BaseException:
+        except BaseException as exc:
             sc.setLocalProperty(JOB_PROPERTY, self._outer_job)
             self._settings.close()
+            failure = self._executors_lost(exc)
+            self._stop_watchdog()
+            if failure is not None:
+                raise failure from exc
             raise
         if self.spark_log and self.parent_run_id is None:
             log.info("%s: started run %s; Spark's log: %s", self.job, self.run_id, self.spark_log)
@@ -213,6 +232,35 @@ class Run:
                  tb: TracebackType | None) -> None:
         self.spark.sparkContext.setLocalProperty(JOB_PROPERTY, self._outer_job)
         self._settings.close()
+        try:
+            self._end(exc)
+        finally:
+            self._stop_watchdog()
+
+    def _stop_watchdog(self) -> None:
+        global _watchdog
+        if self._owns_watchdog and _watchdog is not None:
+            _watchdog.stop()
+            _watchdog = None
+
+    def _executors_lost(self, exc: BaseException | None) -> UserError | None:
+        """The one-line failure of a run whose Spark jobs the watchdog cancelled (instead of
+        Spark's cancellation); None otherwise, or when a run inside this one said it already."""
+        lost = _watchdog.lost if _watchdog is not None else None
+        if not lost or exc is None or isinstance(exc, UserError):
+            return None
+        phase = f" ({self._phase})" if self._phase else ""
+        return UserError(f"{self.job}{phase}: no Spark executor for {lost:.0f} s (no_executor_timeout_s "
+                         f"{_watchdog.timeout:g} s), its Spark jobs cancelled: start the cluster's workers and "
+                         "rerun the same command (every table is at its last commit)")
+
+    def _end(self, exc: BaseException | None) -> None:
+        failure = self._executors_lost(exc)
+        self._record_end(failure or exc)
+        if failure is not None:
+            raise failure from exc
+
+    def _record_end(self, exc: BaseException | None) -> None:
         if exc is None:
             if self._tracked:
                 self._record_changes()
@@ -231,6 +279,23 @@ def runs_view(spark: SparkSession) -> DataFrame:
     started = df.filter("event = 'start'").select("run_id", F.col("at").alias("started_at"))
     return (df.withColumn("_r", F.row_number().over(w)).filter("_r = 1").drop("_r", "event")
             .join(started, "run_id", "left").orderBy(F.col("started_at").desc()))
+
+
+def _append_without_spark(loc: str, rows: list[tuple]) -> None:
+    """Append `rows` (RUNS.schema's order) to the `_meta.runs` at `loc` with delta-rs, from the
+    driver alone: a run whose application has no executor left (ExecutorWatchdog) records its
+    end so. A URI warehouse delta-rs cannot write (no credentials here) keeps the run `running`
+    until the next run under the lock closes it as `failed` (Run._reap_killed)."""
+    try:
+        import pyarrow as pa
+        from deltalake import DeltaTable, write_deltalake  # local: only for this fallback
+
+        schema = pa.schema(DeltaTable(loc).schema().to_arrow())
+        data = [{f: (list(v.items()) if isinstance(v, dict) else v) for f, v in zip(RUNS.schema.names, row)}
+                for row in rows]
+        write_deltalake(loc, pa.Table.from_pylist(data, schema=schema), mode="append")
+    except Exception as exc:   # noqa: BLE001 - the run's own failure is what must be shown
+        log.info("could not record the run's end in _meta.runs without Spark (%s)", printable_lines(str(exc))[:300])
 
 
 def _may_hold_open_runs(loc: str) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -24,6 +26,7 @@ from greenlink.core.paths import CONF_DIR
 WAREHOUSE_KEY = "spark.greenlink.warehouse"
 INTERPRETED_KEY = "spark.greenlink.interpretedStages"   # comma-separated stage names
 SPARK_LOG_KEY = console.SPARK_LOG_KEY                     # the file Spark's log goes to (core.console)
+NO_EXECUTOR_KEY = "spark.greenlink.noExecutorTimeout"     # seconds (profile `no_executor_timeout_s`)
 
 # Spark's switches for evaluating queries without generating and compiling Java code. On
 # thousands of rows, compiling each new query's code (and the JIT compiling the compiled
@@ -69,7 +72,8 @@ def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
     # Under spark-submit (profile without master), what the submitter set with --conf wins
     # over the profile's defaults: cluster tuning (shuffle partitions, …) happens there.
     given = submitted_conf() if not prof.master else {}
-    profile_conf = {**_DELTA_DEFAULTS, **prof.spark_conf, INTERPRETED_KEY: ",".join(prof.interpreted_stages)}
+    profile_conf = {**_DELTA_DEFAULTS, **prof.spark_conf, INTERPRETED_KEY: ",".join(prof.interpreted_stages),
+                    NO_EXECUTOR_KEY: f"{prof.no_executor_timeout_s:g}"}
     defaults = {k: v for k, v in profile_conf.items() if k not in given}
     conf = {**defaults,
             "spark.ui.showConsoleProgress": "false",
@@ -188,3 +192,67 @@ def job_description(spark: SparkSession, text: str) -> Iterator[None]:
         yield
     finally:
         sc.setLocalProperty("spark.job.description", before)
+
+
+class ExecutorWatchdog:
+    """Cancels the application's jobs once it has had no executor for `timeout` seconds.
+
+    Why: Spark standalone keeps an application whose last worker is gone waiting for one
+    ("Initial job has not accepted any resources"), and no Spark setting fails it, so a run
+    would wait for ever (docs/operations.md, "Cluster faults"). A daemon thread counts the
+    executors (the block managers but the driver's) every few seconds while a run is open;
+    once there has been none for `timeout` seconds, every job running then is cancelled
+    (`SparkContext.cancelAllJobs`), at each look until an executor is back, and `lost` says for
+    how long there was none: `core.runs.Run` then fails with one line instead of Spark's
+    cancellation. Local masters run tasks in the driver: `start` watches nothing there."""
+
+    def __init__(self, spark: SparkSession, timeout: float) -> None:
+        self.spark = spark
+        self.timeout = timeout
+        self.interval = min(5.0, max(1.0, timeout / 4))   # a look every 1-5 s: one py4j call
+        self.lost: float | None = None     # seconds without executor when jobs were first cancelled
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, spark: SparkSession) -> "ExecutorWatchdog | None":
+        """A running watchdog for a session on a cluster master (`spark.greenlink.noExecutorTimeout`
+        seconds, the profile's `no_executor_timeout_s`); None on a local master."""
+        if spark.sparkContext.master.startswith("local"):
+            return None
+        given = spark.conf.get(NO_EXECUTOR_KEY, None) or Profile.no_executor_timeout_s
+        try:   # spark-submit's --conf bypasses the profile's check
+            timeout = float(given)
+        except ValueError:
+            timeout = 0.0
+        if not timeout > 0:
+            raise UserError(f"{NO_EXECUTOR_KEY}: {given!r} is not a number of seconds above 0")
+        dog = cls(spark, timeout)
+        dog._thread = threading.Thread(target=dog._loop, name="greenlink-executor-watchdog", daemon=True)
+        dog._thread.start()
+        return dog
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def executors(self) -> int:
+        """The application's live executors: its block managers but the driver's."""
+        return self.spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
+
+    def _loop(self) -> None:
+        sc = self.spark.sparkContext
+        since = None                       # monotonic time the executors were last seen gone
+        try:
+            while not self._stop.wait(self.interval):
+                if self.executors():
+                    since = None
+                    continue
+                since = since if since is not None else time.monotonic()
+                waited = time.monotonic() - since
+                if waited >= self.timeout and sc.statusTracker().getActiveJobsIds():
+                    self.lost = self.lost or waited
+                    sc.cancelAllJobs()
+        except Exception:   # noqa: BLE001 - a stopped context: nothing left to watch
+            pass
