@@ -332,6 +332,9 @@ def test_watchdog_fails_a_run_whose_application_has_no_executor(spark, fresh_war
     assert list(end["status"]) == ["failed"] and end["message"].iloc[0].startswith("UserError: " + message)
     # Spark reads the delta-rs commit too; and a local master starts no watchdog
     assert runs_view(spark).filter(f"run_id = '{run.run_id}'").first()["status"] == "failed"
+    # a --conf value that is no timeout is refused before the run starts
+    with session_conf(spark, {NO_EXECUTOR_KEY: "soon"}), pytest.raises(UserError, match="not a number of seconds"):
+        Run(spark, "watchdog").__enter__()
     monkeypatch.undo()
     with session_conf(spark, {NO_EXECUTOR_KEY: "1"}), Run(spark, "watchdog") as run:
         spark.sparkContext.parallelize([0], 1).map(lambda _: _time.sleep(3)).count()
