@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from pyspark import StorageLevel
@@ -256,3 +256,32 @@ class ExecutorWatchdog:
                     sc.cancelAllJobs()
         except Exception:   # noqa: BLE001 - a stopped context: nothing left to watch
             pass
+
+
+def run_concurrently(*steps: Callable[[], None]) -> None:
+    """Run `steps` (writes of different tables) at the same time in one SparkSession and wait
+    for all of them; the first failure is raised once every step has ended.
+
+    Why: a Delta write is a chain of small Spark jobs with driver work (planning, the log,
+    the commit) between them, during which one write leaves the cores idle; the writes of
+    independent tables fill each other's gaps. Each thread starts with the caller's local
+    properties (`InheritableThread`), so job descriptions and the run's job tag follow."""
+    from pyspark.util import InheritableThread
+
+    errors: list[BaseException] = []
+
+    def guarded(step: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                step()
+            except BaseException as exc:   # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(exc)
+        return run
+
+    threads = [InheritableThread(target=guarded(s), name=f"greenlink-write-{i}") for i, s in enumerate(steps)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]

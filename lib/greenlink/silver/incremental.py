@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 from greenlink.bronze.schema import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import tables
 from greenlink.core.runs import Run
-from greenlink.core.session import persist_uncompressed
+from greenlink.core.session import persist_uncompressed, run_concurrently
 from greenlink.silver.applicants import classify_org_type
 from greenlink.silver.locate import (APPLICANTS, ORG_LOCATIONS, address_keys, first_applicant_evidence, first_located,
                                      located_applicants, located_transfers, locate_names, org_locations, owner_names,
@@ -69,10 +69,14 @@ class Before:
 
 def changed_numbers(before: DataFrame, now: DataFrame) -> DataFrame:
     """application_no whose records differ between two bronze patent frames: a record is
-    its (application_no, record_hash); accepted bronze rows never repeat a record_hash."""
-    a = before.select("application_no", "record_hash")
-    b = now.select("application_no", "record_hash")
-    return a.subtract(b).unionByName(b.subtract(a)).select("application_no").distinct()
+    its (application_no, record_hash); accepted bronze rows never repeat a record_hash.
+    One shuffle of both frames' two columns (a record held by one side only is a change), not
+    the four of two set differences."""
+    side = F.sum("_side")
+    return (before.select("application_no", "record_hash", F.lit(1).alias("_side"))
+            .unionByName(now.select("application_no", "record_hash", F.lit(2).alias("_side")))
+            .groupBy("application_no", "record_hash").agg(side.alias("_sides"))
+            .where(F.col("_sides") != 3).select("application_no").distinct())
 
 
 # What a link located through its organisation takes from silver.org_locations (`attach_locations`):
@@ -180,16 +184,21 @@ def refresh(spark: SparkSession, run: Run, before: Before, inventory: DataFrame)
             applicants = located_applicants(links, addresses, orgs).localCheckpoint()
             r = r0.unionByName(a1)
 
-        with run.phase("write"):
-            tables.write(rejected_records(records, chosen, run.run_id), REJECTS, mode="replace_where",
-                         replace_where="stage = 'classify'")
+        def patents_then_transfers() -> None:
             apply_changes(PATENTS, silver_patents(accepted, applicants), r)
-            apply_changes(APPLICANTS, applicants, _semi(prev_app, r).select(*APPLICANTS.keys))
-            apply_changes(ORG_LOCATIONS, orgs_n, typed.select("name"))
-            patents = tables.read(spark, PATENTS.name)
-            transfers = located_transfers(tr_now, addresses0, orgs)
-            tables.write(silver_transfers(transfers, patents), TRANSFERS, mode="merge", keys=TRANSFERS.keys,
-                         delete_missing=True)
+            transfers = located_transfers(tr_now, addresses0, orgs)    # they carry their patent's flags
+            tables.write(silver_transfers(transfers, tables.read(spark, PATENTS.name)), TRANSFERS, mode="merge",
+                         keys=TRANSFERS.keys, delete_missing=True)
+
+        with run.phase("write"):
+            # independent tables at once; a run that fails part-way leaves silver written since
+            # its last good run, so the next run goes the full way (state.plan), in any order
+            run_concurrently(
+                lambda: tables.write(rejected_records(records, chosen, run.run_id), REJECTS, mode="replace_where",
+                                     replace_where="stage = 'classify'"),
+                patents_then_transfers,
+                lambda: apply_changes(APPLICANTS, applicants, _semi(prev_app, r).select(*APPLICANTS.keys)),
+                lambda: apply_changes(ORG_LOCATIONS, orgs_n, typed.select("name")))
     finally:
         for df in (links0, typed, addresses0, orgs_n, orgs):
             df.unpersist()
