@@ -17,7 +17,6 @@ mode and phases per run from `_meta.runs`. Prints one JSON document.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_incremental import differences, stage_times  # noqa: E402  (bench/ helpers, not a package)
+from bench_incremental import compare, report, stage_times  # noqa: E402  (bench/ helpers, not a package)
 from profile_events import with_event_log  # noqa: E402
 
 
@@ -96,15 +95,8 @@ def main() -> int:
         result[label] = {"s": round(time.monotonic() - t, 1), **stage_times(spark, parent)["classify"]}
         print(f"{label}: {result[label]['s']} s", file=sys.stderr)
     if args.full and args.compare:
-        t = time.monotonic()
-        result["differences"] = differences(spark, root / "A", root / "B")
-        result["compare_s"] = round(time.monotonic() - t, 1)
-    result["load_after"] = os.getloadavg()[0]
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    return 0 if not result.get("differences") else 1
+        compare(spark, root / "A", root / "B", result)
+    return report(result, args.json)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,24 @@ def differences(spark, a: Path, b: Path) -> dict[str, list[str]]:
     return out
 
 
+def compare(spark, a: Path, b: Path, result: dict) -> None:
+    """`differences` of A and B, and the seconds it took, into `result`."""
+    t = time.monotonic()
+    result["differences"] = differences(spark, a, b)
+    result["compare_s"] = round(time.monotonic() - t, 1)
+
+
+def report(result: dict, json_path: str | None) -> int:
+    """Print `result` (with the load now) as JSON, also into `json_path`; the exit status: 1
+    when the warehouses compared differ."""
+    result["load_after"] = os.getloadavg()[0]
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    print(text)
+    if json_path:
+        Path(json_path).write_text(text + "\n", encoding="utf-8")
+    return 0 if not result.get("differences") else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--world", required=True, help="last month's dump (a generated world)")
@@ -134,15 +152,8 @@ def main() -> int:
     else:
         run("B", nxt, "this_month_full")
         result["ratio"] = round(result["this_month_incremental"]["s"] / result["this_month_full"]["s"], 3)
-        t = time.monotonic()
-        result["differences"] = differences(spark, root / "A", root / "B")
-        result["compare_s"] = round(time.monotonic() - t, 1)
-    result["load_after"] = os.getloadavg()[0]
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    return 0 if not result["differences"] else 1
+        compare(spark, root / "A", root / "B", result)
+    return report(result, args.json)
 
 
 if __name__ == "__main__":
