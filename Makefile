@@ -36,7 +36,7 @@ demo: setup
 test: setup
 	$(JAVA_ENV) $(BIN)/python -m pytest -q --durations=30
 
-# The unit tests alone (tests/unit/: no generated world, no pipeline run; under 3 minutes on 2 cores).
+# The unit tests alone (tests/unit/: no generated world, no pipeline run; docs/architecture.md "Tests").
 test-unit: setup
 	$(JAVA_ENV) $(BIN)/python -m pytest -q --durations=10 tests/unit
 
