@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JARS   := .cache/jars/MANIFEST.json
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-unit clean
 setup: $(STAMP) $(JARS)
 
 # uv installs the same pinned packages as pip, with parallel downloads: a fresh machine's
@@ -32,8 +32,13 @@ JAVA_ENV  := $(if $(RUN_JAVA),JAVA_HOME=$(RUN_JAVA))
 demo: setup
 	$(JAVA_ENV) $(BIN)/greenlink run --all --demo
 
+# Every test: tests/unit/ and tests/integration/ (what CI runs via .ci/run).
 test: setup
 	$(JAVA_ENV) $(BIN)/python -m pytest -q --durations=30
+
+# The unit tests alone (tests/unit/: no generated world, no pipeline run; docs/architecture.md "Tests").
+test-unit: setup
+	$(JAVA_ENV) $(BIN)/python -m pytest -q --durations=10 tests/unit
 
 clean:
 	rm -rf warehouse reports demo .pytest_cache

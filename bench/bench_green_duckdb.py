@@ -2,7 +2,7 @@
 
 Reads Parquet files with columns (application_no, ipc) and returns, per patent,
 n_ipc_valid, is_green, categories, topics, green_entries — the same values as
-`greenlink.reference.inventory.classify_green` on Spark (tests/test_inventory.py checks this on a
+`greenlink.reference.inventory.classify_green` on Spark (tests/unit/reference/test_inventory.py checks this on a
 sample). The normaliser is the same data (`greenlink.reference.ipc.TOKEN_STEPS`, character map,
 CANONICAL pattern) written in DuckDB's RE2 dialect; the inventory is the same parsed rule
 table (`inventory.inventory_rows`), registered as the relation `inventory`.

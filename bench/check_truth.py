@@ -7,7 +7,7 @@ Checks, with DuckDB on the Delta tables (delta-rs file lists) and the truth Parq
 - silver.patents holds exactly truth's accepted patents (`fate = 'accepted'`), with truth's
   `is_green` and categories (as sets);
 - gold.city_year_panel has truth's city-years, every count variable equal and every ratio and
-  centrality within 1e-12 (tests/test_panel.py does the same on the test worlds).
+  centrality within 1e-12 (tests/integration/test_panel_world.py does the same on the test worlds).
 Exit status 1 when anything differs; the JSON lists every figure.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@
 #   ops/cluster.sh start | stop | status | stop-worker N | kill-worker N
 # `start` on a running cluster starts again any worker that is down; `stop-worker N` stops
 # worker N (1 or 2) as `stop` does, `kill-worker N` SIGKILLs it (a crash: its executors exit
-# when they lose their worker) — tests/test_cluster.py loses a worker mid-run with them.
+# when they lose their worker) — tests/integration/test_cluster.py loses a worker mid-run with them.
 # Master URL: spark://127.0.0.1:7077 (override with GREENLINK_MASTER_PORT; 0 = any free port),
 # printed by `start` and kept in <state>/master.url; logs and pids in .cache/cluster/ (override
 # with GREENLINK_CLUSTER_STATE, e.g. one folder per test run). Worker size:

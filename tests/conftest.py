@@ -1,10 +1,38 @@
-"""One SparkSession for the whole test session (test profile: local[2], few partitions)."""
+"""Shared by tests/unit/ and tests/integration/: one SparkSession for the whole test session
+(test profile: local[2], few partitions), the generated world and the whole-pipeline warehouse
+(integration tests only), and the `slow` marker, set on every test of tests/integration/
+(`make test-unit` runs tests/unit/ alone; `make test` runs both)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
+INTEGRATION = Path(__file__).resolve().parent / "integration"
+UNIT = Path(__file__).resolve().parent / "unit"
+# Fixtures that generate a world or run the whole pipeline (minutes each): integration tests only.
+WORLD_FIXTURES = frozenset({"generated_world", "pipeline_warehouse", "reference_warehouse"})
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a test of tests/integration/ (a generated world, the whole "
+                                       "pipeline, a cluster, killed processes, notebooks, monthly runs); "
+                                       "set by conftest.py from the folder")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark tests/integration/ `slow`; refuse a unit test that needs a generated world (it would
+    make `make test-unit` wait for the world: such a test belongs in tests/integration/)."""
+    misplaced = []
+    for item in items:
+        if INTEGRATION in item.path.parents:
+            item.add_marker(pytest.mark.slow)
+        elif UNIT in item.path.parents and WORLD_FIXTURES & set(getattr(item, "fixturenames", ())):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError("unit tests that need a generated world (move them to tests/integration/): "
+                                + ", ".join(misplaced))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """`python tests/stall_write.py TABLE <greenlink arguments>`: runs the greenlink CLI with every
-write of TABLE stalled, for tests/test_faults.py. The write runs as two tasks: one writes its
+write of TABLE stalled, for tests/integration/test_faults.py. The write runs as two tasks: one writes its
 data files, the other sleeps, so the write never commits and the test can kill the process in
 the middle of a Delta write deterministically instead of racing it. (A stall inside a single
 task would stop before any file opens: a partitioned write sorts its whole input first.)

@@ -4,7 +4,7 @@ Each `TableSpec` is declared next to the code that writes it, with the vocabular
 constraints name (reason codes, allowed values); this module is the one list of all of them,
 so `greenlink diff`, the panel stage, the docs and the tests find a table's spec by name
 without knowing which module declares it. Modules are imported on first use (a spec module
-may import Spark, GraphFrames or the estimators); `tests/test_diff.py` checks that every table
+may import Spark, GraphFrames or the estimators); `tests/integration/test_diff_world.py` checks that every table
 a pipeline run writes is listed here. A table outside the pipeline (a test's, an ad-hoc tool's)
 joins the catalog explicitly with `register(spec)`.
 """

@@ -2,7 +2,7 @@
 
 Builds the spark-submit command of `jobs/<STAGE>.py` (the thin entry point of `greenlink
 STAGE`) and runs it; `--dry-run` prints it instead. README "Cluster and scheduling",
-ops/submit.sh, the cron entry, the Airflow DAG and tests/test_cluster.py all go through
+ops/submit.sh, the cron entry, the Airflow DAG and tests/integration/test_cluster.py all go through
 this one function, so they cannot drift apart.
 
 - master: `--master URL` or $GREENLINK_MASTER (e.g. spark://127.0.0.1:7077, yarn);

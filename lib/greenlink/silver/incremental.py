@@ -2,7 +2,7 @@
 bronze, recomputing only what the changed records reach (issue 23, docs/operations.md).
 
 The silver tables after this are exactly those a full classify of the current bronze writes
-(tests/test_incremental.py compares them table by table). What is recomputed, by the same
+(tests/integration/test_incremental.py compares them table by table). What is recomputed, by the same
 functions as the full path:
 
 - **R0**, application numbers whose records changed (their set of record hashes differs

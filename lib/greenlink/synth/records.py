@@ -316,7 +316,7 @@ def check_digit(digits: Column) -> Column:
 
     A deliberate copy of `reference.ids.check_digit`: the generator writes numbers from its own
     statement of the rule, so a wrong rule in the pipeline rejects generated rows instead of
-    agreeing with itself (tests/test_generate.py checks the two agree)."""
+    agreeing with itself (tests/unit/synth/test_generate.py checks the two agree)."""
     weights = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5]
     total = sum(F.substring(digits, i + 1, 1).cast("int") * w for i, w in enumerate(weights))
     r = total % 11
