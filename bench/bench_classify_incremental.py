@@ -5,7 +5,7 @@
         --world /tmp/b1m/world --next /tmp/b1m/next1
     # then, as often as wanted (each run starts from a fresh copy of the snapshot)
     .venv/bin/python bench/bench_classify_incremental.py --snapshot /tmp/b1m/snap --root /tmp/b1m/cls \
-        [--full] [--compare] [--snapshot-code] [--event-log DIR] [--json OUT.json]
+        [--full] [--compare] [--snapshot-code] [--event-log DIR] [--jfr FILE.jfr] [--json OUT.json]
 
 `bench_incremental.py` runs both months from scratch (minutes at 1M before classify starts);
 this one times only what changes when classify's incremental path changes. In one
@@ -21,11 +21,13 @@ import os
 import shutil
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_incremental import compare, report, stage_times  # noqa: E402  (bench/ helpers, not a package)
 from profile_events import with_event_log  # noqa: E402
+from profile_jfr import TASK_THREADS, frames, markdown, phase_windows, recording, summarise  # noqa: E402
 
 
 def main() -> int:
@@ -43,6 +45,10 @@ def main() -> int:
                     help="the snapshot was written by another version of the code: take classify's code "
                          "digest as the one its last run recorded, so the current code runs the incremental "
                          "path (a changed code digest otherwise makes classify run in full)")
+    ap.add_argument("--jfr", default=None, metavar="FILE.jfr",
+                    help="record the incremental run with the JDK's Flight Recorder and report the task "
+                         "threads' frames per phase (bench/profile_jfr.py's tally)")
+    ap.add_argument("--top", type=int, default=12, help="with --jfr: frames shown per phase")
     args = ap.parse_args()
 
     from greenlink.core.config import load_profile
@@ -90,9 +96,17 @@ def main() -> int:
         if spark is None:
             spark = get_spark(profile, str(wh))
         spark.conf.set(WAREHOUSE_KEY, str(wh))
-        t = time.monotonic()
-        parent = run_stages(spark, ["classify"], PipelineConfig(full=full, reports=str(root / f"reports_{label}")))
+        windows: list[tuple[str, int, int]] = []
+        jfr = Path(args.jfr) if args.jfr and not full else None
+        with recording(spark, jfr) if jfr else nullcontext(), phase_windows(windows):
+            t = time.monotonic()
+            parent = run_stages(spark, ["classify"], PipelineConfig(full=full, reports=str(root / f"reports_{label}")))
         result[label] = {"s": round(time.monotonic() - t, 1), **stage_times(spark, parent)["classify"]}
+        if jfr:
+            tally = frames(jfr, windows, TASK_THREADS)
+            summary = {n: summarise(tally["windows"][n], args.top) for n, _, _ in windows if n in tally["windows"]}
+            result["jfr"] = {"recording": str(jfr), "windows": summary}
+            print(markdown(summary, windows), file=sys.stderr)
         print(f"{label}: {result[label]['s']} s", file=sys.stderr)
     if args.full and args.compare:
         compare(spark, root / "A", root / "B", result)

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, BinaryType, BooleanType, MapType, StructField, StructType
 
 from greenlink.core.errors import DiskFull, UserError, is_disk_full
-from greenlink.core.session import job_description, warehouse_of
+from greenlink.core.session import job_description, persist_uncompressed, warehouse_of
 
 LAYERS = ("bronze", "silver", "gold", "_meta")
 STATS_COLUMNS = "delta.dataSkippingStatsColumns"
@@ -302,18 +302,24 @@ def merge_rows(df: DataFrame, spec: TableSpec, *, delete_flag: str) -> None:
     loc = path(spark, spec.name)
     with disk_full_names(spec.name, loc), parquet_plain(spark, spec.plain_columns):
         ensure(spark, spec)
-        # a month of changes is broadcast; a month that changed most of the table is not (the
-        # driver would hold it whole): Spark then shuffles both sides, as before
-        source = F.broadcast(df) if df.count() <= MERGE_BROADCAST_ROWS else df
-        with job_description(spark, f"write {spec.name} (merge changes)"):
-            (DeltaTable.forPath(spark, loc).alias("t").merge(source.alias("s"), on)
-             .whenMatchedDelete(condition=f"s.`{delete_flag}`")
-             .whenMatchedUpdate(condition=f"NOT s.`{delete_flag}` AND ({changed})", set=values)
-             .execute())
-        with job_description(spark, f"write {spec.name} (insert new keys)"):
-            (DeltaTable.forPath(spark, loc).alias("t").merge(df.where(~F.col(delete_flag)).alias("s"), on)
-             .whenNotMatchedInsert(values=values)
-             .execute())
+        # the changes are computed once for their count and both MERGEs
+        source = persist_uncompressed(df)
+        try:
+            # a month of changes is broadcast; a month that changed most of the table is not
+            # (the driver would hold it whole): Spark then shuffles both sides, as before
+            small = source.count() <= MERGE_BROADCAST_ROWS
+            with job_description(spark, f"write {spec.name} (merge changes)"):
+                (DeltaTable.forPath(spark, loc).alias("t")
+                 .merge((F.broadcast(source) if small else source).alias("s"), on)
+                 .whenMatchedDelete(condition=f"s.`{delete_flag}`")
+                 .whenMatchedUpdate(condition=f"NOT s.`{delete_flag}` AND ({changed})", set=values)
+                 .execute())
+            with job_description(spark, f"write {spec.name} (insert new keys)"):
+                (DeltaTable.forPath(spark, loc).alias("t").merge(source.where(~F.col(delete_flag)).alias("s"), on)
+                 .whenNotMatchedInsert(values=values)
+                 .execute())
+        finally:
+            source.unpersist()
 
 
 def register_all(spark: SparkSession) -> list[str]:
