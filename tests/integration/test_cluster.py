@@ -356,7 +356,9 @@ def test_last_worker_lost_fails_in_one_line_and_every_table_keeps_its_version(
     wh = copy_of(reference_warehouse.path, tmp_path)
     before = table_versions(wh)
     timeout_s = 15
-    run = start_stage(cluster, "classify", wh, generated_world, tmp_path / "submit.log",
+    # panel: the cheapest stage (as in the driver kill test), so the rerun below costs little;
+    # what is tested is the watchdog, whatever stage has a Spark job waiting
+    run = start_stage(cluster, "panel", wh, generated_world, tmp_path / "submit.log",
                       conf={NO_EXECUTOR_KEY: str(timeout_s)})
     busy_worker(cluster, run)
     executors = [pid for w in (1, 2) for pid in procs.executor_pids(cluster.worker_pid(w), run.app)]
@@ -368,7 +370,7 @@ def test_last_worker_lost_fails_in_one_line_and_every_table_keeps_its_version(
     assert done.returncode == 2, done.tail()
     printed = [line for line in done.log.read_text(errors="replace").splitlines() if line.startswith("greenlink run:")]
     assert len(printed) == 1 and "Traceback" not in done.log.read_text(errors="replace"), done.tail()
-    assert re.match(rf"greenlink run: classify( \(\w+\))?: no Spark executor for \d+ s "
+    assert re.match(rf"greenlink run: panel( \(\w+\))?: no Spark executor for \d+ s "
                     rf"\(no_executor_timeout_s {timeout_s} s\).*start the cluster's workers.*last commit", printed[0]), printed
     assert run_status(wh, run.run_id) == "failed"
     runs = read_table(wh, "_meta.runs")
@@ -381,7 +383,7 @@ def test_last_worker_lost_fails_in_one_line_and_every_table_keeps_its_version(
     # workers back (as the next test's fixture does): the same command completes, equal to local
     assert cluster.sh("start", timeout=START_TIMEOUT_S).returncode == 0
     assert cluster.sh("status").stdout.count("running") == 3
-    again = procs.run(stage_command(cluster, "classify", wh, generated_world), tmp_path / "submit-again.log",
+    again = procs.run(stage_command(cluster, "panel", wh, generated_world), tmp_path / "submit-again.log",
                       STAGE_TIMEOUT_S, cluster.env)
     assert again.returncode == 0, again.tail()
     assert warehouse_differences(reference_warehouse.path, wh) == {}
