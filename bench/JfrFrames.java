@@ -4,8 +4,8 @@
 //
 // WINDOWS.tsv: one line per window, `name<TAB>start epoch ms<TAB>end epoch ms` (bench/profile_jfr.py
 // writes it from the phases of a greenlink run). KINDS.tsv: `kind<TAB>frame substring` lines. Only
-// samples of threads whose name starts with THREAD_PREFIX count ("" = all threads; "Executor task
-// launch worker" = Spark's tasks). For each window, and for "all": the number of samples; per frame
+// samples of threads whose name starts with THREAD_PREFIX count ("" = all threads; "Executor task "
+// = Spark's tasks, launch or idle workers). For each window, and for "all": the number of samples; per frame
 // (class.method, generated-class and lambda numbers dropped) how many samples it tops (self) and how
 // many hold it anywhere in their stack (inclusive, once per sample); per kind how many samples have
 // it as their innermost kind (the first frame from the top that matches a kind's substring: a regex

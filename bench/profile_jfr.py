@@ -8,7 +8,7 @@ JDK's own Flight Recorder samples every thread (its `profile` settings: an execu
 thread every 10-20 ms), started through the JVM's `jdk.jfr` API just after the session starts and
 dumped to ROOT/jfr/ when the stages end. Every `Run.phase` of the stages, and each stage as a
 whole, is a time window; bench/JfrFrames.java (run by `java` as a single-file program) counts the
-samples of Spark's task threads ("Executor task launch worker") in each window by frame:
+samples of Spark's task threads ("Executor task …", `TASK_THREADS`) in each window by frame:
 
 - self: the frame on top of the stack (where the CPU is);
 - inclusive: the frame anywhere in the stack (the work it stands for, callees included);
@@ -36,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import run_pipeline, world_options  # noqa: E402  (bench/ helpers, not a package)
 
 HERE = Path(__file__).resolve().parent
-TASK_THREADS = "Executor task launch worker"
+# Spark's task threads: "Executor task launch worker-N", or "Executor task idle worker#N" when the
+# recording first saw the thread idle in the pool (short runs, the test profile)
+TASK_THREADS = "Executor task "
 
 # (kind, frame substrings). A sample's kind is that of the innermost frame (from the top of its
 # stack) holding one of the substrings; where one frame matches several, the first kind listed wins.
