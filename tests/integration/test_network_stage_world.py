@@ -21,8 +21,7 @@ from pyspark.sql import functions as F
 
 from greenlink.core import tables
 from greenlink.gold import network_stage as S, networks as nw
-from greenlink.silver.locate import APPLICANTS
-from greenlink.silver.schema import PATENTS, TRANSFERS
+from greenlink.silver.tables import APPLICANTS, PATENTS, TRANSFERS
 
 COUNT_COLS = ["rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "gtr_ip"]
 RATIO_COLS = ["in", "DC", "BC", "in_gt", "dc_out", "dc_in", "bc_gt"]

@@ -20,15 +20,15 @@ from greenlink.core.tables import TableSpec
 DECLARED: dict[str, str] = {
     "_meta.runs": "greenlink.core.runs:RUNS",
     # ingest
-    "bronze.patents_raw": "greenlink.bronze.schema:PATENTS_RAW",
-    "bronze.transfers_raw": "greenlink.bronze.schema:TRANSFERS_RAW",
-    "bronze.rejects": "greenlink.bronze.schema:REJECTS",
-    "bronze.file_rejects": "greenlink.bronze.schema:FILE_REJECTS",
+    "bronze.patents_raw": "greenlink.bronze.tables:PATENTS_RAW",
+    "bronze.transfers_raw": "greenlink.bronze.tables:TRANSFERS_RAW",
+    "bronze.rejects": "greenlink.bronze.tables:REJECTS",
+    "bronze.file_rejects": "greenlink.bronze.tables:FILE_REJECTS",
     # classify
-    "silver.patents": "greenlink.silver.schema:PATENTS",
-    "silver.transfers": "greenlink.silver.schema:TRANSFERS",
-    "silver.applicants": "greenlink.silver.locate:APPLICANTS",
-    "silver.org_locations": "greenlink.silver.locate:ORG_LOCATIONS",
+    "silver.patents": "greenlink.silver.tables:PATENTS",
+    "silver.transfers": "greenlink.silver.tables:TRANSFERS",
+    "silver.applicants": "greenlink.silver.tables:APPLICANTS",
+    "silver.org_locations": "greenlink.silver.tables:ORG_LOCATIONS",
     # policy
     "gold.policy_tools": "greenlink.gold.policy:POLICY_TOOLS",
     "gold.policy_synergy": "greenlink.gold.policy:POLICY_SYNERGY",

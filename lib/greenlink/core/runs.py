@@ -68,7 +68,7 @@ RUNS = tables.TableSpec(
 
 
 JOB_PROPERTY = "greenlink.job"   # Spark local property naming the greenlink job of a Spark job
-FILE_REJECTS_TABLE = "bronze.file_rejects"      # declared in greenlink.bronze.schema
+FILE_REJECTS_TABLE = "bronze.file_rejects"      # declared in greenlink.bronze.tables
 DUMP_AWARE_JOBS = frozenset({"classify", "networks", "panel", "estimate"})
 # Jobs that record runs without holding the warehouse lock (ops.cli.LOCK_FREE): a run of theirs
 # still `running` may be alive while another process holds the lock.

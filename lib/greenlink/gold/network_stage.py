@@ -3,7 +3,7 @@
 Inputs (written by `greenlink classify`, and `greenlink controls` for the sample):
 - silver.patents: application_no, year (application year), patent_type, granted, grant_year,
   is_green — one row per application number;
-- silver.applicants (`locate.APPLICANTS`): application_no, year, org_type, city_code,
+- silver.applicants (`silver.tables.APPLICANTS`): application_no, year, org_type, city_code,
   unlocated_reason — one row per applicant link;
 - silver.transfers: application_no, year (registration = effective year), in_dump,
   patent_type, is_green, from_city, to_city — one row per registered transfer;

@@ -21,17 +21,17 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from greenlink.bronze.schema import PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.bronze.tables import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import state, tables
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.reference.inventory import load_inventory
 from greenlink.reference.ipc import symbol_level_column
 from greenlink.silver.incremental import Before, refresh
-from greenlink.silver.locate import APPLICANTS, ORG_LOCATIONS, locate, location_count_keys
+from greenlink.silver.locate import locate, location_count_keys
 from greenlink.silver.records import (JOB, best_records, classified_records, reject_reason, rejected_records,
                                       silver_patents, silver_transfers)
-from greenlink.silver.schema import PATENTS, TRANSFERS
+from greenlink.silver.tables import APPLICANTS, ORG_LOCATIONS, PATENTS, TRANSFERS
 
 __all__ = ["JOB", "ClassifyConfig", "best_records", "classified_records", "classify", "reject_reason", "run"]
 
