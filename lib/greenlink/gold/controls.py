@@ -22,7 +22,6 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from greenlink.bronze import readers
 from greenlink.bronze.filechecks import check_file
@@ -42,7 +41,6 @@ from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJEC
                                    ER_WEIGHTS, PROVINCE_IP, SAMPLE_LOG, flag_column)
 
 JOB = "controls"
-_S, _I, _L, _D = T.StringType(), T.IntegerType(), T.LongType(), T.DoubleType()
 KINDS: tuple[str, ...] = ("city_controls", "province_ip", "city_attributes")
 FOLDERS: dict[str, str] = {"city_controls": "yearbook", "province_ip": "province", "city_attributes": "cities"}
 SILVER: dict[str, tables.TableSpec] = {"city_controls": CITY_CONTROLS, "province_ip": PROVINCE_IP,

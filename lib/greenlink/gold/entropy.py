@@ -42,7 +42,6 @@ from greenlink.core.errors import UserError
 from greenlink.gold.panelconf import ER_INDICATORS
 from greenlink.gold.tables import ER_INDEX, ER_WEIGHTS, RATE_BOUNDS, filled_schema
 
-
 # Per-row terms are rounded to this decimal type before summation: a decimal sum is exact,
 # so the weights do not depend on the order in which Spark merges partial aggregates and a
 # rerun on the same input reproduces the table bit for bit.
