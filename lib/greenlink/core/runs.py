@@ -297,7 +297,7 @@ def _append_without_spark(loc: str, rows: list[tuple]) -> None:
                 for row in rows]
         write_deltalake(loc, pa.Table.from_pylist(data, schema=schema), mode="append")
     except Exception as exc:   # noqa: BLE001 - the run's own failure is what must be shown
-        log.info("could not record the run's end in _meta.runs without Spark (%s)", printable_lines(str(exc))[:300])
+        log.info("could not record the run's end in %s without Spark (%s)", RUNS.name, printable_lines(str(exc))[:300])
 
 
 def _may_hold_open_runs(loc: str) -> bool:

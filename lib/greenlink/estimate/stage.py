@@ -130,7 +130,7 @@ def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | N
     <reports>/tables. gold.estimates is rewritten only when an estimate changed, so a rerun on
     an unchanged panel leaves the table as it was."""
     if config.panel or config.specs:
-        raise ValueError("the estimate stage reads gold.city_year_panel; a panel file goes to run_panel_file")
+        raise ValueError(f"the estimate stage reads {PANEL.name}; a panel file goes to run_panel_file")
     if not delta_tables.exists(spark, PANEL.name):
         raise UserError(f"{PANEL.name} not found: run `greenlink panel` (or `greenlink run`) first")
     spec = ESTIMATES
@@ -140,7 +140,8 @@ def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | N
                            files={"specs": state.file_digest(conf_file("estimation").rglob("*"))},
                            settings={"tables": names, "out": str(out), "plots": config.plots,
                                      "formats": list(config.formats), "contemporaneous": config.contemporaneous})
-    with Run(spark, "estimate", inputs={PANEL.name: str(delta_tables.latest_version(spark, PANEL.name))}, args={"tables": names}, parent_run_id=parent_run_id) as r:
+    with Run(spark, "estimate", inputs={PANEL.name: str(delta_tables.latest_version(spark, PANEL.name))},
+             args={"tables": names}, parent_run_id=parent_run_id) as r:
         if r.track(st, full=config.full) == "skipped":
             return dict(r.counts)
         panel = delta_tables.read(spark, PANEL.name).toPandas()
@@ -156,12 +157,12 @@ def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | N
         r.count("estimates.failed_models", len(failed))
         old = delta_tables.read(spark, spec.name).toPandas() if delta_tables.exists(spark, spec.name) else None
         if old is not None and _same_estimates(old, est):
-            r.log("estimates unchanged; gold.estimates left as is")
+            r.log(f"estimates unchanged; {spec.name} left as is")
             r.count("estimates.unchanged", 1)
         else:
             frame = est[list(spec.schema.fieldNames())].astype(object).where(est.notna(), None)
             delta_tables.write(spark.createDataFrame(frame.values.tolist(), spec.schema), spec)
-            r.log(f"gold.estimates written; reports in {out}")
+            r.log(f"{spec.name} written; reports in {out}")
         return dict(r.counts)
 
 

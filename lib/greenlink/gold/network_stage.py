@@ -174,7 +174,7 @@ def _small_sample(cities: DataFrame) -> DataFrame:
     audits, metrics, summary, maps — would otherwise re-read its source)."""
     pdf = cities.select(*_SAMPLE_SCHEMA.fieldNames()).toPandas()
     if pdf.empty:
-        raise UserError("the sample (gold.sample_log) keeps no city: the networks need it (SPEC §3)")
+        raise UserError(f"the sample ({SAMPLE_LOG.name}) keeps no city: the networks need it (SPEC §3)")
     return cities.sparkSession.createDataFrame(pdf.sort_values("city_code"), _SAMPLE_SCHEMA)
 
 

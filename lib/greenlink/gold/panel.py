@@ -31,9 +31,9 @@ from greenlink.estimate.render import write_reports
 from greenlink.estimate.spec import load_table
 from greenlink.gold.panelconf import PanelConf
 from greenlink.gold.sample import sample_cities
-from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CITY_NETWORK_METRICS, ER_INDEX, LN_VARS, NETWORK_VARS,
-                                   NULLABLE, PANEL, PANEL_COLUMNS, POLICY_SYNERGY, POLICY_VARS, PROVINCE_IP, SAMPLE_LOG,
-                                   panel_type)
+from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CITY_NETWORK_METRICS, ER_INDEX, LN_VARS,
+                                   NETWORK_VARS, NULLABLE, PANEL, PANEL_COLUMNS, POLICY_SYNERGY, POLICY_VARS, PROVINCE_IP,
+                                   SAMPLE_LOG, panel_type)
 from greenlink.silver.tables import PATENTS
 
 JOB = "panel"

@@ -20,7 +20,7 @@ from greenlink.reference.gazetteer import cities
 def sample_cities(spark: SparkSession) -> DataFrame:
     """The sample: (city_code, city_name, province_code, longitude, latitude) of kept cities."""
     if not tables.exists(spark, SAMPLE_LOG.name):
-        raise UserError("gold.sample_log does not exist yet: run `greenlink controls` (or `greenlink run`) first")
+        raise UserError(f"{SAMPLE_LOG.name} does not exist yet: run `greenlink controls` (or `greenlink run`) first")
     return (tables.read(spark, SAMPLE_LOG.name).where(F.col("in_sample"))
             .select("city_code", "city_name", "province_code", "longitude", "latitude"))
 

@@ -175,18 +175,18 @@ def _full(spark: SparkSession, run: Run) -> None:
         if coarse:
             run.log(f"{coarse:,} accepted patents have a class or subclass alone as main IPC "
                     "(kept; only class and subclass inventory entries can cover them)")
-        run.log("silver.patents written")
+        run.log(f"{PATENTS.name} written")
         with run.phase("applicants"):
             tables.write(applicants, APPLICANTS)
             tables.write(located.org_locations, ORG_LOCATIONS)
             for key, n in location_count_keys(applicants, "applicants").items():
                 run.count(key, n)
-        run.log("silver.applicants, silver.org_locations written")
+        run.log(f"{APPLICANTS.name}, {ORG_LOCATIONS.name} written")
         with run.phase("transfers"):
             out = silver_transfers(located.transfers, patents).localCheckpoint()
             tables.write(out, TRANSFERS)
             count_transfers(run, out)
-        run.log("silver.transfers written")
+        run.log(f"{TRANSFERS.name} written")
     finally:
         located.unpersist()
 
