@@ -50,11 +50,11 @@ def stage_times(spark, parent_run_id: str) -> dict:
 def differences(spark, a: Path, b: Path) -> dict[str, list[str]]:
     """A vs B table by table: bronze and silver (millions of rows) exactly in Spark (rows in
     any order, run columns ignored), gold with `warehouse_differences`' float tolerance."""
-    from greenlink.core.catalog import DECLARED
+    from greenlink.core.catalog import declared
     from greenlink.ops.diff import is_run_column, warehouse_differences
 
     out = warehouse_differences(a, b, layers=("gold",))
-    for name in DECLARED:
+    for name in declared():
         layer, _, table = name.partition(".")
         if layer not in ("bronze", "silver"):
             continue

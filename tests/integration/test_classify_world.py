@@ -6,11 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from greenlink.bronze.schema import PATENTS_RAW, REJECTS
+from greenlink.bronze.tables import PATENTS_RAW, REJECTS
 from greenlink.core import tables
 from greenlink.core.runs import RUNS
-from greenlink.silver.locate import APPLICANTS
-from greenlink.silver.schema import PATENTS, TRANSFERS
+from greenlink.silver.tables import APPLICANTS, PATENTS, TRANSFERS
 
 
 # ------------------------------------------------------------------ on the generated world

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from greenlink.core import tables
-from greenlink.gold.controls import CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, PROVINCE_IP
-from greenlink.gold.entropy import ER_INDEX, ER_INDICATORS, ER_WEIGHTS
-from greenlink.gold.sample import SAMPLE_LOG
+from greenlink.gold.panelconf import ER_INDICATORS
+from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, ER_INDEX, ER_WEIGHTS, PROVINCE_IP,
+                                   SAMPLE_LOG)
 
 from frames import table_contents
 

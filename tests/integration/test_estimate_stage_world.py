@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from greenlink.core import tables
-from greenlink.estimate.stage import EstimateConfig, estimates_spec, run
+from greenlink.estimate.stage import EstimateConfig, run
+from greenlink.estimate.tables import ESTIMATES
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +38,8 @@ def test_estimates_cover_the_article_tables(estimated):
     assert set(base[base["term"] == "ln_gtr[t-1]"]["column"]) == {"(3)", "(4)"}
     assert est["run"].nunique() == 1 and est["coef"].notna().any()
     assert len(est) == estimated["first"]["estimates.rows"]
-    # issue 24: the equation statistics are columns of gold.estimates (schema: estimates_spec)
-    assert list(est.columns) == estimates_spec().schema.fieldNames()
+    # issue 24: the equation statistics are columns of gold.estimates (schema: estimate.tables.ESTIMATES)
+    assert list(est.columns) == ESTIMATES.schema.fieldNames()
     tob = est[(est["table"] == "table3") & (est["model"] == "tobit")]
     assert tob["sigma"].notna().all() and tob["loglik"].notna().all() and tob["n_informative"].notna().all()
 

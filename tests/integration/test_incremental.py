@@ -40,10 +40,10 @@ def run_month(spark, use_warehouse, warehouse: Path, dump: Path,
 
 def versions(spark, use_warehouse, warehouse: Path) -> dict[str, int | None]:
     from greenlink.core import state
-    from greenlink.core.catalog import DECLARED
+    from greenlink.core.catalog import declared
 
     with use_warehouse(warehouse):
-        return {t: state.log_version(spark, t) for t in DECLARED if t != "_meta.runs"}
+        return {t: state.log_version(spark, t) for t in declared() if t != "_meta.runs"}
 
 
 @pytest.fixture(scope="module")

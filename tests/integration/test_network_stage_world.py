@@ -20,9 +20,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from greenlink.core import tables
-from greenlink.gold import network_stage as S, networks as nw
-from greenlink.silver.locate import APPLICANTS
-from greenlink.silver.schema import PATENTS, TRANSFERS
+from greenlink.gold import network_stage as S, networks as nw, tables as GT
+from greenlink.silver.tables import APPLICANTS, PATENTS, TRANSFERS
 
 COUNT_COLS = ["rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "gtr_ip"]
 RATIO_COLS = ["in", "DC", "BC", "in_gt", "dc_out", "dc_in", "bc_gt"]
@@ -110,7 +109,7 @@ def truth_run(spark, generated_world, tmp_path_factory):
         counts = S.build_networks(spark, silver_from_truth(spark, generated_world), S.NetworksConfig.load(),
                                   reports / "networks")
         read = {spec.name: tables.read(spark, spec.name).toPandas()
-                for spec in (nw.COLLAB_EDGES, nw.TRANSFER_EDGES, nw.CITY_NETWORK_METRICS, nw.NETWORK_SUMMARY)}
+                for spec in (GT.COLLAB_EDGES, GT.TRANSFER_EDGES, GT.CITY_NETWORK_METRICS, GT.NETWORK_SUMMARY)}
         from greenlink.core.runs import runs_view
 
         runs = runs_view(spark).where(F.col("job") == "networks").toPandas()
@@ -128,9 +127,9 @@ def assert_metrics_equal_truth(got: pd.DataFrame, truth: pd.DataFrame) -> None:
     """Every SPEC §4 variable of every sample city-year: counts exactly, ratios to 1e-9."""
     got = got.sort_values(["city_code", "year"]).reset_index(drop=True)
     want = truth.sort_values(["city_code", "year"]).reset_index(drop=True)
-    assert list(got.columns) == [*nw.METRIC_COLUMNS, *nw.EXTENSION_COLUMNS]
+    assert list(got.columns) == [*GT.METRIC_COLUMNS, *GT.EXTENSION_COLUMNS]
     # the PageRank extension: a distribution over the 278 cities of each network-year
-    for c in nw.EXTENSION_COLUMNS:
+    for c in GT.EXTENSION_COLUMNS:
         assert (got[c] > 0).all() and np.allclose(got.groupby("year")[c].sum(), 1.0, atol=1e-9), c
     assert len(got) == len(want) == 278 * 11
     assert (got["city_code"] == want["city_code"]).all() and (got["year"] == want["year"]).all()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from greenlink.core import tables
-from greenlink.gold.panel import PANEL
+from greenlink.gold.tables import PANEL
 
 from frames import table_contents
 
@@ -54,10 +54,8 @@ def test_pipeline_rerun_changes_no_content(spark, use_warehouse, pipeline_wareho
     import importlib
     import shutil
 
-    from greenlink.gold.controls import CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, PROVINCE_IP
-    from greenlink.gold.entropy import ER_INDEX, ER_WEIGHTS
-    from greenlink.gold.networks import CITY_NETWORK_METRICS
-    from greenlink.gold.sample import SAMPLE_LOG
+    from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CITY_NETWORK_METRICS, CONTROL_REJECTS, ER_INDEX,
+                                       ER_WEIGHTS, PROVINCE_IP, SAMPLE_LOG)
     from greenlink.ops.cli import COMMANDS
     from greenlink.ops.pipeline import PipelineConfig, stage_config
 

@@ -5,7 +5,8 @@
 - `readers`  turns each format into one DataFrame of raw string fields with lineage
 - `checks`   pure DataFrame functions: record hash, duplicates, reject reasons, bronze rows
 - `excel`    Excel workbooks on the driver (header, cell text)
-- `schema`   the TableSpecs of bronze.patents_raw, bronze.transfers_raw, bronze.rejects, bronze.file_rejects
+- `tables`   the TableSpecs of bronze.patents_raw, bronze.transfers_raw, bronze.rejects, bronze.file_rejects
+  with their vocabulary (reason codes, patent types)
 - `job`      the run: reconcile counts, write idempotently, record `_meta.runs`
   and `run(spark, IngestStageConfig)` (the command line: `greenlink.ops.commands.ingest`)
 """

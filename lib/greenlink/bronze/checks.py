@@ -21,7 +21,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from greenlink.bronze.readers import fresh
-from greenlink.bronze.schema import PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.bronze.tables import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_problem, mark_first
 from greenlink.core.text import PLAUSIBLE_YEARS, fold_width_lower

@@ -35,7 +35,7 @@ from greenlink.bronze.excel import identity_change, xlsx_header
 from greenlink.bronze.layout import (KINDS, FileProblem, IngestConf, InputFile, csv_headers, guess_encoding,
                                      list_files, match_columns, parquet_header, sha256_file, sniff_bytes,
                                      unknown_format, unsafe_name)
-from greenlink.bronze.schema import FILE_REJECTS
+from greenlink.bronze.tables import FILE_REJECTS
 from greenlink.core.errors import UserError
 from greenlink.core.printable import printable
 

@@ -47,7 +47,7 @@ from greenlink.bronze import checks, readers
 from greenlink.bronze.filechecks import (BadFiles, FileCheck, FileReject, changed_files, check_input,
                                          file_rejects_frame, without_files)
 from greenlink.bronze.layout import KINDS, IngestConf, InputFile, fingerprint, load_conf, logic_digest, rules_digest
-from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.bronze.tables import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import state, tables
 from greenlink.core.errors import UserError
 from greenlink.core.printable import printable

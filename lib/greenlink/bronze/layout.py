@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 import pyarrow.parquet as pq
 
 from greenlink import __version__
-from greenlink.bronze.schema import PATENT_TYPES
+from greenlink.bronze.tables import PATENT_TYPES
 from greenlink.core.config import conf_file, load_yaml
 from greenlink.core.errors import UserError
 from greenlink.core.printable import printable

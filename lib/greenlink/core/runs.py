@@ -68,7 +68,9 @@ RUNS = tables.TableSpec(
 
 
 JOB_PROPERTY = "greenlink.job"   # Spark local property naming the greenlink job of a Spark job
-FILE_REJECTS_TABLE = "bronze.file_rejects"      # declared in greenlink.bronze.schema
+# bronze.tables.FILE_REJECTS.name: core may not import bronze, and every run of DUMP_AWARE_JOBS
+# records the dump state (`dump_state`), so the name is spelled here; tests/unit/core checks it.
+FILE_REJECTS_TABLE = "bronze.file_rejects"
 DUMP_AWARE_JOBS = frozenset({"classify", "networks", "panel", "estimate"})
 # Jobs that record runs without holding the warehouse lock (ops.cli.LOCK_FREE): a run of theirs
 # still `running` may be alive while another process holds the lock.
@@ -295,7 +297,7 @@ def _append_without_spark(loc: str, rows: list[tuple]) -> None:
                 for row in rows]
         write_deltalake(loc, pa.Table.from_pylist(data, schema=schema), mode="append")
     except Exception as exc:   # noqa: BLE001 - the run's own failure is what must be shown
-        log.info("could not record the run's end in _meta.runs without Spark (%s)", printable_lines(str(exc))[:300])
+        log.info("could not record the run's end in %s without Spark (%s)", RUNS.name, printable_lines(str(exc))[:300])
 
 
 def _may_hold_open_runs(loc: str) -> bool:

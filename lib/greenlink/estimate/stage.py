@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import types as T
 
 from greenlink.core import state
 from greenlink.core import tables as delta_tables   # `tables` here are the article's Tables 1-8
@@ -20,13 +19,13 @@ from greenlink.core.config import conf_file
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import reports_dir
-from greenlink.core.tables import TableSpec
-from greenlink.core.text import struct_type
 from greenlink.estimate.estimate import run_tables
 from greenlink.estimate.io import read_panel
 from greenlink.estimate.render import FORMATS, write_reports
-from greenlink.estimate.results import LONG_COLUMNS, STAT_COLUMNS
+from greenlink.estimate.results import STAT_COLUMNS
 from greenlink.estimate.spec import load_tables
+from greenlink.estimate.tables import ESTIMATES, ESTIMATES_CSV_COLUMNS
+from greenlink.gold.tables import PANEL
 
 SPEC_DIR = "estimation"
 
@@ -55,12 +54,6 @@ def sample_frame(results) -> pd.DataFrame:
                 for item, n in eq.counts.as_dict().items():
                     rows.append((tr.table.table, mname, eq.name, item, n))
     return pd.DataFrame(rows, columns=["table", "model", "equation", "item", "rows"])
-
-
-# estimates.csv: table, model, estimator, column, then results.LONG_COLUMNS (equation, term, coef,
-# se, p, nobs, r2, loglik, n_censored, n_uncensored, n_informative, sigma, se_sigma, alpha,
-# se_alpha, note); gold.estimates: `run` and the same columns (estimates_spec below)
-ESTIMATES_CSV_COLUMNS = ["table", "model", "estimator", "column", *LONG_COLUMNS]
 
 
 def estimates_frame(results) -> pd.DataFrame:
@@ -93,35 +86,6 @@ def run_estimation(panel: pd.DataFrame, tables, out_dir: str | Path, formats: tu
     sample_frame(results).to_csv(out / "samples.csv", index=False)
     write_reports(results, out, formats, plots)
     return results, est
-
-
-def estimates_spec():
-    """gold.estimates: the latest estimates of the article's tables (time travel keeps earlier ones).
-
-    One row per table, column, equation and term; the equation's statistics (log-likelihood,
-    the Tobit's censored / uncensored / informative rows, sigma and alpha with their standard
-    errors) are repeated on each of its rows and null where they do not exist (results.py)."""
-    S, D, L = T.StringType(), T.DoubleType(), T.LongType()
-    cols = [("run", S), ("table", S), ("model", S), ("estimator", S), ("column", S), ("equation", S),
-            ("term", S), ("coef", D), ("se", D), ("p", D), ("nobs", L), ("r2", D), ("loglik", D),
-            ("n_censored", L), ("n_uncensored", L), ("n_informative", L), ("sigma", D), ("se_sigma", D),
-            ("alpha", D), ("se_alpha", D), ("note", S)]
-    if [c for c, _ in cols] != ["run", *ESTIMATES_CSV_COLUMNS]:
-        raise RuntimeError("gold.estimates schema and estimates.csv columns differ")
-    return TableSpec(
-        name="gold.estimates",
-        schema=struct_type(*cols),
-        not_null=("run", "table", "column", "equation", "term"),
-        checks={"valid_values": "(se IS NULL OR se >= 0) AND (p IS NULL OR p BETWEEN 0 AND 1) "
-                                "AND (nobs IS NULL OR nobs > 0) AND (se_sigma IS NULL OR se_sigma >= 0) "
-                                "AND (se_alpha IS NULL OR se_alpha >= 0) AND (alpha IS NULL OR alpha >= 0) "
-                                "AND (n_censored IS NULL OR n_censored >= 0)"},
-        keys=("table", "column", "equation", "term"),
-        comment="Estimates of Tables 2-7 (SPEC §7) from gold.city_year_panel; `run` = the run that produced them",
-    )
-
-
-ESTIMATES = estimates_spec()
 
 
 def _same_estimates(old: pd.DataFrame, new: pd.DataFrame) -> bool:
@@ -166,21 +130,21 @@ def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | N
     <reports>/tables. gold.estimates is rewritten only when an estimate changed, so a rerun on
     an unchanged panel leaves the table as it was."""
     if config.panel or config.specs:
-        raise ValueError("the estimate stage reads gold.city_year_panel; a panel file goes to run_panel_file")
-    if not delta_tables.exists(spark, "gold.city_year_panel"):
-        raise UserError("gold.city_year_panel not found: run `greenlink panel` (or `greenlink run`) first")
+        raise ValueError(f"the estimate stage reads {PANEL.name}; a panel file goes to run_panel_file")
+    if not delta_tables.exists(spark, PANEL.name):
+        raise UserError(f"{PANEL.name} not found: run `greenlink panel` (or `greenlink run`) first")
     spec = ESTIMATES
     names = config.tables or "all"
     out = Path(config.out or Path(reports_dir(spark, config)) / "tables")
-    st = state.stage_state(spark, "estimate", __name__, reads=("gold.city_year_panel",), owns=(spec.name,),
+    st = state.stage_state(spark, "estimate", __name__, reads=(PANEL.name,), owns=(spec.name,),
                            files={"specs": state.file_digest(conf_file("estimation").rglob("*"))},
                            settings={"tables": names, "out": str(out), "plots": config.plots,
                                      "formats": list(config.formats), "contemporaneous": config.contemporaneous})
-    with Run(spark, "estimate", inputs={"gold.city_year_panel": str(delta_tables.latest_version(
-            spark, "gold.city_year_panel"))}, args={"tables": names}, parent_run_id=parent_run_id) as r:
+    with Run(spark, "estimate", inputs={PANEL.name: str(delta_tables.latest_version(spark, PANEL.name))},
+             args={"tables": names}, parent_run_id=parent_run_id) as r:
         if r.track(st, full=config.full) == "skipped":
             return dict(r.counts)
-        panel = delta_tables.read(spark, "gold.city_year_panel").toPandas()
+        panel = delta_tables.read(spark, PANEL.name).toPandas()
         r.log(f"panel: {len(panel):,} city-years; estimating {names}")
         results, est = run_estimation(panel, article_tables(names), out, config.formats,
                                       _contemporaneous(config), on_error="record", plots=config.plots)
@@ -193,12 +157,12 @@ def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | N
         r.count("estimates.failed_models", len(failed))
         old = delta_tables.read(spark, spec.name).toPandas() if delta_tables.exists(spark, spec.name) else None
         if old is not None and _same_estimates(old, est):
-            r.log("estimates unchanged; gold.estimates left as is")
+            r.log(f"estimates unchanged; {spec.name} left as is")
             r.count("estimates.unchanged", 1)
         else:
             frame = est[list(spec.schema.fieldNames())].astype(object).where(est.notna(), None)
             delta_tables.write(spark.createDataFrame(frame.values.tolist(), spec.schema), spec)
-            r.log(f"gold.estimates written; reports in {out}")
+            r.log(f"{spec.name} written; reports in {out}")
         return dict(r.counts)
 
 

@@ -5,9 +5,10 @@
   last layer it writes)
 - `sample`, `entropy`        SPEC §3 sample rule, SPEC §5 environmental regulation (er)
 - `network_stage`            the networks stage (SPEC §4); `network_inputs` what enters the networks,
-  `networks` edges and tables, `network_metrics` the graph, city-year variables and summary,
+  `networks` the edges, `network_metrics` the graph, city-year variables and summary,
   `centrality` betweenness and GraphFrames algorithms, `netfigures` the maps
 - `policy`                   the policy stage (SPEC §6): policy tools and regional synergy;
   `policy_text` one record's parsing
 - `panel`, `panelconf`       the panel stage: gold.city_year_panel and Table 1; conf/panel.yaml
+- `tables`                   the TableSpecs of every table the gold stages write, with their vocabulary
 """

@@ -18,27 +18,14 @@ from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_at, first_problem, mark_first
 from greenlink.core.text import PLAUSIBLE_YEARS, fold_width, struct_type, text_key
 from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelConf
+from greenlink.gold.tables import KEYS, VALUE_RULES
 from greenlink.reference import gazetteer
 from greenlink.reference.gazetteer import city_keys, province_lookup, provinces, resolve_province
 
-KEYS: dict[str, tuple[str, ...]] = {"city_controls": ("city_code", "year"), "province_ip": ("province_code", "year"),
-                                    "city_attributes": ("city_code",)}
 _DETAIL_CHARS = 300
 
 _S, _I, _L, _D = T.StringType(), T.IntegerType(), T.LongType(), T.DoubleType()
 
-# Value rules of the yearbook controls (units as the yearbook prints them): a number breaking
-# its rule rejects the row (bad_value). The five er indicators take any number: entropy.fill_gaps
-# treats a rate outside 0–100 as a gap and lists it in gold.er_index.invalid_raw.
-VALUE_RULES: dict[str, tuple[str, str]] = {     # column -> (SQL condition on the column, wording)
-    "pgdp": ("pgdp > 0", "must be > 0"),                        # GDP per capita, 元
-    "fdi": ("fdi >= 0", "must be >= 0"),                        # FDI actually used, 万美元
-    "deposits_loans": ("deposits_loans >= 0", "must be >= 0"),  # year-end deposits + loans, 万元
-    "gdp": ("gdp > 0", "must be > 0"),                          # GDP, 万元
-    "ins": ("ins BETWEEN 0 AND 100", "must lie in 0-100 (%)"),  # tertiary share of GDP, %
-    "disputes": ("disputes >= 0", "must be a whole number >= 0"),
-    "grants": ("grants >= 0", "must be a whole number >= 0"),
-}
 _INTEGRAL = ("disputes", "grants")
 
 # --------------------------------------------------------------------------- names (driver)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from greenlink.bronze import readers
 from greenlink.bronze.filechecks import check_file
@@ -33,76 +32,17 @@ from greenlink.core.config import conf_file, load_yaml
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import session_conf
-from greenlink.core.text import sql_in, struct_type, years_sql
-from greenlink.gold.control_checks import (KEYS, VALUE_RULES, PlaceNames, accepted, check_city_attributes,
+from greenlink.gold.control_checks import (PlaceNames, accepted, check_city_attributes,
                                              check_city_controls, check_province_ip, rejected)
-from greenlink.gold.entropy import ER_INDEX, ER_INDICATORS, build_er, flag_column, write_er
-from greenlink.gold.panelconf import CITY_CONTROL_VALUES, CONTROL_VALUES, PanelConf
-from greenlink.gold.sample import SAMPLE_LOG, city_units, sample_log
+from greenlink.gold.entropy import build_er, write_er
+from greenlink.gold.panelconf import ER_INDICATORS, PanelConf
+from greenlink.gold.sample import city_units, sample_log
+from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECT_REASONS, CONTROL_REJECTS, ER_INDEX,
+                                   ER_WEIGHTS, PROVINCE_IP, SAMPLE_LOG, flag_column)
 
 JOB = "controls"
-_S, _I, _L, _D = T.StringType(), T.IntegerType(), T.LongType(), T.DoubleType()
 KINDS: tuple[str, ...] = ("city_controls", "province_ip", "city_attributes")
 FOLDERS: dict[str, str] = {"city_controls": "yearbook", "province_ip": "province", "city_attributes": "cities"}
-# Reject reasons per kind, in the order the checks run (docs/panel.md).
-REJECT_REASONS: dict[str, tuple[str, ...]] = {
-    "city_controls": ("malformed_row", "unknown_city", "ambiguous_city", "unknown_province", "province_mismatch",
-                      "bad_year", "bad_value", "duplicate_row", "conflicting_rows"),
-    "province_ip": ("malformed_row", "unknown_province", "bad_year", "bad_value", "duplicate_row",
-                    "conflicting_rows"),
-    "city_attributes": ("malformed_row", "unknown_city", "ambiguous_city", "unknown_province", "province_mismatch",
-                        "unknown_admin_level", "bad_hsr_year", "duplicate_row", "conflicting_rows"),
-}
-
-_YEARS = years_sql()
-_LINEAGE = "source_row > 0"
-
-CITY_CONTROLS = tables.TableSpec(
-    name="silver.city_controls",
-    schema=struct_type(("city_code", _S), ("city_name", _S), ("province_code", _S), ("year", _I),
-                       *[(c, _D) for c in CITY_CONTROL_VALUES],
-                       ("city_raw", _S), ("source_file", _S), ("source_row", _L)),
-    not_null=("city_code", "city_name", "province_code", "year", "source_file", "source_row"),
-    checks={"valid_values": " AND ".join([_YEARS, _LINEAGE] + [f"({c} IS NULL OR {VALUE_RULES[c][0]})"
-                                                              for c in CONTROL_VALUES])},
-    comment="City yearbook controls (SPEC §5), one row per city unit and year; gaps are nulls",
-    keys=KEYS["city_controls"],
-)
-
-PROVINCE_IP = tables.TableSpec(
-    name="silver.province_ip",
-    schema=struct_type(("province_code", _S), ("province_name", _S), ("year", _I), ("disputes", _L), ("grants", _L),
-                       ("province_raw", _S), ("source_file", _S), ("source_row", _L)),
-    not_null=("province_code", "province_name", "year", "source_file", "source_row"),
-    checks={"valid_values": f"{_YEARS} AND {_LINEAGE} AND (disputes IS NULL OR disputes >= 0) "
-                            "AND (grants IS NULL OR grants >= 0)"},
-    comment="Provincial IP statistics (SPEC §1): patent infringement disputes handled, patents granted",
-    keys=KEYS["province_ip"],
-)
-
-CITY_ATTRIBUTES = tables.TableSpec(
-    name="silver.city_attributes",
-    schema=struct_type(("city_code", _S), ("city_name", _S), ("province_code", _S), ("admin_level", _S), ("cgl", _I),
-                       ("hsr_open_year", _I), ("city_raw", _S), ("source_file", _S), ("source_row", _L)),
-    not_null=("city_code", "city_name", "province_code", "source_file", "source_row"),
-    checks={"valid_values": f"{_LINEAGE} AND (admin_level IS NULL) = (cgl IS NULL) AND (cgl IS NULL OR cgl IN (0, 1)) "
-                            f"AND (hsr_open_year IS NULL OR {years_sql('hsr_open_year')})"},
-    comment="City attributes (SPEC §3, §5): administrative level, cgl, high-speed-rail opening year (null = none)",
-    keys=KEYS["city_attributes"],
-)
-
-CONTROL_REJECTS = tables.TableSpec(
-    name="bronze.control_rejects",
-    schema=struct_type(("kind", _S), ("source_file", _S), ("source_row", _L), ("reason", _S), ("detail", _S),
-                       ("raw_record", _S)),
-    not_null=("kind", "source_file", "source_row", "reason"),
-    checks={"valid_values": f"{_LINEAGE} AND ("
-                            + " OR ".join(f"(kind = '{k}' AND {sql_in('reason', r)})" for k, r in REJECT_REASONS.items())
-                            + ")"},
-    comment="rows of the panel inputs the controls stage refused, with reason, lineage and the raw record",
-    keys=("kind", "source_file", "source_row"),
-)
-
 SILVER: dict[str, tables.TableSpec] = {"city_controls": CITY_CONTROLS, "province_ip": PROVINCE_IP,
                                        "city_attributes": CITY_ATTRIBUTES}
 
@@ -149,9 +89,9 @@ def check_kind(spark: SparkSession, run, kind: str, files: Sequence[InputFile], 
     rows (persisted: the caller writes their rejects, then unpersists them)."""
     parsed, rows_in = readers.read_kind(spark, files, kconf, run.log)
     checked = _check_kind(kind, parsed, names, conf).persist()
-    got = file_counts(checked, REJECT_REASONS[kind])
+    got = file_counts(checked, CONTROL_REJECT_REASONS[kind])
     reconcile(files, rows_in, got)                     # rows in = accepted + rejected, rows exactly 1..n
-    record_counts(run, kind, files, rows_in, got, REJECT_REASONS[kind])
+    record_counts(run, kind, files, rows_in, got, CONTROL_REJECT_REASONS[kind])
     spec = SILVER[kind]
     tables.write(accepted(checked, spec), spec, mode="overwrite")
     if rows_written(spark, spec.name) != run.counts[f"{kind}.accepted"]:
@@ -224,7 +164,7 @@ def run(spark: SparkSession, config: ControlsConfig = ControlsConfig(),
     inputs = {"input": str(input_dir), "panel_conf": conf.source,
               **{f"file:{f.relpath}": f.describe() for kind in KINDS for f in files[kind]}}
     st = state.stage_state(spark, JOB, __name__, owns=(*(s.name for s in SILVER.values()), CONTROL_REJECTS.name,
-                                                       SAMPLE_LOG.name, ER_INDEX.name, "gold.er_weights"),
+                                                       SAMPLE_LOG.name, ER_INDEX.name, ER_WEIGHTS.name),
                            files={"conf": state.file_digest([Path(conf.source)]),
                                   "inputs": state.file_digest(f.path for kind in KINDS for f in files[kind])},
                            settings={"years": years, "files": sorted(f.relpath for kind in KINDS for f in files[kind])})

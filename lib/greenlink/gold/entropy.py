@@ -39,17 +39,8 @@ from pyspark.sql import types as T
 
 from greenlink.core import tables
 from greenlink.core.errors import UserError
-from greenlink.core.text import years_sql
-
-ER_INDICATORS: tuple[str, ...] = (
-    "so2_removal_rate",             # industrial SO2 removal rate, %
-    "cod_removal_rate",             # industrial COD removal rate, %
-    "solid_waste_utilisation_rate", # general industrial solid-waste comprehensive utilisation rate, %
-    "sewage_treatment_rate",        # urban sewage treatment rate, %
-    "garbage_harmless_rate",        # harmless treatment rate of household garbage, %
-)
-RATE_BOUNDS: tuple[float, float] = (0.0, 100.0)     # percent
-FLAGS: tuple[str, ...] = ("observed", "interpolated", "extrapolated", "missing")
+from greenlink.gold.panelconf import ER_INDICATORS
+from greenlink.gold.tables import ER_INDEX, ER_WEIGHTS, RATE_BOUNDS, filled_schema
 
 # Per-row terms are rounded to this decimal type before summation: a decimal sum is exact,
 # so the weights do not depend on the order in which Spark merges partial aggregates and a
@@ -159,18 +150,6 @@ def er_pandas(pdf: pd.DataFrame, weights: pd.DataFrame) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- Spark
-
-def flag_column(indicator: str) -> str:
-    return f"{indicator}_flag"
-
-
-def filled_schema(indicators: Sequence[str] = ER_INDICATORS) -> T.StructType:
-    fields = [T.StructField("city_code", T.StringType()), T.StructField("year", T.IntegerType())]
-    for ind in indicators:
-        fields += [T.StructField(ind, T.DoubleType()), T.StructField(flag_column(ind), T.StringType())]
-    fields.append(T.StructField("invalid_raw", T.ArrayType(T.StringType())))
-    return T.StructType(fields)
-
 
 def year_grid(df: DataFrame, years: tuple[int, int] | None = None) -> DataFrame:
     """Every city of `df` × every year from the first to the last (of `years` if given,
@@ -304,48 +283,6 @@ def build_er(df: DataFrame, indicators: Sequence[str] = ER_INDICATORS,
     weights = df.sparkSession.createDataFrame([tuple(r) for r in got], ER_WEIGHTS.schema)
     return er_index(filled, weights, indicators), weights
 
-
-# --------------------------------------------------------------------------- tables
-
-def _er_index_spec(indicators: Sequence[str] = ER_INDICATORS) -> tables.TableSpec:
-    schema = T.StructType([*filled_schema(indicators).fields, T.StructField("er", T.DoubleType())])
-    # Few constraints, each over all indicators: every CHECK is one more Delta commit at creation.
-    rates = " AND ".join(f"({i} IS NULL OR {i} BETWEEN {RATE_BOUNDS[0]} AND {RATE_BOUNDS[1]})" for i in indicators)
-    flags = " AND ".join(f"{flag_column(i)} IN ({', '.join(repr(f) for f in FLAGS)}) "
-                         f"AND (({i} IS NULL) = ({flag_column(i)} = 'missing'))" for i in indicators)
-    checks = {
-        "value_ranges": f"{years_sql()} AND {rates} "
-                        "AND (er IS NULL OR er BETWEEN 0 AND 1)",
-        "flag_rules": flags,
-        "er_needs_all": "er IS NOT NULL OR " + " OR ".join(f"{flag_column(i)} = 'missing'" for i in indicators),
-    }
-    return tables.TableSpec(
-        name="gold.er_index", schema=schema,
-        not_null=("city_code", "year", *[flag_column(i) for i in indicators], "invalid_raw"),
-        checks=checks,
-        comment="SPEC §5 environmental regulation: filled indicators (with fill flags) and er per city-year",
-        keys=("city_code", "year"))
-
-
-ER_INDEX = _er_index_spec()
-
-ER_WEIGHTS = tables.TableSpec(
-    name="gold.er_weights",
-    schema=T.StructType([
-        T.StructField("indicator", T.StringType()),
-        T.StructField("n", T.LongType()),           # complete city-years in the entropy
-        T.StructField("x_min", T.DoubleType()),
-        T.StructField("x_max", T.DoubleType()),
-        T.StructField("e_j", T.DoubleType()),
-        T.StructField("d_j", T.DoubleType()),
-        T.StructField("w_j", T.DoubleType()),
-    ]),
-    not_null=("indicator", "n", "x_min", "x_max", "e_j", "d_j", "w_j"),
-    checks={"entropy_units": "e_j BETWEEN 0 AND 1 AND w_j BETWEEN 0 AND 1 AND abs(d_j - (1 - e_j)) < 1e-12 "
-                             "AND n >= 2"},
-    comment="SPEC §5 spatio-temporal range entropy weights of the er indicators",
-    keys=("indicator",),
-)
 
 
 def write_er(index: DataFrame, weights: DataFrame) -> None:

@@ -3,7 +3,7 @@
 Inputs (written by `greenlink classify`, and `greenlink controls` for the sample):
 - silver.patents: application_no, year (application year), patent_type, granted, grant_year,
   is_green — one row per application number;
-- silver.applicants (`locate.APPLICANTS`): application_no, year, org_type, city_code,
+- silver.applicants (`silver.tables.APPLICANTS`): application_no, year, org_type, city_code,
   unlocated_reason — one row per applicant link;
 - silver.transfers: application_no, year (registration = effective year), in_dump,
   patent_type, is_green, from_city, to_city — one row per registered transfer;
@@ -53,7 +53,9 @@ from greenlink.gold.network_inputs import (LINK_REASONS, PATENT_OUTCOMES, PATENT
                                            link_audit, network_patents, network_transfers, patent_audit,
                                            patent_cities, transfer_rows)
 from greenlink.gold.sample import sample_cities
+from greenlink.gold.tables import CITY_NETWORK_METRICS, COLLAB_EDGES, NETWORK_SUMMARY, SAMPLE_LOG, TRANSFER_EDGES
 from greenlink.silver.applicants import ORG_TYPES
+from greenlink.silver.tables import APPLICANTS, PATENTS, TRANSFERS
 
 # Maps written by netfigures.network_figures (stale ones are removed before a run writes).
 _FIGURE_NAME = re.compile(r"^(collab|transfer)_network_(\d{4})\.(png|svg)$")
@@ -137,7 +139,7 @@ class NetworksConfig:
 
 # --------------------------------------------------------------------------- the stage
 
-SILVER_INPUTS = ("silver.patents", "silver.applicants", "silver.transfers")
+SILVER_INPUTS = (PATENTS.name, APPLICANTS.name, TRANSFERS.name)
 _SAMPLE_SCHEMA = T.StructType([T.StructField("city_code", T.StringType()), T.StructField("city_name", T.StringType()),
                                T.StructField("province_code", T.StringType()),
                                T.StructField("longitude", T.DoubleType()), T.StructField("latitude", T.DoubleType())])
@@ -164,7 +166,7 @@ class StageInputs:
                                 "run `greenlink classify` (or `greenlink run`) first")
         patents, applicants, transfers = (tables.read(spark, name) for name in SILVER_INPUTS)
         return cls(patents, applicants, transfers, sample_cities(spark),
-                   {name: tables.path(spark, name) for name in (*SILVER_INPUTS, "gold.sample_log")})
+                   {name: tables.path(spark, name) for name in (*SILVER_INPUTS, SAMPLE_LOG.name)})
 
 
 def _small_sample(cities: DataFrame) -> DataFrame:
@@ -172,7 +174,7 @@ def _small_sample(cities: DataFrame) -> DataFrame:
     audits, metrics, summary, maps — would otherwise re-read its source)."""
     pdf = cities.select(*_SAMPLE_SCHEMA.fieldNames()).toPandas()
     if pdf.empty:
-        raise UserError("the sample (gold.sample_log) keeps no city: the networks need it (SPEC §3)")
+        raise UserError(f"the sample ({SAMPLE_LOG.name}) keeps no city: the networks need it (SPEC §3)")
     return cities.sparkSession.createDataFrame(pdf.sort_values("city_code"), _SAMPLE_SCHEMA)
 
 
@@ -312,7 +314,7 @@ def run(spark: SparkSession, config: NetworksStageConfig = NetworksStageConfig()
                           parent_run_id=parent_run_id, full=config.full)
 
 
-OWNS = (nw.COLLAB_EDGES.name, nw.TRANSFER_EDGES.name, nw.CITY_NETWORK_METRICS.name, nw.NETWORK_SUMMARY.name)
+OWNS = (COLLAB_EDGES.name, TRANSFER_EDGES.name, CITY_NETWORK_METRICS.name, NETWORK_SUMMARY.name)
 
 
 # --------------------------------------------------------------------------- which years to build
@@ -355,19 +357,19 @@ def changed_years(spark: SparkSession, since: dict[str, int], patent_year: str,
         return old.exceptAll(new).unionByName(new.exceptAll(old))
 
     parts = []
-    if "silver.patents" in feeds:
-        parts.append(one_side(feeds["silver.patents"], lambda d: network_patents(d, patent_year)).select("year"))
-    if "silver.transfers" in feeds:
-        parts.append(one_side(feeds["silver.transfers"],
+    if PATENTS.name in feeds:
+        parts.append(one_side(feeds[PATENTS.name], lambda d: network_patents(d, patent_year)).select("year"))
+    if TRANSFERS.name in feeds:
+        parts.append(one_side(feeds[TRANSFERS.name],
                               lambda d: network_transfers(transfer_rows(d))).select("year"))
-    if "silver.applicants" in feeds:
+    if APPLICANTS.name in feeds:
         located = (F.col("org_type").isin(list(org_types)) & F.col("city_code").isNotNull())
-        numbers = one_side(feeds["silver.applicants"],
+        numbers = one_side(feeds[APPLICANTS.name],
                            lambda d: d.where(located).select("application_no", "city_code")
                            ).select("application_no").distinct()
-        parts += [network_patents(tables.read(spark, "silver.patents", version=v), patent_year)
+        parts += [network_patents(tables.read(spark, PATENTS.name, version=v), patent_year)
                   .join(numbers, "application_no", "left_semi").select("year")
-                  for v in sorted({since["silver.patents"], now["silver.patents"]})]
+                  for v in sorted({since[PATENTS.name], now[PATENTS.name]})]
     if not parts:
         return set()
     years = parts[0]
@@ -414,7 +416,7 @@ def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig
     out_dir = Path(figures_dir)
     # inputs from the warehouse can be checked for changes; frames given by a caller cannot (full)
     from_warehouse = set(SILVER_INPUTS) <= set(inputs.source)
-    st = state.stage_state(spark, "networks", __name__, reads=(*SILVER_INPUTS, "gold.sample_log"), owns=OWNS,
+    st = state.stage_state(spark, "networks", __name__, reads=(*SILVER_INPUTS, SAMPLE_LOG.name), owns=OWNS,
                            settings={**asdict(cfg), "figures_dir": str(out_dir)})
     previous = state.last_success(spark, "networks")
     with Run(spark, "networks", inputs=inputs.source, args=asdict(cfg), parent_run_id=parent_run_id) as r:
@@ -466,12 +468,12 @@ def _build_years(spark: SparkSession, r: Run, inputs: StageInputs, cfg: Networks
             r.log(f"{r.counts['patents.network']} network patents, {r.counts['patent_cities.accepted']} "
                   f"sample patent cities, {r.counts['transfers.network.accepted']} sample transfers")
         with phase("edges"):
-            put(nw.collab_edges(pc, cities, years), nw.COLLAB_EDGES)
-            put(nw.transfer_edges(network_transfers(trows), cities, years), nw.TRANSFER_EDGES)
+            put(nw.collab_edges(pc, cities, years), COLLAB_EDGES)
+            put(nw.transfer_edges(network_transfers(trows), cities, years), TRANSFER_EDGES)
     finally:
         for df in (links, pc, trows):
             df.unpersist()
-    collab, transfer = built(nw.COLLAB_EDGES), built(nw.TRANSFER_EDGES)
+    collab, transfer = built(COLLAB_EDGES), built(TRANSFER_EDGES)
     ce = collab.agg(F.count(F.lit(1)).alias("n"), F.sum("weight").alias("w")).first()
     te = transfer.agg(F.count(F.lit(1)).alias("n"), F.sum("weight").alias("w"),
                       F.sum(F.when(F.col("is_local"), F.col("weight"))).alias("local")).first()
@@ -493,14 +495,14 @@ def _build_years(spark: SparkSession, r: Run, inputs: StageInputs, cfg: Networks
     with phase("metrics"):
         metrics = nm.city_network_metrics(collab, transfer, cities, years, betweenness_rows=bcs, graph=graph,
                                           pagerank_tol=cfg.pagerank_tol)
-        put(metrics, nw.CITY_NETWORK_METRICS)
-        metrics = built(nw.CITY_NETWORK_METRICS)
+        put(metrics, CITY_NETWORK_METRICS)
+        metrics = built(CITY_NETWORK_METRICS)
         r.count("city_network_metrics.rows", metrics.count())
     with phase("summary"):
         summary = nm.network_summary(collab, transfer, metrics, cities, years, top_k=cfg.top_k, graph=graph,
                                      components_algorithm=cfg.components_algorithm)
-        put(summary, nw.NETWORK_SUMMARY)
-        r.count("network_summary.rows", built(nw.NETWORK_SUMMARY).count())
+        put(summary, NETWORK_SUMMARY)
+        r.count("network_summary.rows", built(NETWORK_SUMMARY).count())
     _reconcile("metric rows = N x years", r.counts["city_network_metrics.rows"], n * len(years))
     if cfg.figures:
         with phase("figures"):

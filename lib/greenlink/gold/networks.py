@@ -14,7 +14,7 @@ with the edge weights (docs/networks.md).
 
 Outputs: `collab_edges`, `transfer_edges` here, `city_network_metrics` (one row per sample
 city and year, zeros for cities without ties) and `network_summary` in `network_metrics`; their
-Delta tables are declared below (COLLAB_EDGES, TRANSFER_EDGES, CITY_NETWORK_METRICS, NETWORK_SUMMARY).
+Delta tables are declared in `gold.tables` (COLLAB_EDGES, TRANSFER_EDGES, CITY_NETWORK_METRICS, NETWORK_SUMMARY).
 """
 from __future__ import annotations
 
@@ -25,114 +25,13 @@ from functools import reduce
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 
 from greenlink.core.errors import UserError
-from greenlink.core.tables import TableSpec
-from greenlink.core.text import years_sql
-
-_YEAR_CHECK = years_sql()
-# Tables carry few CHECK constraints with several conditions each: a violation message prints
-# the whole condition, so one constraint per concern reads better than one per column.
-
-COLLAB_EDGES = TableSpec(
-    name="gold.collab_edges",
-    keys=("year", "city_a", "city_b"),
-    schema=T.StructType([
-        T.StructField("year", T.IntegerType()),
-        T.StructField("city_a", T.StringType()),
-        T.StructField("city_b", T.StringType()),
-        T.StructField("weight", T.LongType()),
-    ]),
-    not_null=("year", "city_a", "city_b", "weight"),
-    checks={"collab_rows": f"{_YEAR_CHECK} AND city_a < city_b AND weight > 0"},
-    comment="SPEC §4 collaboration network: patents shared by sample cities a < b, per year",
-)
-
-TRANSFER_EDGES = TableSpec(
-    name="gold.transfer_edges",
-    keys=("year", "src", "dst"),
-    schema=T.StructType([
-        T.StructField("year", T.IntegerType()),
-        T.StructField("src", T.StringType()),
-        T.StructField("dst", T.StringType()),
-        T.StructField("weight", T.LongType()),
-        T.StructField("is_local", T.BooleanType()),
-    ]),
-    not_null=("year", "src", "dst", "weight", "is_local"),
-    checks={"transfer_rows": f"{_YEAR_CHECK} AND weight > 0 AND is_local = (src = dst)"},
-    comment="SPEC §4 transfer network: transfers src -> dst per year; src = dst rows are local",
-)
-
-_COUNT_COLS = ("rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "gtr_ip")
-METRIC_COLUMNS = ("city_code", "year", "rsi", "ex", "in", "DC", "BC", "rsi_ip", "gtr", "gtr_local",
-                  "gtr_other", "ex_gt", "in_gt", "dc_out", "dc_in", "bc_gt", "gtr_ip")
-
-# Beyond the article (docs/networks.md, "Extensions"): weighted PageRank in each network-year;
-# not SPEC §4 variables, so not in METRIC_COLUMNS (the panel takes METRIC_COLUMNS only).
-EXTENSION_COLUMNS = ("pagerank", "pagerank_gt")
-
-CITY_NETWORK_METRICS = TableSpec(
-    name="gold.city_network_metrics",
-    keys=("city_code", "year"),
-    schema=T.StructType(
-        [T.StructField("city_code", T.StringType()), T.StructField("year", T.IntegerType())]
-        + [T.StructField(c, T.LongType() if c in _COUNT_COLS else T.DoubleType())
-           for c in (*METRIC_COLUMNS[2:], *EXTENSION_COLUMNS)]),
-    not_null=(*METRIC_COLUMNS, *EXTENSION_COLUMNS),
-    checks={
-        "metrics_year_range": _YEAR_CHECK,
-        "metrics_counts": " AND ".join([f"{c} >= 0" for c in _COUNT_COLS] + [
-            "rsi >= ex", "rsi_ip <= rsi", "gtr = gtr_local + gtr_other", "gtr_ip BETWEEN gtr_local AND gtr"]),
-        "metrics_ratios": "`in` >= 0 AND (ex > 0 OR `in` = 0) AND in_gt >= 0 AND (ex_gt > 0 OR in_gt = 0)",
-        "metrics_shares": " AND ".join(f"{c} BETWEEN 0 AND 1" for c in ("DC", "BC", "dc_out", "dc_in", "bc_gt",
-                                                                       *EXTENSION_COLUMNS)),
-    },
-    comment="SPEC §4 network variables: one row per sample city and year (zeros without ties)",
-)
 
 NETWORKS = ("collab", "transfer")
 # Metrics ranked in network_summary.top_cities: strengths and the centralities.
 TOP_METRICS = {"collab": ("rsi", "DC", "BC"), "transfer": ("gtr", "dc_out", "dc_in", "bc_gt")}
-
-NETWORK_SUMMARY = TableSpec(
-    name="gold.network_summary",
-    keys=("network", "year"),
-    schema=T.StructType([
-        T.StructField("network", T.StringType()),
-        T.StructField("year", T.IntegerType()),
-        T.StructField("n_cities", T.LongType()),
-        T.StructField("nodes_with_ties", T.LongType()),
-        T.StructField("isolated_cities", T.LongType()),
-        T.StructField("edges", T.LongType()),
-        T.StructField("total_weight", T.LongType()),
-        T.StructField("local_transfers", T.LongType()),
-        T.StructField("density", T.DoubleType()),
-        T.StructField("components", T.LongType()),
-        T.StructField("largest_component_size", T.LongType()),
-        T.StructField("largest_component_share", T.DoubleType()),
-        T.StructField("top_cities", T.MapType(T.StringType(), T.ArrayType(T.StringType()))),
-        # extensions (docs/networks.md): transfer network only, null for collab
-        T.StructField("reciprocated_pairs", T.LongType()),
-        T.StructField("reciprocity", T.DoubleType()),
-    ]),
-    not_null=("network", "year", "n_cities", "nodes_with_ties", "isolated_cities", "edges",
-              "total_weight", "density", "components", "largest_component_size",
-              "largest_component_share", "top_cities"),
-    checks={
-        "summary_keys": f"network IN ('collab', 'transfer') AND {_YEAR_CHECK}",
-        "summary_counts": ("nodes_with_ties + isolated_cities = n_cities AND components <= nodes_with_ties "
-                           "AND largest_component_size <= nodes_with_ties "
-                           "AND (network = 'transfer') = (local_transfers IS NOT NULL) "
-                           "AND (network = 'transfer') = (reciprocated_pairs IS NOT NULL) "
-                           # a NULL check result is a violation for Delta: collab rows need the IS NULL
-                           "AND (reciprocated_pairs IS NULL OR reciprocated_pairs <= edges / 2)"),
-        "summary_shares": ("density BETWEEN 0 AND 1 AND largest_component_share BETWEEN 0 AND 1 "
-                           "AND (reciprocity IS NULL OR reciprocity BETWEEN 0 AND 1)"),
-    },
-    comment="per year and network: size, density, components, top cities by each centrality",
-)
 
 
 # --------------------------------------------------------------------------- inputs

@@ -21,74 +21,25 @@ from pathlib import Path
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from greenlink.core import state, tables
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import reports_dir
-from greenlink.core.text import years_sql
 from greenlink.estimate.estimate import run_table
 from greenlink.estimate.render import write_reports
 from greenlink.estimate.spec import load_table
-from greenlink.gold.networks import METRIC_COLUMNS
 from greenlink.gold.panelconf import PanelConf
 from greenlink.gold.sample import sample_cities
+from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CITY_NETWORK_METRICS, ER_INDEX, LN_VARS,
+                                   NETWORK_VARS, NULLABLE, PANEL, PANEL_COLUMNS, POLICY_SYNERGY, POLICY_VARS, PROVINCE_IP,
+                                   SAMPLE_LOG, panel_type)
+from greenlink.silver.tables import PATENTS
 
 JOB = "panel"
-# Tables the panel reads (names of greenlink.core.catalog), in `assemble_panel`'s order after the grid's.
-INPUTS: tuple[str, ...] = ("gold.city_network_metrics", "silver.patents", "silver.city_controls", "silver.province_ip",
-                           "silver.city_attributes", "gold.er_index", "gold.policy_synergy")
-NETWORK_VARS: tuple[str, ...] = METRIC_COLUMNS[2:]        # rsi, ex, in, DC, BC, …, bc_gt, gtr_ip
-COUNT_VARS: tuple[str, ...] = ("rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "gtr_ip", "app")
-LN_VARS: tuple[str, ...] = ("rsi", "ex", "in", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "in_gt",
-                            "gtr_ip", "app")
-SHARE_VARS: tuple[str, ...] = ("DC", "BC", "dc_out", "dc_in", "bc_gt")
-CONTROL_VARS: tuple[str, ...] = ("ln_pgdp", "ln_fdi", "fin", "ins", "qrate", "HSR", "cgl", "er")
-POLICY_VARS: tuple[str, ...] = ("zts", "gjs", "rps")
-KEY_COLUMNS: tuple[str, ...] = ("city_code", "city_name", "province_code", "year")
-PANEL_COLUMNS: tuple[str, ...] = (KEY_COLUMNS + NETWORK_VARS + ("app",) + tuple(f"ln_{v}" for v in LN_VARS)
-                                  + CONTROL_VARS + POLICY_VARS)
-# Nullable columns: a missing control of a sample city stays missing (docs/panel.md).
-NULLABLE: tuple[str, ...] = CONTROL_VARS + POLICY_VARS
-
-
-def _type(col: str) -> T.DataType:
-    if col in ("city_code", "city_name", "province_code"):
-        return T.StringType()
-    if col in ("year", "HSR", "cgl"):
-        return T.IntegerType()
-    return T.LongType() if col in COUNT_VARS else T.DoubleType()
-
-
-def _q(col: str) -> str:
-    return f"`{col}`"
-
-
-PANEL = tables.TableSpec(
-    name="gold.city_year_panel",
-    schema=T.StructType([T.StructField(c, _type(c)) for c in PANEL_COLUMNS]),
-    partition_by=("year",),
-    not_null=tuple(c for c in PANEL_COLUMNS if c not in NULLABLE),
-    checks={
-        "panel_keys": (f"{years_sql()} AND length(city_code) = 6 "
-                       "AND province_code = concat(substring(city_code, 1, 2), '0000')"),
-        "panel_counts": " AND ".join([f"{c} >= 0" for c in COUNT_VARS] + [
-            "rsi >= ex", "rsi_ip <= rsi", "gtr = gtr_local + gtr_other", "gtr_ip BETWEEN gtr_local AND gtr",
-            "`in` >= 0", "in_gt >= 0"]),
-        "panel_ranges": " AND ".join(
-            [f"{c} BETWEEN 0 AND 1" for c in SHARE_VARS]
-            + ["(er IS NULL OR er BETWEEN 0 AND 1)", "(ins IS NULL OR ins BETWEEN 0 AND 100)",
-               "(qrate IS NULL OR qrate <= 1)", "(fin IS NULL OR fin >= 0)", "(ln_fdi IS NULL OR ln_fdi >= 0)",
-               "(HSR IS NULL OR HSR IN (0, 1))", "(cgl IS NULL OR cgl IN (0, 1))",
-               "(zts IS NULL OR zts >= 1)", "(gjs IS NULL OR gjs BETWEEN 1 AND 3)",
-               "((rps IS NULL) = (zts IS NULL) AND (rps IS NULL) = (gjs IS NULL))"]),
-        "panel_logs": " AND ".join(f"abs(ln_{v} - ln(1 + {_q(v)})) < 1e-9" for v in LN_VARS),
-    },
-    comment="SPEC §4-§6 city-year panel: one row per sample city and study year (missing controls are null)",
-    keys=("city_code", "year"),
-)
-
+# Tables the panel reads, by name, in `assemble_panel`'s order after the grid's.
+INPUTS: tuple[str, ...] = tuple(s.name for s in (CITY_NETWORK_METRICS, PATENTS, CITY_CONTROLS, PROVINCE_IP,
+                                                 CITY_ATTRIBUTES, ER_INDEX, POLICY_SYNERGY))
 
 # --------------------------------------------------------------------------- pieces (pure)
 
@@ -167,7 +118,7 @@ def assemble_panel(grid: DataFrame, metrics: DataFrame, app: DataFrame, controls
          .withColumn("HSR", hsr(F.col("year")))
          .withColumn("cgl", F.col("cgl").cast("int")))
     d = d.withColumns({f"ln_{v}": F.log1p(F.col(v).cast("double")) for v in LN_VARS})
-    return d.select(*[F.col(c).cast(_type(c)).alias(c) for c in PANEL_COLUMNS])
+    return d.select(*[F.col(c).cast(panel_type(c)).alias(c) for c in PANEL_COLUMNS])
 
 
 def coverage_problems(grid: DataFrame, metrics: DataFrame, years: tuple[int, int]) -> DataFrame:
@@ -214,7 +165,7 @@ def run(spark: SparkSession, config: PanelStageConfig = PanelStageConfig(),
     years = config.years or conf.years
     out_dir = Path(reports_dir(spark, config)) / "tables"
     inputs = {"panel_conf": conf.source, "table1_spec": str(conf.table1_spec), "reports": str(out_dir)}
-    st = state.stage_state(spark, JOB, __name__, reads=(*INPUTS, "gold.sample_log"), owns=(PANEL.name,),
+    st = state.stage_state(spark, JOB, __name__, reads=(*INPUTS, SAMPLE_LOG.name), owns=(PANEL.name,),
                            files={"conf": state.file_digest([Path(conf.source), Path(conf.table1_spec)])},
                            settings={"years": years, "reports": str(out_dir)})
     with Run(spark, JOB, inputs=inputs, args={"years": years}, parent_run_id=parent_run_id) as r:
@@ -224,15 +175,15 @@ def run(spark: SparkSession, config: PanelStageConfig = PanelStageConfig(),
         read = {name: tables.read(spark, name) for name in INPUTS}
         grid = panel_grid(sample, years)
         problems = {row["problem"]: row["rows"]
-                    for row in coverage_problems(grid, read["gold.city_network_metrics"], years).collect()}
+                    for row in coverage_problems(grid, read[CITY_NETWORK_METRICS.name], years).collect()}
         if problems:
-            raise UserError(f"gold.city_network_metrics does not cover the sample × {years[0]}-{years[1]} "
+            raise UserError(f"{CITY_NETWORK_METRICS.name} does not cover the sample × {years[0]}-{years[1]} "
                             f"({', '.join(f'{k}: {v} rows' for k, v in sorted(problems.items()))}): "
                             "rerun `greenlink networks` after `greenlink controls`")
-        patents = read["silver.patents"]
+        patents = read[PATENTS.name]
         for row in app_audit(patents, sample, years).collect():
             r.count(f"app.{row['outcome']}", row["rows"])
-        panel = assemble_panel(grid, read["gold.city_network_metrics"], app_counts(patents, years),
+        panel = assemble_panel(grid, read[CITY_NETWORK_METRICS.name], app_counts(patents, years),
                                *[read[name] for name in INPUTS[2:]])
         tables.write(panel, PANEL, mode="overwrite")
         written = tables.read(spark, PANEL.name)

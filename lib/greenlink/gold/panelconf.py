@@ -9,9 +9,17 @@ from typing import Any, Mapping
 from greenlink.core.config import conf_file, load_yaml, read_years
 from greenlink.core.errors import UserError
 from greenlink.core.text import text_key
-from greenlink.gold.entropy import ER_INDICATORS
 from greenlink.reference.gazetteer import cities
 
+# The er indicators (SPEC §5, gold.entropy): yearbook columns like CONTROL_VALUES, declared here
+# (no Spark) so that gold.tables builds silver.city_controls and gold.er_index from them.
+ER_INDICATORS: tuple[str, ...] = (
+    "so2_removal_rate",             # industrial SO2 removal rate, %
+    "cod_removal_rate",             # industrial COD removal rate, %
+    "solid_waste_utilisation_rate", # general industrial solid-waste comprehensive utilisation rate, %
+    "sewage_treatment_rate",        # urban sewage treatment rate, %
+    "garbage_harmless_rate",        # harmless treatment rate of household garbage, %
+)
 CONTROL_VALUES: tuple[str, ...] = ("pgdp", "fdi", "deposits_loans", "gdp", "ins")
 # Every value column of silver.city_controls, in order: the SPEC §5 controls, then er's indicators.
 CITY_CONTROL_VALUES: tuple[str, ...] = CONTROL_VALUES + ER_INDICATORS

@@ -13,9 +13,10 @@ enter the means: SPEC §6 defines a policy's tool count on 1–3, so a policy wi
 instrument is outside the index's population (counted, see docs/panel_parts.md).
 Province-years without such policies follow conf/policy_tools.yaml `synergy.empty_year`.
 
-Records that cannot be used are rejected with a reason (`REJECT_REASONS`) into
+Records that cannot be used are rejected with a reason (`policy_text.REJECT_REASONS`) into
 bronze.policy_rejects; records in = accepted + rejected. One record's parsing (agencies, tools,
-year, province) is in `policy_text`; this module holds the tables, the Spark side and the stage.
+year, province) is in `policy_text`; the tables in `gold.tables`;
+this module holds the Spark side and the stage.
 """
 from __future__ import annotations
 
@@ -34,101 +35,13 @@ from greenlink.core.errors import UserError
 from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_at, mark_first
 from greenlink.core.runs import Run
-from greenlink.core.text import PLAUSIBLE_YEARS
-from greenlink.gold.policy_text import (EMPTY_YEAR_RULES, REJECT_REASONS, AgencyDictionary, ToolDictionary,
+from greenlink.gold.policy_text import (EMPTY_YEAR_RULES, AgencyDictionary, ToolDictionary,
                                         parse_record)
+from greenlink.gold.tables import POLICY_REJECTS, POLICY_SYNERGY, POLICY_TOOLS
 from greenlink.reference.gazetteer import province_lookup, provinces
 
 FILLS: tuple[str, ...] = ("observed", "carried_forward", "missing")
 
-
-# --------------------------------------------------------------------------- tables
-
-_MATCH = T.StructType([
-    T.StructField("type", T.StringType()), T.StructField("instrument", T.StringType()),
-    T.StructField("keyword", T.StringType()), T.StructField("n", T.IntegerType()),
-    T.StructField("n_negated", T.IntegerType()),
-])
-
-POLICY_TOOLS = tables.TableSpec(
-    name="gold.policy_tools",
-    schema=T.StructType([
-        T.StructField("policy_id", T.StringType()),
-        T.StructField("province_code", T.StringType()),
-        T.StructField("province_name", T.StringType()),
-        T.StructField("year", T.IntegerType()),
-        T.StructField("title", T.StringType()),
-        T.StructField("agencies_raw", T.StringType()),          # the field as published
-        T.StructField("agencies", T.ArrayType(T.StringType())),  # distinct canonical names
-        T.StructField("n_agencies", T.IntegerType()),            # PZ
-        T.StructField("agencies_unmatched", T.ArrayType(T.StringType())),  # not in the dictionary
-        T.StructField("tool_types", T.ArrayType(T.StringType())),
-        T.StructField("n_tool_types", T.IntegerType()),          # PG
-        T.StructField("has_supply", T.BooleanType()),
-        T.StructField("has_demand", T.BooleanType()),
-        T.StructField("has_environment", T.BooleanType()),
-        T.StructField("matches", T.ArrayType(_MATCH)),           # every keyword found, with counts
-        T.StructField("in_synergy", T.BooleanType()),            # n_tool_types >= 1
-        T.StructField("source_file", T.StringType()),
-        T.StructField("source_line", T.LongType()),
-    ]),
-    not_null=("policy_id", "province_code", "province_name", "year", "agencies", "n_agencies",
-              "agencies_unmatched", "tool_types", "n_tool_types", "has_supply", "has_demand",
-              "has_environment", "matches", "in_synergy", "source_file", "source_line"),
-    # Few constraints (each CHECK is one more Delta commit when the table is created).
-    checks={
-        "policy_rules": f"year BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} AND source_line > 0 "
-                        "AND n_agencies = size(agencies) AND n_agencies >= 1 AND n_tool_types = size(tool_types) "
-                        "AND n_tool_types BETWEEN 0 AND 3 AND in_synergy = (n_tool_types > 0)",
-    },
-    comment="SPEC §6 per-policy audit: issuing agencies and Rothwell-Zegveld tools detected",
-    keys=("policy_id",),
-)
-
-POLICY_SYNERGY = tables.TableSpec(
-    name="gold.policy_synergy",
-    schema=T.StructType([
-        T.StructField("province_code", T.StringType()),
-        T.StructField("province_name", T.StringType()),
-        T.StructField("year", T.IntegerType()),
-        T.StructField("n_policies", T.LongType()),        # accepted policies issued that year
-        T.StructField("n_policies_used", T.LongType()),   # of which with >= 1 tool type (the means' N)
-        T.StructField("zts", T.DoubleType()),
-        T.StructField("gjs", T.DoubleType()),
-        T.StructField("rps", T.DoubleType()),
-        T.StructField("fill", T.StringType()),            # observed / carried_forward / missing
-        T.StructField("source_year", T.IntegerType()),    # year whose policies gave the values
-    ]),
-    not_null=("province_code", "province_name", "year", "n_policies", "n_policies_used", "fill"),
-    checks={
-        "fill_rule": f"year BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} "
-                     "AND n_policies >= n_policies_used AND n_policies_used >= 0 "
-                     "AND fill IN ('observed', 'carried_forward', 'missing') "
-                     "AND (fill = 'observed') = (n_policies_used > 0) "
-                     "AND (fill = 'missing') = (zts IS NULL) AND (zts IS NULL) = (source_year IS NULL) "
-                     "AND (source_year IS NULL OR source_year <= year)",
-        "index_ranges": "(zts IS NULL OR zts >= 1) AND (gjs IS NULL OR gjs BETWEEN 1 AND 3) "
-                        "AND ((rps IS NULL AND zts IS NULL AND gjs IS NULL) OR abs(rps - zts * gjs) < 1e-9)",
-    },
-    comment="SPEC §6 policy synergy per province-year: zts, gjs, rps",
-    keys=("province_code", "year"),
-)
-
-POLICY_REJECTS = tables.TableSpec(
-    name="bronze.policy_rejects",
-    schema=T.StructType([
-        T.StructField("source_file", T.StringType()),
-        T.StructField("source_line", T.LongType()),
-        T.StructField("policy_id", T.StringType()),
-        T.StructField("reason", T.StringType()),
-        T.StructField("detail", T.StringType()),
-        T.StructField("raw_record", T.StringType()),
-    ]),
-    not_null=("source_file", "source_line", "reason", "raw_record"),
-    checks={"reason_kind": f"reason IN ({', '.join(repr(r) for r in REJECT_REASONS)}) AND source_line > 0"},
-    comment="policy records the policy stage could not use, with the reason",
-    keys=("source_file", "source_line"),
-)
 
 _PARSED_COLUMNS = [f.name for f in POLICY_TOOLS.schema.fields if f.name not in ("source_file", "source_line")] \
     + ["reject_reason", "reject_detail"]

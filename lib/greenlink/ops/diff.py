@@ -39,12 +39,15 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from greenlink.bronze.tables import FILE_REJECTS
 from greenlink.core import catalog, session, tables
 from greenlink.core.errors import UserError
 from greenlink.core.tables import TableSpec
+from greenlink.estimate.tables import ESTIMATES
+from greenlink.gold.tables import PANEL
 from greenlink.ops.cli import add_common
 
-DEFAULT_TABLES = ("gold.city_year_panel", "gold.estimates")
+DEFAULT_TABLES = (PANEL.name, ESTIMATES.name)
 _RUN_COLUMN = re.compile(r"^(run|run_id|.+_run_id)$")
 
 
@@ -198,24 +201,21 @@ def diff_table(spark, name: str, from_version: int, to_version: int | None = Non
     return replace(d, dumps=(dump_at(spark, name, v0), dump_at(spark, name, v1)))
 
 
-FILE_REJECTS_TABLE = "bronze.file_rejects"
-
-
 def dump_at(spark, name: str, version: int) -> str:
     """Whether `name` at `version` was built from a partial dump: the ingest file rejects as
     they stood when that version was committed ("" when no ingest had checked files by then)."""
-    if not tables.exists(spark, FILE_REJECTS_TABLE):
+    if not tables.exists(spark, FILE_REJECTS.name):
         return ""
     at = (DeltaTable.forPath(spark, tables.path(spark, name)).history()
           .where(F.col("version") == version).select("timestamp").first())
     # the last file_rejects version committed at or before it (Delta's timestampAsOf refuses
     # a time after the table's latest commit, the usual case for the newest version)
-    before = (DeltaTable.forPath(spark, tables.path(spark, FILE_REJECTS_TABLE)).history()
+    before = (DeltaTable.forPath(spark, tables.path(spark, FILE_REJECTS.name)).history()
               .where(F.col("timestamp") <= F.lit(at["timestamp"])).agg(F.max("version")).first()[0]) if at else None
     if before is None:
         return ""
-    n = tables.read(spark, FILE_REJECTS_TABLE, int(before)).count()
-    return f"partial dump ({n} input files refused, bronze.file_rejects)" if n else "complete dump"
+    n = tables.read(spark, FILE_REJECTS.name, int(before)).count()
+    return f"partial dump ({n} input files refused, {FILE_REJECTS.name})" if n else "complete dump"
 
 
 # --------------------------------------------------------------------------- rendering

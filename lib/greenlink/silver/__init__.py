@@ -6,5 +6,5 @@
 - `incremental` the monthly path: only what the changed records reach, merged into silver
 - `applicants`  applicant names, organisation types
 - `locate`      applicant and transfer-party cities
-- `schema`      the TableSpecs of silver.patents and silver.transfers
+- `tables`      the TableSpecs of silver.patents, silver.transfers, silver.applicants, silver.org_locations
 """

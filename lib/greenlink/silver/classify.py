@@ -21,17 +21,17 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from greenlink.bronze.schema import PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.bronze.tables import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import state, tables
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.reference.inventory import load_inventory
 from greenlink.reference.ipc import symbol_level_column
 from greenlink.silver.incremental import Before, refresh
-from greenlink.silver.locate import APPLICANTS, ORG_LOCATIONS, locate, location_count_keys
+from greenlink.silver.locate import locate, location_count_keys
 from greenlink.silver.records import (JOB, best_records, classified_records, reject_reason, rejected_records,
                                       silver_patents, silver_transfers)
-from greenlink.silver.schema import PATENTS, TRANSFERS
+from greenlink.silver.tables import APPLICANTS, ORG_LOCATIONS, PATENTS, TRANSFERS
 
 __all__ = ["JOB", "ClassifyConfig", "best_records", "classified_records", "classify", "reject_reason", "run"]
 
@@ -175,18 +175,18 @@ def _full(spark: SparkSession, run: Run) -> None:
         if coarse:
             run.log(f"{coarse:,} accepted patents have a class or subclass alone as main IPC "
                     "(kept; only class and subclass inventory entries can cover them)")
-        run.log("silver.patents written")
+        run.log(f"{PATENTS.name} written")
         with run.phase("applicants"):
             tables.write(applicants, APPLICANTS)
             tables.write(located.org_locations, ORG_LOCATIONS)
             for key, n in location_count_keys(applicants, "applicants").items():
                 run.count(key, n)
-        run.log("silver.applicants, silver.org_locations written")
+        run.log(f"{APPLICANTS.name}, {ORG_LOCATIONS.name} written")
         with run.phase("transfers"):
             out = silver_transfers(located.transfers, patents).localCheckpoint()
             tables.write(out, TRANSFERS)
             count_transfers(run, out)
-        run.log("silver.transfers written")
+        run.log(f"{TRANSFERS.name} written")
     finally:
         located.unpersist()
 

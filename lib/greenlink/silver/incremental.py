@@ -31,18 +31,18 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from greenlink.bronze.schema import PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.bronze.tables import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import tables
 from greenlink.core.runs import Run
 from greenlink.core.session import persist_uncompressed, run_concurrently
 from greenlink.silver.applicants import classify_org_type
-from greenlink.silver.locate import (APPLICANTS, ORG_LOCATIONS, address_keys, first_applicant_evidence, first_located,
-                                     located_applicants, located_transfers, locate_names, org_locations, owner_names,
-                                     prepare_links, prepare_transfers, resolve_addresses)
+from greenlink.silver.locate import (address_keys, first_applicant_evidence, first_located, located_applicants,
+                                     located_transfers, locate_names, org_locations, owner_names, prepare_links,
+                                     prepare_transfers, resolve_addresses)
 from greenlink.silver.places import default_config
 from greenlink.silver.records import (best_records, classified_records, reject_reason, rejected_records, silver_patents,
                                       silver_transfers, source_files)
-from greenlink.silver.schema import PATENTS, TRANSFERS
+from greenlink.silver.tables import APPLICANTS, ORG_LOCATIONS, PATENTS, TRANSFERS
 
 @dataclass(frozen=True)
 class Before:

@@ -26,103 +26,12 @@ from typing import Iterator
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from greenlink.core import tables
 from greenlink.core.session import persist_uncompressed
-from greenlink.core.text import sql_in, years_sql
-from greenlink.silver.applicants import (ORG_TYPES, OrgTypeRules, applicant_links, classify_org_type, fold_width,
+from greenlink.silver.applicants import (OrgTypeRules, applicant_links, classify_org_type, fold_width,
                                          split_names, tidy_spaces)
 from greenlink.silver.places import LocateConfig, default_config, name_matcher, parse_address
-
-METHODS = ("address", "name", "first_applicant", "unlocated")
-ORG_METHODS = ("name", "first_applicant", "unlocated")
-
-# Why a link stayed unlocated. The first six come from the address, the others from the name.
-ADDRESS_REASONS = (
-    "missing_address",        # no address on the record
-    "foreign_address",        # abroad, or Hong Kong / Macao / Taiwan (not city units)
-    "unparseable_address",    # cpca finds no mainland place in it (or it is only a postcode)
-    "province_only_address",  # a province (not a municipality) but no city in it
-    "ambiguous_address",      # a district name shared by several cities and nothing above it
-    "not_a_city_unit",        # a county-level unit directly under a province (仙桃市, 石河子市)
-)
-NAME_REASONS = (
-    "individual_no_address",  # a person: located only by their own record's address
-    "no_place_in_name",       # no place name in the name, and no first-applicant record
-    "province_only_in_name",  # only a province in the name (江苏XX有限公司)
-    "ambiguous_place_in_name",  # only a district name shared by several cities (鼓楼区)
-    "foreign_name",           # the name starts with a foreign country/region (香港XX有限公司)
-    "non_chinese_name",       # no Chinese character in the name (SONY CORPORATION)
-    "no_owner",               # a transfer record with no owner on that side after cleaning
-)
-REASONS = ADDRESS_REASONS + tuple(r for r in NAME_REASONS if r not in ADDRESS_REASONS)
-
-# 6-digit codes; a province code ends in 0000; a city lies in its row's province.
-_CODES_VALID = ("((city_code IS NULL OR city_code RLIKE '^[0-9]{6}$') "
-                "AND (province_code IS NULL OR province_code RLIKE '^[0-9]{2}0000$') "
-                "AND (city_code IS NULL OR (province_code IS NOT NULL "
-                "AND substr(city_code, 1, 2) = substr(province_code, 1, 2))))")
-
-
-APPLICANTS = tables.TableSpec(
-    name="silver.applicants",
-    schema=T.StructType([
-        T.StructField("application_no", T.StringType()),
-        T.StructField("year", T.IntegerType()),
-        T.StructField("applicant_order", T.IntegerType()),
-        T.StructField("name", T.StringType()),
-        T.StructField("org_type", T.StringType()),
-        T.StructField("city_code", T.StringType()),
-        T.StructField("province_code", T.StringType()),
-        T.StructField("method", T.StringType()),
-        T.StructField("unlocated_reason", T.StringType()),
-    ]),
-    partition_by=("year",),
-    not_null=("application_no", "year", "applicant_order", "name", "org_type", "method"),
-    # Two wide constraints: each one costs a Delta commit (and a scan) when the table is created.
-    checks={
-        "valid_values": f"applicant_order >= 1 AND {years_sql()} "
-                        f"AND {sql_in('org_type', ORG_TYPES)} AND {sql_in('method', METHODS)} "
-                        f"AND (unlocated_reason IS NULL OR {sql_in('unlocated_reason', REASONS)}) "
-                        f"AND {_CODES_VALID}",
-        "location_consistent": "(method = 'unlocated') = (city_code IS NULL) "
-                               "AND (method = 'unlocated') = (unlocated_reason IS NOT NULL) "
-                               "AND (method <> 'address' OR applicant_order = 1)",
-    },
-    comment="One row per applicant of each patent, located in a city unit (SPEC §1, §3)",
-    keys=("application_no", "applicant_order"),
-    stats_columns=("application_no", "applicant_order", "city_code", "method"),
-    plain_columns=("application_no",),
-)
-
-ORG_LOCATIONS = tables.TableSpec(
-    name="silver.org_locations",
-    schema=T.StructType([
-        T.StructField("name", T.StringType()),
-        T.StructField("org_type", T.StringType()),
-        T.StructField("city_code", T.StringType()),
-        T.StructField("province_code", T.StringType()),
-        T.StructField("method", T.StringType()),
-        T.StructField("evidence_count", T.LongType()),
-        T.StructField("reason", T.StringType()),
-        T.StructField("address_records", T.LongType()),
-        T.StructField("address_city_code", T.StringType()),
-    ]),
-    not_null=("name", "org_type", "method", "evidence_count", "address_records"),
-    checks={
-        "valid_values": f"{sql_in('org_type', ORG_TYPES)} AND {sql_in('method', ORG_METHODS)} "
-                        f"AND (reason IS NULL OR {sql_in('reason', REASONS)}) AND {_CODES_VALID} "
-                        "AND evidence_count >= 0 AND evidence_count <= address_records "
-                        "AND (address_records = 0) = (address_city_code IS NULL)",
-        "location_consistent": "(method = 'unlocated') = (city_code IS NULL) "
-                               "AND (method = 'unlocated') = (reason IS NOT NULL)",
-    },
-    comment="One row per distinct applicant/owner name: how it is located when its record has no address",
-    keys=("name",),
-    stats_columns=("name", "city_code", "method"),
-)
-
+from greenlink.silver.tables import APPLICANTS, ORG_LOCATIONS
 
 # --- Spark: resolve distinct strings, join back ----------------------------------------
 

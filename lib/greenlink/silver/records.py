@@ -15,7 +15,7 @@ from greenlink.reference import ids
 from greenlink.reference.inventory import classify_green
 from greenlink.reference.ipc import explode_ipc
 from greenlink.silver.applicants import count_names, split_names
-from greenlink.silver.schema import PATENTS
+from greenlink.silver.tables import PATENTS
 
 JOB = "classify"
 _RID = "_rid"   # one bronze record as a number: its source file's index * 2^40 + source_row

@@ -26,7 +26,7 @@ from greenlink.bronze.excel import zip_problem
 from greenlink.bronze.filechecks import BadFiles, check_input
 from greenlink.bronze.job import ingest
 from greenlink.bronze.layout import FileProblem, load_conf
-from greenlink.bronze.schema import FILE_REASONS, FILE_REJECTS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.bronze.tables import FILE_REASONS, FILE_REJECTS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import tables
 from greenlink.core.runs import RUNS
 

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from greenlink.bronze import checks, readers
 from greenlink.bronze.job import ingest
 from greenlink.bronze.layout import InputFile, load_conf, match_columns, sniff_bytes, type_key
-from greenlink.bronze.schema import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
+from greenlink.bronze.tables import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import tables
 from greenlink.core.errors import UserError
 from greenlink.core.runs import RUNS

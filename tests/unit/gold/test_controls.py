@@ -10,11 +10,11 @@ import pytest
 
 from greenlink.core.errors import UserError
 from greenlink.gold.control_checks import PlaceNames, admin_level_of, cell_text, number, year_number
-from greenlink.gold.controls import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, KINDS, PROVINCE_IP, REJECT_REASONS,
-                                       ControlsConfig, run)
-from greenlink.gold.entropy import ER_INDEX, ER_WEIGHTS
+from greenlink.gold.controls import KINDS, ControlsConfig, run
 from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelConf
-from greenlink.gold.sample import sample_log, SAMPLE_LOG
+from greenlink.gold.sample import sample_log
+from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECT_REASONS, CONTROL_REJECTS, ER_INDEX,
+                                   ER_WEIGHTS, PROVINCE_IP, SAMPLE_LOG)
 
 from frames import table_contents
 
@@ -211,7 +211,7 @@ def test_every_bad_row_is_rejected_with_its_reason(defective, defective_run):
     assert rej["detail"].notna().all() and rej["raw_record"].notna().all()
     assert set(rej["kind"]) == set(KINDS)
     for r in rej.itertuples():
-        assert r.reason in REJECT_REASONS[r.kind]
+        assert r.reason in CONTROL_REJECT_REASONS[r.kind]
 
 
 def test_rows_in_equal_accepted_plus_rejected(defective_run):
@@ -226,7 +226,7 @@ def test_rows_in_equal_accepted_plus_rejected(defective_run):
         assert counts[f"{kind}.rows_in"] == counts[f"{kind}.accepted"] + counts[f"{kind}.rejected"]
         assert counts[f"{kind}.accepted"] == len(t[spec.name])
         assert counts[f"{kind}.rejected"] == (t[CONTROL_REJECTS.name]["kind"] == kind).sum()
-        assert counts[f"{kind}.rejected"] == sum(counts[f"{kind}.rejected.{r}"] for r in REJECT_REASONS[kind])
+        assert counts[f"{kind}.rejected"] == sum(counts[f"{kind}.rejected.{r}"] for r in CONTROL_REJECT_REASONS[kind])
 
 
 def test_accepted_values_are_parsed_and_resolved(defective_run):

@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 from greenlink.core import tables
 from greenlink.core.errors import UserError
 from greenlink.gold import entropy as E
+from greenlink.gold.tables import ER_INDEX, ER_WEIGHTS
 
 from frames import assert_frame_equal, rows_of
 
@@ -119,7 +120,7 @@ def test_entropy_spark_matches_hand_computation(spark):
     for j in IND:
         assert weights[j]["e_j"] == pytest.approx(exp["e"][j], abs=1e-12)
         assert weights[j]["w_j"] == pytest.approx(exp["w"][j], abs=1e-12)
-    wdf = spark.createDataFrame([tuple(weights[j]) for j in IND], E.ER_WEIGHTS.schema)
+    wdf = spark.createDataFrame([tuple(weights[j]) for j in IND], ER_WEIGHTS.schema)
     got = {(r["city_code"], r["year"]): r["er"] for r in E.er_index(df, wdf, IND).collect()}
     assert [got[k] for k in [("x", 2010), ("x", 2011), ("y", 2010), ("y", 2011)]] == \
         pytest.approx(exp["er"], abs=1e-12)
@@ -159,7 +160,7 @@ def raw_controls(spark):
 
 def test_build_er_fills_flags_and_scores(spark, fresh_warehouse):
     E.write_er(*E.build_er(raw_controls(spark)))
-    got = tables.read(spark, E.ER_INDEX.name).toPandas().set_index(["city_code", "year"]).sort_index()
+    got = tables.read(spark, ER_INDEX.name).toPandas().set_index(["city_code", "year"]).sort_index()
     so2, cod, waste, sewage, garbage = E.ER_INDICATORS
     assert len(got) == 25                                   # full grid, c5 2012 added
     assert got.loc[("c1", 2011), f"{so2}_flag"] == "interpolated"
@@ -181,17 +182,17 @@ def test_build_er_fills_flags_and_scores(spark, fresh_warehouse):
     assert got.drop(index="c3")["er"].between(0, 1).all()
     assert got.drop(index="c3")["er"].notna().all()
     # the pandas core on the same filled rows gives the same weights and scores
-    wp = tables.read(spark, E.ER_WEIGHTS.name).toPandas().set_index("indicator").loc[list(E.ER_INDICATORS)]
+    wp = tables.read(spark, ER_WEIGHTS.name).toPandas().set_index("indicator").loc[list(E.ER_INDICATORS)]
     assert wp["w_j"].sum() == pytest.approx(1.0, abs=1e-12)
     assert (wp["n"] == 20).all()                            # 25 city-years minus c3's five
     oracle = E.entropy_weights_pandas(got.reset_index(), E.ER_INDICATORS)
     assert wp["w_j"].tolist() == pytest.approx(oracle["w_j"].tolist(), abs=1e-12)
     assert got["er"].tolist() == pytest.approx(E.er_pandas(got, oracle).tolist(), abs=1e-12, nan_ok=True)
     # rerun on unchanged input: same content; readers stay at protocol version 1
-    first = rows_of(tables.read(spark, E.ER_INDEX.name).drop("invalid_raw"))
+    first = rows_of(tables.read(spark, ER_INDEX.name).drop("invalid_raw"))
     E.write_er(*E.build_er(raw_controls(spark)))
-    assert_frame_equal(tables.read(spark, E.ER_INDEX.name).drop("invalid_raw"), first)
-    assert tables.protocol(spark, E.ER_INDEX.name)[0] == 1
-    bad = tables.read(spark, E.ER_INDEX.name).limit(1).withColumn("er", F.lit(1.5))
+    assert_frame_equal(tables.read(spark, ER_INDEX.name).drop("invalid_raw"), first)
+    assert tables.protocol(spark, ER_INDEX.name)[0] == 1
+    bad = tables.read(spark, ER_INDEX.name).limit(1).withColumn("er", F.lit(1.5))
     with pytest.raises(Exception, match="(?i)constraint|check"):
-        tables.write(bad, E.ER_INDEX, mode="overwrite")
+        tables.write(bad, ER_INDEX, mode="overwrite")

@@ -11,7 +11,7 @@ import pytest
 
 from greenlink.core import tables
 from greenlink.core.errors import UserError
-from greenlink.gold import network_metrics as nm, networks as nw
+from greenlink.gold import network_metrics as nm, networks as nw, tables as GT
 from greenlink.gold.netfigures import network_figures
 
 # Hand-built world: 8 sample cities in 5 provinces (N = 8, N-1 = 7, (N-1)(N-2) = 42) and a
@@ -99,7 +99,7 @@ def _expected_metrics() -> pd.DataFrame:
     put(E, 2012, gtr=1, gtr_other=1, ex_gt=1, in_gt=1.0, dc_out=1 / 7)
     put(F_, 2012, dc_in=1 / 7)
     put(H, 2012, gtr=1, gtr_local=1, ex_gt=1, in_gt=1.0, gtr_ip=1)
-    return pd.DataFrame(list(rows.values()))[list(nw.METRIC_COLUMNS)]
+    return pd.DataFrame(list(rows.values()))[list(GT.METRIC_COLUMNS)]
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
@@ -128,8 +128,8 @@ def built(spark, world):
     cities, pc, tr = world
     ce = nw.collab_edges(pc, cities, YEARS).toPandas()
     te = nw.transfer_edges(tr, cities, YEARS).toPandas()
-    ce_df = spark.createDataFrame(ce, nw.COLLAB_EDGES.schema)
-    te_df = spark.createDataFrame(te, nw.TRANSFER_EDGES.schema)
+    ce_df = spark.createDataFrame(ce, GT.COLLAB_EDGES.schema)
+    te_df = spark.createDataFrame(te, GT.TRANSFER_EDGES.schema)
     metrics = nm.city_network_metrics(ce_df, te_df, cities, YEARS, sources_per_task=2).toPandas()
     return ce, te, metrics
 
@@ -198,9 +198,9 @@ def _pagerank_oracle(ce: list, te: list, codes: list, years: list) -> pd.DataFra
 def _assert_metrics(got: pd.DataFrame, want: pd.DataFrame, pagerank: pd.DataFrame) -> None:
     """SPEC §4 columns exactly (1e-12), then the PageRank extension to 1e-6 (GraphX iterates
     to a tolerance)."""
-    assert list(got.columns) == [*nw.METRIC_COLUMNS, *nw.EXTENSION_COLUMNS]
-    _assert_frames(got[list(nw.METRIC_COLUMNS)], want)
-    cols = ["city_code", "year", *nw.EXTENSION_COLUMNS]
+    assert list(got.columns) == [*GT.METRIC_COLUMNS, *GT.EXTENSION_COLUMNS]
+    _assert_frames(got[list(GT.METRIC_COLUMNS)], want)
+    cols = ["city_code", "year", *GT.EXTENSION_COLUMNS]
     pd.testing.assert_frame_equal(_sorted(got[cols]), _sorted(pagerank[cols]), check_dtype=False,
                                   check_exact=False, rtol=0, atol=1e-6)
 
@@ -216,7 +216,7 @@ def test_every_variable_on_the_hand_world(built):
 def test_edges_outside_the_sample_or_duplicate_cities_are_errors(spark, world):
     cities, _, _ = world
     bad = spark.createDataFrame([(2010, A, X, 1), (2010, C, B, 1)], "year int, city_a string, city_b string, weight long")
-    te = spark.createDataFrame([(2010, A, B, 1, False), (2010, A, B, 2, False)], nw.TRANSFER_EDGES.schema)
+    te = spark.createDataFrame([(2010, A, B, 1, False), (2010, A, B, 2, False)], GT.TRANSFER_EDGES.schema)
     with pytest.raises(UserError) as err:
         nm.city_network_metrics(bad, te, cities, YEARS)
     assert str(err.value).startswith("collab edges: 1 x city_a >= city_b; collab edges: 1 x end outside the "
@@ -260,7 +260,7 @@ def _oracle(pc: list, tr: list, province: dict, years: list) -> pd.DataFrame:
                 in_gt=gtr / len(outs) if outs else 0.0, dc_out=len([d for d in outs if d != i]) / (n - 1),
                 dc_in=len({s for (s, d) in t if d == i and s != i}) / (n - 1), bc_gt=bcd[i],
                 gtr_ip=sum(v for d, v in outs.items() if province[d] == province[i])))
-    return pd.DataFrame(out)[list(nw.METRIC_COLUMNS)]
+    return pd.DataFrame(out)[list(GT.METRIC_COLUMNS)]
 
 
 def test_random_world_matches_networkx(spark):
@@ -294,17 +294,17 @@ def test_summary_and_delta_tables(spark, fresh_warehouse, world, built):
     cities, _, _ = world
     ce, te, metrics = built
     # edge tables: their CHECKs hold on the edges (evaluated as SQL, without a Delta round trip)
-    for spec, pdf in ((nw.COLLAB_EDGES, ce), (nw.TRANSFER_EDGES, te)):
+    for spec, pdf in ((GT.COLLAB_EDGES, ce), (GT.TRANSFER_EDGES, te)):
         df = spark.createDataFrame(pdf, spec.schema)
         assert df.filter(" OR ".join(f"NOT ({e})" for e in spec.checks.values())
                          + "".join(f" OR {c} IS NULL" for c in spec.not_null)).count() == 0
-    tables.write(spark.createDataFrame(metrics, nw.CITY_NETWORK_METRICS.schema), nw.CITY_NETWORK_METRICS)
-    assert tables.protocol(spark, nw.CITY_NETWORK_METRICS.name)[0] == 1     # delta-rs / DuckDB readable
-    tables.write(nm.network_summary(spark.createDataFrame(ce, nw.COLLAB_EDGES.schema),
-                                    spark.createDataFrame(te, nw.TRANSFER_EDGES.schema),
-                                    tables.read(spark, nw.CITY_NETWORK_METRICS.name), cities, YEARS),
-                 nw.NETWORK_SUMMARY)
-    s = tables.read(spark, nw.NETWORK_SUMMARY.name).toPandas()
+    tables.write(spark.createDataFrame(metrics, GT.CITY_NETWORK_METRICS.schema), GT.CITY_NETWORK_METRICS)
+    assert tables.protocol(spark, GT.CITY_NETWORK_METRICS.name)[0] == 1     # delta-rs / DuckDB readable
+    tables.write(nm.network_summary(spark.createDataFrame(ce, GT.COLLAB_EDGES.schema),
+                                    spark.createDataFrame(te, GT.TRANSFER_EDGES.schema),
+                                    tables.read(spark, GT.CITY_NETWORK_METRICS.name), cities, YEARS),
+                 GT.NETWORK_SUMMARY)
+    s = tables.read(spark, GT.NETWORK_SUMMARY.name).toPandas()
     got = {(r["network"], r["year"]): r for r in s.to_dict("records")}
     assert len(got) == 6
     c10 = got[("collab", 2010)]
@@ -341,15 +341,15 @@ def test_summary_and_delta_tables(spark, fresh_warehouse, world, built):
     row = metrics[metrics["year"] == 2010].head(1)
     bad = row.assign(gtr_other=row["gtr"] + 1)
     with pytest.raises(Exception, match="metrics_counts"):
-        tables.write(spark.createDataFrame(bad, nw.CITY_NETWORK_METRICS.schema), nw.CITY_NETWORK_METRICS,
+        tables.write(spark.createDataFrame(bad, GT.CITY_NETWORK_METRICS.schema), GT.CITY_NETWORK_METRICS,
                      mode="replace_where", replace_where="year = 2010")
 
 
 def test_figures_are_written(spark, world, built, tmp_path):
     cities, _, _ = world
     ce, te, _ = built
-    paths = network_figures(spark.createDataFrame(ce, nw.COLLAB_EDGES.schema),
-                            spark.createDataFrame(te, nw.TRANSFER_EDGES.schema), cities, [2010, 2011], tmp_path)
+    paths = network_figures(spark.createDataFrame(ce, GT.COLLAB_EDGES.schema),
+                            spark.createDataFrame(te, GT.TRANSFER_EDGES.schema), cities, [2010, 2011], tmp_path)
     names = sorted(p.name for p in paths)
     assert names == sorted(f"{n}_network_{y}.{ext}" for n in nw.NETWORKS for y in (2010, 2011)
                            for ext in ("png", "svg"))

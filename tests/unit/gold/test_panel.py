@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from greenlink.core import tables
-from greenlink.gold.panel import (LN_VARS, NETWORK_VARS, PANEL, PANEL_COLUMNS, app_audit, app_counts, assemble_panel,
-                             coverage_problems, panel_grid, write_table1)
+from greenlink.gold.panel import app_audit, app_counts, assemble_panel, coverage_problems, panel_grid, write_table1
+from greenlink.gold.tables import LN_VARS, NETWORK_VARS, PANEL, PANEL_COLUMNS
 
 YEARS = (2019, 2020)
 SZ, BJ, WX = "320500", "110000", "320200"        # 苏州市, 北京市 (sample); 无锡市 (not in the sample)

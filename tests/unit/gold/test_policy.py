@@ -13,6 +13,7 @@ from greenlink.core.errors import UserError
 from greenlink.core.text import parse_years
 from greenlink.gold import policy as P, policy_text as PT
 from greenlink.gold.policy import PolicyConfig
+from greenlink.gold.tables import POLICY_REJECTS, POLICY_SYNERGY, POLICY_TOOLS
 from greenlink.ops.commands import policy as policy_command
 
 import paths
@@ -248,7 +249,7 @@ def test_policy_stage_writes_audit_rejects_and_synergy(spark, fresh_warehouse, t
     assert counts["policies.no_tool"] == 1                    # the meeting notice
     assert counts["synergy.observed"] == 12                   # 12 province-years with tool policies
 
-    audit = {r["policy_id"]: r for r in tables.read(spark, P.POLICY_TOOLS.name).collect()}
+    audit = {r["policy_id"]: r for r in tables.read(spark, POLICY_TOOLS.name).collect()}
     assert set(audit) == {d["policy_id"] for d in DOCS}
     for d in DOCS:
         row = audit[d["policy_id"]]
@@ -263,12 +264,12 @@ def test_policy_stage_writes_audit_rejects_and_synergy(spark, fresh_warehouse, t
     assert [(m["keyword"], m["n"], m["n_negated"]) for m in hb["matches"] if m["keyword"] == "专项资金"] == \
         [("专项资金", 0, 1)]
 
-    rejects = {(r["source_line"], r["reason"]) for r in tables.read(spark, P.POLICY_REJECTS.name).collect()}
+    rejects = {(r["source_line"], r["reason"]) for r in tables.read(spark, POLICY_REJECTS.name).collect()}
     first_bad = len(DOCS) + 2                                # 13 documents + the blank line
     assert rejects == {(first_bad + k, reason) for k, (_, reason) in enumerate(BAD_LINES)} | {
         (first_bad + len(BAD_LINES), "duplicate_row"), (first_bad + len(BAD_LINES) + 1, "duplicate_policy_id")}
 
-    syn = {(r["province_code"], r["year"]): r for r in tables.read(spark, P.POLICY_SYNERGY.name).collect()}
+    syn = {(r["province_code"], r["year"]): r for r in tables.read(spark, POLICY_SYNERGY.name).collect()}
     assert len(syn) == 31 * 11
     js = [syn[("320000", y)] for y in range(2010, 2021)]
     assert [r["fill"] for r in js] == ["missing", "missing"] + ["observed"] + ["carried_forward"] * 8
@@ -281,7 +282,7 @@ def test_policy_stage_writes_audit_rejects_and_synergy(spark, fresh_warehouse, t
     assert all(syn[("650000", y)]["fill"] == "missing" for y in range(2010, 2021))   # no policies at all
 
     before = {name: rows_of(tables.read(spark, name))
-              for name in (P.POLICY_TOOLS.name, P.POLICY_SYNERGY.name, P.POLICY_REJECTS.name)}
+              for name in (POLICY_TOOLS.name, POLICY_SYNERGY.name, POLICY_REJECTS.name)}
     P.run(spark, stage_args(world))                          # rerun, unchanged input
     for name, rows in before.items():
         assert_frame_equal(tables.read(spark, name), rows)

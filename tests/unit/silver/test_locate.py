@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 from greenlink.core import tables
 from greenlink.core.errors import UserError
 from greenlink.silver import locate as L, places as PL
+from greenlink.silver.tables import APPLICANTS, ORG_LOCATIONS
 
 
 @pytest.fixture(scope="module")
@@ -288,27 +289,27 @@ def _violations(df, spec):
 
 def test_results_satisfy_table_constraints(located):
     result = located["result"]
-    assert _violations(result.applicants, L.APPLICANTS) == {}
-    assert _violations(result.org_locations, L.ORG_LOCATIONS) == {}
-    assert set(result.applicants.columns) == set(L.APPLICANTS.schema.fieldNames())
-    assert set(result.org_locations.columns) == set(L.ORG_LOCATIONS.schema.fieldNames())
+    assert _violations(result.applicants, APPLICANTS) == {}
+    assert _violations(result.org_locations, ORG_LOCATIONS) == {}
+    assert set(result.applicants.columns) == set(APPLICANTS.schema.fieldNames())
+    assert set(result.org_locations.columns) == set(ORG_LOCATIONS.schema.fieldNames())
     spark = result.applicants.sparkSession
     bad_orgs = spark.createDataFrame([
         ("A公司", "enterprise", "320500", "320000", "address", 0, None, 0, None),       # address is link-level
         ("B公司", "enterprise", "320500", "330000", "name", 0, None, 0, None),          # city outside province
         ("C公司", "enterprise", None, None, "unlocated", 2, "no_place_in_name", 1, "320500"),  # evidence > records
         ("D公司", "enterprise", None, None, "unlocated", 0, None, 0, None),             # no reason
-    ], L.ORG_LOCATIONS.schema)
-    assert _violations(bad_orgs, L.ORG_LOCATIONS) == {"valid_values": 3, "location_consistent": 1}
+    ], ORG_LOCATIONS.schema)
+    assert _violations(bad_orgs, ORG_LOCATIONS) == {"valid_values": 3, "location_consistent": 1}
 
 
 def test_applicants_table_rejects_bad_rows(spark, fresh_warehouse, located):
-    tables.write(located["result"].applicants, L.APPLICANTS)
+    tables.write(located["result"].applicants, APPLICANTS)
     assert tables.read(spark, "silver.applicants").count() == 21
     assert tables.protocol(spark, "silver.applicants")[0] == 1
     # located by address on a non-first applicant, and without a city
     bad = spark.createDataFrame([("P99", 2020, 2, "X公司", "enterprise", None, None, "address", None)],
-                                L.APPLICANTS.schema)
+                                APPLICANTS.schema)
     with pytest.raises(Exception, match="(?i)constraint|check"):
-        tables.write(bad, L.APPLICANTS, mode="replace_where", replace_where="year = 2020")
-    assert _violations(bad, L.APPLICANTS) == {"location_consistent": 1}
+        tables.write(bad, APPLICANTS, mode="replace_where", replace_where="year = 2020")
+    assert _violations(bad, APPLICANTS) == {"location_consistent": 1}

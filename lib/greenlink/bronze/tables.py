@@ -1,4 +1,7 @@
-"""Bronze tables written by ingest (docs/raw_formats.md, docs/ingest.md).
+"""Bronze tables written by ingest (docs/raw_formats.md, docs/ingest.md), with the vocabulary
+their constraints name (reject reasons, patent types, file reasons); `TABLES` lists them for
+`greenlink.core.catalog`. The controls and policy stages' bronze reject tables are declared in
+`greenlink.gold.tables`, next to the gold vocabulary their CHECKs name.
 
 `bronze.patents_raw` and `bronze.transfers_raw` hold the current full dump: every accepted
 row with its raw strings, parsed dates and type, and lineage (`source_file` relative to the
@@ -109,3 +112,5 @@ FILE_REJECTS = TableSpec(
     comment="input files refused by the ingest file checks (partial dump when not empty), with reason and detail",
     keys=("file",),
 )
+
+TABLES: tuple[TableSpec, ...] = (PATENTS_RAW, TRANSFERS_RAW, REJECTS, FILE_REJECTS)
