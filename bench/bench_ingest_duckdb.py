@@ -79,7 +79,7 @@ def _blank_sql(expr: str) -> str:
     return f"({expr} IS NULL OR regexp_matches({expr}, '^[\\s\\x{{3000}}\\x{{FEFF}}]*$'))"
 
 
-def list_patent_files(world: Path, conf: layout.IngestConf) -> tuple[list[dict], list[dict]]:
+def list_patent_files(world: Path, conf: layout.IngestSettings) -> tuple[list[dict], list[dict]]:
     """(readable, skipped): per file its relpath, format, column positions; skipped files
     carry their data-row count so the output can say what the reference did not read."""
     kind = conf.kinds["patents"]

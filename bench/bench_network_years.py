@@ -44,7 +44,7 @@ def main() -> None:
     runs = (tables.read(spark, "_meta.runs").where((F.col("job") == "networks") & (F.col("event") == "end")
                                                     & (F.col("status") == "succeeded")).orderBy("at").collect())
     before, last = dict(runs[-2]["inputs"]), dict(runs[-1]["inputs"])
-    cfg = S.NetworksConfig.load()
+    cfg = S.NetworksSettings.load()
     since = {t: int(before[f"state.table:{t}"]) for t in S.SILVER_INPUTS}
     built = [int(y) for y in last["years.built"].split(",")]
     out: dict = {"warehouse": args.warehouse, "years_built": built, "load_before": os.getloadavg()[0], "rule_s": []}

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     spark = get_spark(a.profile, a.warehouse)
     session_s = time.monotonic() - t0
-    config = network_stage.NetworksStageConfig(patent_year=a.patent_year, figures=not a.no_figures, reports=a.reports)
+    config = network_stage.NetworksConfig(patent_year=a.patent_year, figures=not a.no_figures, reports=a.reports)
     with Load() as load:
         t1 = time.monotonic()
         counts = network_stage.run(spark, config)

@@ -149,10 +149,10 @@ def test_the_years_a_month_touches_are_those_its_network_facts_changed_in(spark,
     registration year, a patent whose located organisation cities changed in its network year."""
     from greenlink.core import tables
     from greenlink.gold.network_inputs import network_patents, network_transfers, transfer_rows
-    from greenlink.gold.network_stage import SILVER_INPUTS, NetworksConfig, changed_years
+    from greenlink.gold.network_stage import SILVER_INPUTS, NetworksSettings, changed_years
     from pyspark.sql import functions as F
 
-    org_types = NetworksConfig.load().org_types
+    org_types = NetworksSettings.load().org_types
     before = {t: int(monthly["month1"]["networks"]["inputs"][f"state.table:{t}"]) for t in SILVER_INPUTS}
     after = {t: int(monthly["month2"]["networks"]["inputs"][f"state.table:{t}"]) for t in SILVER_INPUTS}
     with use_warehouse(monthly["wh"]):

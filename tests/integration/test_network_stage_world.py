@@ -106,7 +106,7 @@ def truth_run(spark, generated_world, tmp_path_factory):
     spark.conf.set(WAREHOUSE_KEY, str(root / "warehouse"))
     try:
         reports = root / "reports"
-        counts = S.build_networks(spark, silver_from_truth(spark, generated_world), S.NetworksConfig.load(),
+        counts = S.build_networks(spark, silver_from_truth(spark, generated_world), S.NetworksSettings.load(),
                                   reports / "networks")
         read = {spec.name: tables.read(spark, spec.name).toPandas()
                 for spec in (GT.COLLAB_EDGES, GT.TRANSFER_EDGES, GT.CITY_NETWORK_METRICS, GT.NETWORK_SUMMARY)}

@@ -4,7 +4,7 @@ header and its cells as the text a CSV export would hold. Spark reads the rows i
 An .xlsx is a zip archive, and a small one can unpack to gigabytes (a zip bomb). Before the
 Excel reader sees a workbook, `zip_problem` reads the archive's end record and central directory
 (no entry unpacked): the number of entries, the sizes they declare unpacked and each entry's
-compression ratio must stay within `IngestConf.xlsx_max_*` (conf/headers.yaml `reader`).
+compression ratio must stay within `IngestSettings.xlsx_max_*` (conf/headers.yaml `reader`).
 Declared sizes can lie: with `stream=True` (the full file check) every entry is inflated once,
 in 64 KiB steps and counted, and one that unpacks to more than it declares is refused. The
 reader itself (openpyxl, through `zipfile`) stops each entry at its declared size, so what it

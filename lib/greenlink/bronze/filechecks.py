@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 from pyspark.sql import DataFrame, SparkSession
 
 from greenlink.bronze.excel import identity_change, xlsx_header
-from greenlink.bronze.layout import (KINDS, FileProblem, IngestConf, InputFile, csv_headers, guess_encoding,
+from greenlink.bronze.layout import (KINDS, FileProblem, IngestSettings, InputFile, csv_headers, guess_encoding,
                                      list_files, match_columns, parquet_header, sha256_file, sniff_bytes,
                                      unknown_format, unsafe_name)
 from greenlink.bronze.tables import FILE_REJECTS
@@ -142,7 +142,7 @@ def _identity(path: Path, rel: str, when: str) -> Identity:
     return identity_of(st)
 
 
-def check_file(kind: str, path: Path, rel: str, fmt: str | None, conf: IngestConf, full: bool = True) -> InputFile:
+def check_file(kind: str, path: Path, rel: str, fmt: str | None, conf: IngestSettings, full: bool = True) -> InputFile:
     """The file as an InputFile (format, encoding, sha256, header mapping, identity); a
     FileProblem if it cannot be ingested. Reads the head, then (`full`) streams the whole file
     once; the file must be the same (size, mtime, inode) after that as before."""
@@ -168,7 +168,7 @@ def check_file(kind: str, path: Path, rel: str, fmt: str | None, conf: IngestCon
     return found
 
 
-def _check_content(kind: str, path: Path, rel: str, fmt: str, conf: IngestConf, full: bool,
+def _check_content(kind: str, path: Path, rel: str, fmt: str, conf: IngestSettings, full: bool,
                    before: Identity) -> InputFile:
     try:
         size = before[0]
@@ -239,7 +239,7 @@ def reject_of(kind: str, path: Path, rel: str, problem: FileProblem, full: bool)
     return FileReject(kind, stored_name(rel, problem.reason), size, sha, problem.reason, problem.detail)
 
 
-def check_input(input_dir: Path, conf: IngestConf, full: bool = True) -> FileCheck:
+def check_input(input_dir: Path, conf: IngestSettings, full: bool = True) -> FileCheck:
     """Every file under <input>/patents and <input>/transfers checked; layout problems (no
     folder, no files) are still a UserError, file problems are collected."""
     files: dict[str, list[InputFile]] = {}

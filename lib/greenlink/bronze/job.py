@@ -46,7 +46,7 @@ from pyspark.sql import functions as F
 from greenlink.bronze import checks, readers
 from greenlink.bronze.filechecks import (BadFiles, FileCheck, FileReject, changed_files, check_input,
                                          file_rejects_frame, without_files)
-from greenlink.bronze.layout import KINDS, IngestConf, InputFile, fingerprint, load_conf, logic_digest, rules_digest
+from greenlink.bronze.layout import KINDS, IngestSettings, InputFile, fingerprint, load_conf, logic_digest, rules_digest
 from greenlink.bronze.tables import FILE_REASONS, FILE_REJECTS, INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import state, tables
 from greenlink.core.errors import UserError
@@ -207,7 +207,7 @@ def commit_metadata(spark: SparkSession, meta: Mapping[str, str]) -> Iterator[No
         yield
 
 
-def checked_frame(spark: SparkSession, kind: str, files: Sequence[InputFile], conf: IngestConf,
+def checked_frame(spark: SparkSession, kind: str, files: Sequence[InputFile], conf: IngestSettings,
                   run: Run, previous: DataFrame | None = None) -> tuple[DataFrame, dict[str, int]]:
     """Every row of the kind's files with its bronze columns and reason (not yet computed);
     lines found in `previous` (`previous_lines`) take their content from there."""
@@ -243,7 +243,7 @@ def _read_stable(files: Sequence[InputFile], read):
     return out
 
 
-def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputFile], conf: IngestConf,
+def ingest_kind(spark: SparkSession, run: Run, kind: str, files: Sequence[InputFile], conf: IngestSettings,
                 fp: str, rules: str, previous: DataFrame | None = None) -> dict[str, dict]:
     """Read, check, reconcile and write one kind; returns the per-file counts. FilesChanged
     when a file changed while it was read (before anything is written)."""
@@ -360,7 +360,7 @@ def refresh_checks(spark: SparkSession, spec: tables.TableSpec) -> None:
             spark.sql(f"ALTER TABLE delta.`{loc}` DROP CONSTRAINT {name}")
 
 
-def file_stage(spark: SparkSession, run: Run, input_dir: Path, conf: IngestConf, quarantine: bool) -> FileCheck:
+def file_stage(spark: SparkSession, run: Run, input_dir: Path, conf: IngestSettings, quarantine: bool) -> FileCheck:
     """Check every file and act on the refused ones (`refused`)."""
     run.log(f"checking the files of {printable(input_dir, None)}")
     check = check_input(input_dir, conf)
@@ -401,7 +401,7 @@ def summary(files: Mapping[str, Sequence[InputFile]], counts: Mapping[str, int],
 # ---------------------------------------------------------------- the run
 
 def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, quarantine: bool = False,
-           parent_run_id: str | None = None, conf: IngestConf | None = None) -> dict[str, int]:
+           parent_run_id: str | None = None, conf: IngestSettings | None = None) -> dict[str, int]:
     """Ingest `input_dir`/patents and `input_dir`/transfers into bronze; returns the run's counts.
     `quarantine`: ingest the usable files when some are refused (else the run fails)."""
     input_dir = Path(input_dir).expanduser().resolve()
@@ -443,7 +443,7 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, q
         return dict(run.counts)
 
 
-def ingest_or_skip(spark: SparkSession, run: Run, kind: str, check: FileCheck, conf: IngestConf, logic: str,
+def ingest_or_skip(spark: SparkSession, run: Run, kind: str, check: FileCheck, conf: IngestSettings, logic: str,
                    rules: str, force: bool, actions: dict[str, str], reasons: dict[str, str]) -> str | None:
     """Skip the kind when unchanged (returns the run that wrote its bronze), else ingest it."""
     files = check.files[kind]
@@ -470,7 +470,7 @@ def ingest_or_skip(spark: SparkSession, run: Run, kind: str, check: FileCheck, c
 
 
 @dataclass(frozen=True)
-class IngestStageConfig:
+class IngestConfig:
     """What `greenlink ingest` runs on (the command's options as values)."""
 
     input: str | None = None                  # input folder holding patents/ and transfers/
@@ -478,13 +478,13 @@ class IngestStageConfig:
     quarantine_bad_files: bool = False        # ingest the usable files when some are refused
 
 
-def input_dir(config: IngestStageConfig) -> Path:
+def input_dir(config: IngestConfig) -> Path:
     if not config.input:
         raise UserError("--input DIR is required (a folder with patents/ and transfers/)")
     return Path(config.input).expanduser()
 
 
-def run(spark: SparkSession, config: IngestStageConfig = IngestStageConfig(),
+def run(spark: SparkSession, config: IngestConfig = IngestConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     """Ingest `config.input` in an existing session; returns the run's counts."""
     return ingest(spark, input_dir(config), force=config.force, quarantine=config.quarantine_bad_files,

@@ -43,7 +43,7 @@ class FileProblem(UserError):
 
 
 @dataclass(frozen=True)
-class KindConf:
+class KindSettings:
     """Columns of one kind of record (conf/headers.yaml): canonical names in conf order,
     the required ones, and each one's accepted header spellings (normalised), in priority order."""
 
@@ -64,8 +64,8 @@ ZIP_RATIO_FLOOR = 1 << 20
 
 
 @dataclass(frozen=True)
-class IngestConf:
-    kinds: Mapping[str, KindConf]
+class IngestSettings:
+    kinds: Mapping[str, KindSettings]
     patent_types: Mapping[str, str]          # normalised spelling -> invention | utility | design
     xlsx_max_bytes: int
     utf8_evidence_chars: int
@@ -81,7 +81,7 @@ def type_key(value: str) -> str:
     return "".join(fold_width_lower_str(value).split())
 
 
-def kind_confs(data: dict | None, path: Path, kinds: Sequence[str]) -> dict[str, KindConf]:
+def kind_confs(data: dict | None, path: Path, kinds: Sequence[str]) -> dict[str, KindSettings]:
     """The header sections `kinds` of a parsed headers.yaml, validated: aliases for every
     column, required + optional listing each once, no header alias of two columns."""
     out = {}
@@ -102,11 +102,11 @@ def kind_confs(data: dict | None, path: Path, kinds: Sequence[str]) -> dict[str,
             for a in names:
                 if seen.setdefault(a, c) != c:
                     raise UserError(f"{path}: {kind}: header '{a}' is an alias of both {seen[a]} and {c}")
-        out[kind] = KindConf(kind, tuple(aliases), required, aliases)
+        out[kind] = KindSettings(kind, tuple(aliases), required, aliases)
     return out
 
 
-def load_conf(path: Path | None = None) -> IngestConf:
+def load_conf(path: Path | None = None) -> IngestSettings:
     """Validated conf/headers.yaml."""
     path = path or conf_file("headers.yaml")
     data = load_yaml(path)
@@ -133,10 +133,10 @@ def load_conf(path: Path | None = None) -> IngestConf:
             raise UserError(f"{path}: reader.{key} must be an integer") from None
         if unpack[key] <= 0:
             raise UserError(f"{path}: reader.{key} must be positive")
-    return IngestConf(kinds, types, xlsx_max, evidence, hashlib.sha256(path.read_bytes()).hexdigest(), **unpack)
+    return IngestSettings(kinds, types, xlsx_max, evidence, hashlib.sha256(path.read_bytes()).hexdigest(), **unpack)
 
 
-def match_columns(headers: Sequence[object], conf: KindConf, source: str) -> dict[str, int | None]:
+def match_columns(headers: Sequence[object], conf: KindSettings, source: str) -> dict[str, int | None]:
     """0-based position of each canonical column in `headers` (None if absent).
 
     When several headers match one column, the one whose alias comes first in conf wins
@@ -422,7 +422,7 @@ def parquet_header(path: Path, rel: str) -> tuple[tuple[str, ...], int]:
                           f"not a readable Parquet file ({type(exc).__name__}: {printable(first)})") from None
 
 
-def fingerprint(files: Sequence[InputFile], conf: IngestConf, logic: str, rejected: Sequence[str] = ()) -> str:
+def fingerprint(files: Sequence[InputFile], conf: IngestSettings, logic: str, rejected: Sequence[str] = ()) -> str:
     """sha256 over the names, sizes and contents of a kind's files, the conf and the code, and
     the names of the kind's files refused by the file checks (`rejected`): bronze built while a
     file was quarantined is rewritten once that file is removed, even if nothing else changed."""
@@ -431,7 +431,7 @@ def fingerprint(files: Sequence[InputFile], conf: IngestConf, logic: str, reject
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def rules_digest(conf: IngestConf, logic: str) -> str:
+def rules_digest(conf: IngestSettings, logic: str) -> str:
     """sha256 of what turns a line into a bronze row besides the line and its file's layout
     (conf, code, version): a line from a month ingested under the same rules is reused as is."""
     payload = {"conf": conf.digest, "logic": logic, "version": __version__}

@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from greenlink.bronze.excel import cell_text, open_first_sheet
-from greenlink.bronze.layout import InputFile, KindConf
+from greenlink.bronze.layout import InputFile, KindSettings
 
 BLANK = r"^[\s\x{3000}\x{FEFF}]*$"
 # a comma followed by an even number of double quotes up to the end of the line lies outside quotes
@@ -50,7 +50,7 @@ def line_hash(layout: Column, row: Column) -> Column:
     return F.unhex(F.sha2(F.concat(layout.cast("binary"), F.lit(b"\n"), row.cast("binary")), 256))
 
 
-def layout_key(f: InputFile, conf: KindConf, detail: str = "") -> str:
+def layout_key(f: InputFile, conf: KindSettings, detail: str = "") -> str:
     """What, besides its bytes, decides how a row of `f` is read: format, encoding, header
     width, each canonical column's position (and `detail`, e.g. Parquet's column types)."""
     at = ",".join("-" if f.columns[c] is None else str(f.columns[c]) for c in conf.columns)
@@ -68,7 +68,7 @@ def fresh(df: DataFrame) -> Column:
     return F.col("_prev").isNull() if "_prev" in df.columns else F.lit(True)
 
 
-def parsed_schema(conf: KindConf) -> T.StructType:
+def parsed_schema(conf: KindSettings) -> T.StructType:
     fixed = [T.StructField("source_file", T.StringType(), False), T.StructField("source_row", T.LongType(), False),
              T.StructField("raw_record", T.StringType()), T.StructField("malformed", T.StringType())]
     return T.StructType(fixed + [T.StructField(c, T.StringType()) for c in conf.columns])
@@ -121,7 +121,7 @@ def number_splits(lines: DataFrame, files: Sequence[InputFile]) -> tuple[list[tu
     return rows, data_rows
 
 
-def _file_table(spark: SparkSession, files: Sequence[InputFile], splits: list[tuple], conf: KindConf) -> DataFrame:
+def _file_table(spark: SparkSession, files: Sequence[InputFile], splits: list[tuple], conf: KindSettings) -> DataFrame:
     """Per split: its numbering plus its file's relpath, encoding, width and column positions (1-based)."""
     info = {}
     for f in files:
@@ -176,7 +176,7 @@ def _field_count_problem(text: Column, width: Column) -> Column:
             .otherwise(F.format_string("%d fields where the header has %d", found, width)))
 
 
-def csv_rows(spark: SparkSession, files: Sequence[InputFile], conf: KindConf,
+def csv_rows(spark: SparkSession, files: Sequence[InputFile], conf: KindSettings,
              log: Log) -> tuple[DataFrame, dict[str, int]]:
     """Every data line of the CSV files (one Spark scan, any mix of encodings and header
     orders), numbered and hashed but not parsed: `source_file`, `source_row`, `line_hash`,
@@ -195,7 +195,7 @@ def csv_rows(spark: SparkSession, files: Sequence[InputFile], conf: KindConf,
     return df, data_rows
 
 
-def parse_csv_rows(df: DataFrame, conf: KindConf, widths: Sequence[int]) -> DataFrame:
+def parse_csv_rows(df: DataFrame, conf: KindSettings, widths: Sequence[int]) -> DataFrame:
     """`raw_record`, `malformed` and the canonical columns of the CSV rows of `df` (those with
     `_value`) that are `fresh`; other rows keep theirs (NULL for a reused CSV line)."""
     new, is_csv = fresh(df), F.col("_value").isNotNull()
@@ -212,7 +212,7 @@ def parse_csv_rows(df: DataFrame, conf: KindConf, widths: Sequence[int]) -> Data
            for c in conf.columns}})
 
 
-def read_csv(spark: SparkSession, files: Sequence[InputFile], conf: KindConf,
+def read_csv(spark: SparkSession, files: Sequence[InputFile], conf: KindSettings,
              log: Log) -> tuple[DataFrame, dict[str, int]]:
     """All CSV files of one kind, parsed (`parsed_schema` + `line_hash`)."""
     df, data_rows = csv_rows(spark, files, conf, log)
@@ -223,7 +223,7 @@ def read_csv(spark: SparkSession, files: Sequence[InputFile], conf: KindConf,
 
 # ---------------------------------------------------------------- Parquet (Spark, executors)
 
-def read_parquet(spark: SparkSession, f: InputFile, conf: KindConf) -> DataFrame:
+def read_parquet(spark: SparkSession, f: InputFile, conf: KindSettings) -> DataFrame:
     """One Parquet file; columns cast to string (dates become ISO dates). A row's hash covers
     its fields as JSON and the file's column types (a date and a string print alike)."""
     df = spark.read.parquet(glob_escape(str(f.path)))
@@ -244,7 +244,7 @@ def read_parquet(spark: SparkSession, f: InputFile, conf: KindConf) -> DataFrame
 
 # ---------------------------------------------------------------- Excel (driver, small files)
 
-def xlsx_records(f: InputFile, conf: KindConf) -> list[tuple]:
+def xlsx_records(f: InputFile, conf: KindSettings) -> list[tuple]:
     """Rows of `parsed_schema` for one workbook. Empty rows after the last filled row are
     sheet formatting, not data, and are not rows; an empty row between data rows is."""
     # the archive checked again on the descriptor read, which must be the file the checks passed
@@ -276,7 +276,7 @@ def xlsx_records(f: InputFile, conf: KindConf) -> list[tuple]:
     return out
 
 
-def read_xlsx(spark: SparkSession, f: InputFile, conf: KindConf) -> tuple[DataFrame, int]:
+def read_xlsx(spark: SparkSession, f: InputFile, conf: KindSettings) -> tuple[DataFrame, int]:
     """One workbook (small by contract: its rows are parsed on the driver in any case)."""
     records = xlsx_records(f, conf)
     df = spark.createDataFrame(records, parsed_schema(conf))
@@ -285,7 +285,7 @@ def read_xlsx(spark: SparkSession, f: InputFile, conf: KindConf) -> tuple[DataFr
 
 # ---------------------------------------------------------------- all formats
 
-def read_kind(spark: SparkSession, files: Sequence[InputFile], conf: KindConf,
+def read_kind(spark: SparkSession, files: Sequence[InputFile], conf: KindSettings,
               log: Log, previous: DataFrame | None = None) -> tuple[DataFrame, dict[str, int]]:
     """Union of every file of one kind, and each file's data-row count. Columns: `parsed_schema`,
     `line_hash` and, given `previous`, `_prev` (see the module docstring): the rows of every

@@ -17,7 +17,7 @@ from greenlink.core import tables
 from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_at, first_problem, mark_first
 from greenlink.core.text import PLAUSIBLE_YEARS, fold_width, struct_type, text_key
-from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelConf
+from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelSettings
 from greenlink.gold.tables import KEYS, VALUE_RULES
 from greenlink.reference import gazetteer
 from greenlink.reference.gazetteer import city_keys, province_lookup, provinces, resolve_province
@@ -267,7 +267,7 @@ def check_province_ip(parsed: DataFrame, names: PlaceNames, markers: Sequence[st
     return flag_duplicates(out, KEYS["province_ip"], counts)
 
 
-def check_city_attributes(parsed: DataFrame, names: PlaceNames, conf: PanelConf) -> DataFrame:
+def check_city_attributes(parsed: DataFrame, names: PlaceNames, conf: PanelSettings) -> DataFrame:
     """Reader rows of city attribute files -> rows with the silver.city_attributes columns, reason, detail."""
     df = with_cities(parsed, names)
     level_schema = struct_type(("_level", _S), ("cgl", _I), ("_level_reason", _S), ("_level_detail", _S))

@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 from greenlink.bronze import readers
 from greenlink.bronze.filechecks import check_file
 from greenlink.bronze.job import _DECODE_CONF, file_counts, reconcile, record_counts, rows_written
-from greenlink.bronze.layout import IngestConf, InputFile, KindConf, kind_confs, list_folder, load_conf
+from greenlink.bronze.layout import IngestSettings, InputFile, KindSettings, kind_confs, list_folder, load_conf
 from greenlink.core import state, tables
 from greenlink.core.config import conf_file, load_yaml
 from greenlink.core.errors import UserError
@@ -35,7 +35,7 @@ from greenlink.core.session import session_conf
 from greenlink.gold.control_checks import (PlaceNames, accepted, check_city_attributes,
                                              check_city_controls, check_province_ip, rejected)
 from greenlink.gold.entropy import build_er, write_er
-from greenlink.gold.panelconf import ER_INDICATORS, PanelConf
+from greenlink.gold.panelconf import ER_INDICATORS, PanelSettings
 from greenlink.gold.sample import city_units, sample_log
 from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECT_REASONS, CONTROL_REJECTS, ER_INDEX,
                                    ER_WEIGHTS, PROVINCE_IP, SAMPLE_LOG, flag_column)
@@ -49,13 +49,13 @@ SILVER: dict[str, tables.TableSpec] = {"city_controls": CITY_CONTROLS, "province
 
 # --------------------------------------------------------------------------- input files
 
-def load_input_confs(path: Path | None = None) -> dict[str, KindConf]:
+def load_input_confs(path: Path | None = None) -> dict[str, KindSettings]:
     """The panel-input sections of conf/headers.yaml, validated like the patent sections."""
     path = path or conf_file("headers.yaml")
     return kind_confs(load_yaml(path) or {}, path, KINDS)
 
 
-def inspect_inputs(input_dir: Path, reader: IngestConf) -> dict[str, list[InputFile]]:
+def inspect_inputs(input_dir: Path, reader: IngestSettings) -> dict[str, list[InputFile]]:
     """Every panel-input file with its format, encoding, sha256 and header mapping, checked as
     ingest checks a dump file (`filechecks.check_file`, with the panel-input header sections in
     `reader.kinds`). A missing folder, an empty folder, an unknown format, an unusable file or a
@@ -75,7 +75,7 @@ def er_input(controls: DataFrame, sample: DataFrame) -> DataFrame:
 
 # --------------------------------------------------------------------------- stage
 
-def _check_kind(kind: str, parsed: DataFrame, names: PlaceNames, conf: PanelConf) -> DataFrame:
+def _check_kind(kind: str, parsed: DataFrame, names: PlaceNames, conf: PanelSettings) -> DataFrame:
     if kind == "city_controls":
         return check_city_controls(parsed, names, conf.missing_markers)
     if kind == "province_ip":
@@ -84,7 +84,7 @@ def _check_kind(kind: str, parsed: DataFrame, names: PlaceNames, conf: PanelConf
 
 
 def check_kind(spark: SparkSession, run, kind: str, files: Sequence[InputFile], names: PlaceNames,
-               conf: PanelConf, kconf: KindConf) -> DataFrame:
+               conf: PanelSettings, kconf: KindSettings) -> DataFrame:
     """Read, check and reconcile one panel input, write its silver table; returns the checked
     rows (persisted: the caller writes their rejects, then unpersists them)."""
     parsed, rows_in = readers.read_kind(spark, files, kconf, run.log)
@@ -139,14 +139,14 @@ class ControlsConfig:
     full: bool = False                        # run even when the inputs are unchanged
 
 
-def plan(config: ControlsConfig) -> tuple[Path, PanelConf, tuple[int, int], dict[str, KindConf],
+def plan(config: ControlsConfig) -> tuple[Path, PanelSettings, tuple[int, int], dict[str, KindSettings],
                                           dict[str, list[InputFile]]]:
     """Everything checked before Spark work: input folder, conf/panel.yaml, years, headers and
     the files (layout, format and header errors are one-line UserErrors)."""
     if not config.input:
         raise UserError("--input DIR is required (a folder with yearbook/, province/ and cities/)")
     input_dir = Path(config.input).expanduser().resolve()
-    conf = PanelConf.load(config.panel_conf)
+    conf = PanelSettings.load(config.panel_conf)
     years = config.years or conf.years
     kconfs = load_input_confs()
     # ingest's reader settings (xlsx size, encoding evidence) with the panel-input header sections

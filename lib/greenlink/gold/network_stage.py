@@ -64,7 +64,7 @@ _FIGURE_NAME = re.compile(r"^(collab|transfer)_network_(\d{4})\.(png|svg)$")
 # --------------------------------------------------------------------------- config
 
 @dataclass(frozen=True)
-class NetworksConfig:
+class NetworksSettings:
     """conf/networks.yaml, validated (the file documents each key)."""
 
     years: tuple[int, int]
@@ -81,7 +81,7 @@ class NetworksConfig:
         return list(range(self.years[0], self.years[1] + 1))
 
     @classmethod
-    def from_dict(cls, data: Any, source: str) -> "NetworksConfig":
+    def from_dict(cls, data: Any, source: str) -> "NetworksSettings":
         if not isinstance(data, dict):
             raise UserError(f"{source}: expected a mapping of settings")
         known = [f.name for f in fields(cls)]
@@ -123,7 +123,7 @@ class NetworksConfig:
                    components_algorithm=str(data["components_algorithm"]), pagerank_tol=float(tol))
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "NetworksConfig":
+    def load(cls, path: str | Path | None = None) -> "NetworksSettings":
         """The file's settings; `years` defaults to the study years (conf/panel.yaml)."""
         path = Path(path) if path else conf_file("networks.yaml")
         data = load_yaml(path)
@@ -131,10 +131,10 @@ class NetworksConfig:
             data = {**data, "years": list(study_years())}
         return cls.from_dict(data, str(path))
 
-    def with_overrides(self, source: str, **changes: Any) -> "NetworksConfig":
+    def with_overrides(self, source: str, **changes: Any) -> "NetworksSettings":
         """A copy with the given settings replaced (None = keep), validated again."""
         data = {**asdict(self), **{k: v for k, v in changes.items() if v is not None}}
-        return NetworksConfig.from_dict(data, source)
+        return NetworksSettings.from_dict(data, source)
 
 
 # --------------------------------------------------------------------------- the stage
@@ -284,9 +284,9 @@ def audit_counts(audit: Sequence[Any]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class NetworksStageConfig:
+class NetworksConfig:
     """What `greenlink networks` runs on (the command's options as values): a settings file
-    (NetworksConfig) and the overrides given with it."""
+    (NetworksSettings) and the overrides given with it."""
 
     config: str | None = None                 # settings file (None: conf/networks.yaml)
     years: tuple[int, int] | None = None      # panel years (None: the settings')
@@ -296,14 +296,14 @@ class NetworksStageConfig:
     full: bool = False                        # run even when the inputs are unchanged
 
 
-def config_of(stage: NetworksStageConfig) -> NetworksConfig:
+def config_of(stage: NetworksConfig) -> NetworksSettings:
     """conf/networks.yaml (or `stage.config`) with the stage's overrides."""
-    return NetworksConfig.load(stage.config).with_overrides(
+    return NetworksSettings.load(stage.config).with_overrides(
         "command line", patent_year=stage.patent_year, years=stage.years,
         figures=None if stage.figures else False)
 
 
-def run(spark: SparkSession, config: NetworksStageConfig = NetworksStageConfig(),
+def run(spark: SparkSession, config: NetworksConfig = NetworksConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     """The stage: read the silver tables and the sample from the warehouse, build and write the
     networks; returns the run's counts (also recorded in _meta.runs)."""
@@ -381,7 +381,7 @@ def changed_years(spark: SparkSession, since: dict[str, int], patent_year: str,
         return f"the silver change feed after the versions of the last run cannot be read ({type(e).__name__})"
 
 
-def plan(spark: SparkSession, st: state.StageState, previous: dict | None, cfg: NetworksConfig,
+def plan(spark: SparkSession, st: state.StageState, previous: dict | None, cfg: NetworksSettings,
          full: bool) -> tuple[str, str, list[int]]:
     """(mode, reason, the years to build): `skipped` when nothing the networks depend on
     changed; `incremental` when only the silver tables did, and not in every year: the years
@@ -405,7 +405,7 @@ def plan(spark: SparkSession, st: state.StageState, previous: dict | None, cfg: 
     return "incremental", f"silver changed since run {run_id} in {listed}", touched
 
 
-def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig, figures_dir: Path,
+def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksSettings, figures_dir: Path,
                    parent_run_id: str | None = None, full: bool = True) -> dict[str, int]:
     """Build the networks from `inputs` and write the four gold tables and the maps (into
     figures_dir) as one `networks` run — every year, or with inputs from the warehouse only the
@@ -431,7 +431,7 @@ def build_networks(spark: SparkSession, inputs: StageInputs, cfg: NetworksConfig
         return dict(r.counts)
 
 
-def _build_years(spark: SparkSession, r: Run, inputs: StageInputs, cfg: NetworksConfig, cities: DataFrame,
+def _build_years(spark: SparkSession, r: Run, inputs: StageInputs, cfg: NetworksSettings, cities: DataFrame,
                  years: list[int], out_dir: Path, every: bool) -> None:
     """Build and write the networks of `years` (`every`: all the configured years: the tables are
     overwritten; else only those years' rows are replaced). The run's counts cover these years."""

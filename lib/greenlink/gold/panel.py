@@ -29,7 +29,7 @@ from greenlink.core.session import reports_dir
 from greenlink.estimate.estimate import run_table
 from greenlink.estimate.render import write_reports
 from greenlink.estimate.spec import load_table
-from greenlink.gold.panelconf import PanelConf
+from greenlink.gold.panelconf import PanelSettings
 from greenlink.gold.sample import sample_cities
 from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CITY_NETWORK_METRICS, ER_INDEX, LN_VARS,
                                    NETWORK_VARS, NULLABLE, PANEL, PANEL_COLUMNS, POLICY_SYNERGY, POLICY_VARS, PROVINCE_IP,
@@ -149,7 +149,7 @@ def write_table1(panel: pd.DataFrame, spec: str | Path, out_dir: str | Path,
 # --------------------------------------------------------------------------- stage
 
 @dataclass(frozen=True)
-class PanelStageConfig:
+class PanelConfig:
     """What `greenlink panel` runs on (the command's options as values)."""
 
     years: tuple[int, int] | None = None      # study years (None: conf/panel.yaml)
@@ -158,10 +158,10 @@ class PanelStageConfig:
     full: bool = False                        # run even when the inputs are unchanged
 
 
-def run(spark: SparkSession, config: PanelStageConfig = PanelStageConfig(),
+def run(spark: SparkSession, config: PanelConfig = PanelConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     """Write gold.city_year_panel and Table 1; returns the counts recorded in _meta.runs."""
-    conf = PanelConf.load(config.panel_conf)
+    conf = PanelSettings.load(config.panel_conf)
     years = config.years or conf.years
     out_dir = Path(reports_dir(spark, config)) / "tables"
     inputs = {"panel_conf": conf.source, "table1_spec": str(conf.table1_spec), "reports": str(out_dir)}

@@ -27,7 +27,7 @@ TABLE_FORMATS = ("md", "tex", "html", "csv")
 
 
 @dataclass(frozen=True)
-class PanelConf:
+class PanelSettings:
     years: tuple[int, int]
     sample_columns: tuple[str, ...]
     max_missing_share: float
@@ -45,7 +45,7 @@ class PanelConf:
         return list(range(self.years[0], self.years[1] + 1))
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "PanelConf":
+    def load(cls, path: str | Path | None = None) -> "PanelSettings":
         path = Path(path) if path else conf_file("panel.yaml")
         data = load_yaml(path)
         where = str(path)

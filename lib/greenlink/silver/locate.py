@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 from greenlink.core.session import persist_uncompressed
 from greenlink.silver.applicants import (OrgTypeRules, applicant_links, classify_org_type, fold_width,
                                          split_names, tidy_spaces)
-from greenlink.silver.places import LocateConfig, default_config, name_matcher, parse_address
+from greenlink.silver.places import LocateSettings, default_config, name_matcher, parse_address
 from greenlink.silver.tables import APPLICANTS, ORG_LOCATIONS
 
 # --- Spark: resolve distinct strings, join back ----------------------------------------
@@ -45,7 +45,7 @@ _ADDRESS_OUT = "address_key string, city_code string, province_code string, reas
 _NAME_OUT = "name string, city_code string, province_code string, reason string"
 
 
-def resolve_addresses(keys: DataFrame, cfg: LocateConfig | None = None) -> DataFrame:
+def resolve_addresses(keys: DataFrame, cfg: LocateSettings | None = None) -> DataFrame:
     """In: address_key (cleaned addresses, duplicates and nulls allowed).
     Out: one row per distinct non-null address_key: city_code, province_code, reason
     (null when located). cpca runs once per distinct address."""
@@ -63,7 +63,7 @@ def resolve_addresses(keys: DataFrame, cfg: LocateConfig | None = None) -> DataF
     return distinct.mapInPandas(resolve, _ADDRESS_OUT)
 
 
-def locate_names(names: DataFrame, cfg: LocateConfig | None = None) -> DataFrame:
+def locate_names(names: DataFrame, cfg: LocateSettings | None = None) -> DataFrame:
     """In: name (cleaned organisation names; duplicates allowed).
     Out: one row per distinct name: city_code, province_code, reason (null when located)
     by the place names inside it (`NameMatcher`)."""
@@ -269,7 +269,7 @@ def transfer_owners(tr: DataFrame, addresses: DataFrame, orgs: DataFrame) -> Dat
 
 
 def locate(patents: DataFrame, transfers: DataFrame, *, rules: OrgTypeRules | None = None,
-           cfg: LocateConfig | None = None, persist: bool = True) -> Located:
+           cfg: LocateSettings | None = None, persist: bool = True) -> Located:
     """Locate every applicant of `patents` and every owner of `transfers`.
 
     patents:   application_no, year, applicants_raw, applicant_address

@@ -1,7 +1,7 @@
 """Place names for locating (silver.locate): the reference data and the pure-Python matchers.
 
 - `load_config`: cpca adcodes -> city units, the place-name table (`build_places`) and the
-  lists of conf/place_aliases.yaml, as one picklable `LocateConfig` (built on the driver);
+  lists of conf/place_aliases.yaml, as one picklable `LocateSettings` (built on the driver);
 - `parse_address`: an address -> city unit, or the reason it has none (cpca);
 - `NameMatcher`: place names inside an organisation name -> city unit, or the reason.
 
@@ -43,7 +43,7 @@ class PlaceEntry:
 
 
 @dataclass(frozen=True)
-class LocateConfig:
+class LocateSettings:
     """Everything the worker-side matchers need; plain data, pickled into the closures."""
 
     city_of_adcode: dict[str, str | None]      # every cpca adcode (6 digits) -> city unit
@@ -130,7 +130,7 @@ def build_places(city_of: dict[str, str | None], aliases: dict[str, str],
     return places
 
 
-def load_config(path: str | Path | None = None) -> LocateConfig:
+def load_config(path: str | Path | None = None) -> LocateSettings:
     """Reference data for locating: cpca adcodes -> city units, the place-name table and
     the lists of conf/place_aliases.yaml (validated; errors name the file)."""
     path = Path(path) if path else conf_file("place_aliases.yaml")
@@ -144,7 +144,7 @@ def load_config(path: str | Path | None = None) -> LocateConfig:
     city_of = {c: gazetteer.city_of_adcode(c) for c in ad["code"]}
     places = build_places(city_of, {str(k): str(v) for k, v in aliases.items()},
                           _str_list(data, "county_short_exclude", path))
-    cfg = LocateConfig(
+    cfg = LocateSettings(
         city_of_adcode=city_of, places=places,
         country_prefixes=tuple(sorted(_str_list(data, "country_prefixes", path), key=len, reverse=True)),
         foreign_regions=_str_list(data, "foreign_regions", path),
@@ -154,11 +154,11 @@ def load_config(path: str | Path | None = None) -> LocateConfig:
     blob = json.dumps([sorted(city_of.items(), key=str), sorted((k, v.__dict__) for k, v in places.items()),
                        cfg.country_prefixes, cfg.foreign_regions, cfg.masked_phrases, cfg.unit_words],
                       ensure_ascii=False, default=str)
-    return LocateConfig(**{**cfg.__dict__, "fingerprint": hashlib.sha256(blob.encode()).hexdigest()})
+    return LocateSettings(**{**cfg.__dict__, "fingerprint": hashlib.sha256(blob.encode()).hexdigest()})
 
 
 @lru_cache(maxsize=1)
-def default_config() -> LocateConfig:
+def default_config() -> LocateSettings:
     return load_config()
 
 
@@ -169,7 +169,7 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 
-def parse_address(text: str | None, cfg: LocateConfig) -> tuple[str | None, str | None, str | None]:
+def parse_address(text: str | None, cfg: LocateSettings) -> tuple[str | None, str | None, str | None]:
     """(city_code, province_code, reason) of one cleaned address; reason is None when
     located. Order: empty -> missing; foreign prefix or no Chinese -> foreign; cpca walk
     (placeholders skipped; a match is kept only inside the previous one; a match whose
@@ -225,7 +225,7 @@ def parse_address(text: str | None, cfg: LocateConfig) -> tuple[str | None, str 
     return city, city[:2] + "0000", None
 
 
-def _unit_of(addr_info, cfg: LocateConfig) -> str:
+def _unit_of(addr_info, cfg: LocateSettings) -> str:
     """The city unit a cpca match stands for (provinces stand for themselves)."""
     code = addr_info.adcode[:6]
     if addr_info.rank == 0 and code[:2] not in gazetteer.MUNICIPALITY_PROVINCES:
@@ -261,7 +261,7 @@ class NameMatcher:
     trade name). The city of the best hit (highest rank, then rightmost = most specific)
     wins; without a city hit the reason says what was found."""
 
-    def __init__(self, cfg: LocateConfig) -> None:
+    def __init__(self, cfg: LocateSettings) -> None:
         import ahocorasick  # cpca's own dependency
 
         self.cfg = cfg
@@ -331,7 +331,7 @@ def _inside(child: PlaceEntry, parent: PlaceEntry) -> bool:
 _MATCHERS: dict[str, NameMatcher] = {}
 
 
-def name_matcher(cfg: LocateConfig) -> NameMatcher:
+def name_matcher(cfg: LocateSettings) -> NameMatcher:
     """One matcher per configuration per (worker) process."""
     key = cfg.fingerprint or str(id(cfg))
     if key not in _MATCHERS:

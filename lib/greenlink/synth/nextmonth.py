@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from greenlink.bronze.layout import FORMATS, KINDS, FileProblem, IngestConf, load_conf, match_columns, \
+from greenlink.bronze.layout import FORMATS, KINDS, FileProblem, IngestSettings, load_conf, match_columns, \
     parquet_header, sniff_bytes, type_key
 from greenlink.core.errors import UserError
 from greenlink.core.text import PLAUSIBLE_YEARS
@@ -214,7 +214,7 @@ def next_month(dump: Path, out: Path, *, share: float = 0.01, seed: int = 1, res
 
 
 # --- the files ---------------------------------------------------------------------------------
-def _survey(dump: Path, conf: IngestConf) -> list[_File]:
+def _survey(dump: Path, conf: IngestSettings) -> list[_File]:
     """Every file of patents/ and transfers/ with its format, layout and data-row count."""
     files = []
     for kind in KINDS:
@@ -231,7 +231,7 @@ def _survey(dump: Path, conf: IngestConf) -> list[_File]:
     return files
 
 
-def _csv_layout(f: _File, conf: IngestConf) -> None:
+def _csv_layout(f: _File, conf: IngestSettings) -> None:
     encoding = sniff_bytes(f.path, conf.utf8_evidence_chars)[1]        # as the reader decides it
     f.codec = "gb18030" if encoding == "GB18030" else "utf-8"
     data = f.path.read_bytes()
@@ -250,7 +250,7 @@ def _csv_layout(f: _File, conf: IngestConf) -> None:
     f.editable = True
 
 
-def _parquet_layout(f: _File, conf: IngestConf) -> None:
+def _parquet_layout(f: _File, conf: IngestSettings) -> None:
     try:
         names, f.rows = parquet_header(f.path, f.rel)
     except FileProblem:
@@ -369,7 +369,7 @@ def _csv_values(f: _File, line: bytes) -> list[str] | None:
     return values if len(values) == f.width else None
 
 
-def _patent_ok(row: _Row, conf: IngestConf) -> bool:
+def _patent_ok(row: _Row, conf: IngestSettings) -> bool:
     """A row the pipeline accepts (dates, type, a valid IPC symbol, an applicant): a change to it
     shows downstream."""
     applied = _date(row.get("application_date"))

@@ -11,7 +11,7 @@ import pytest
 from greenlink.core.errors import UserError
 from greenlink.gold.control_checks import PlaceNames, admin_level_of, cell_text, number, year_number
 from greenlink.gold.controls import KINDS, ControlsConfig, run
-from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelConf
+from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelSettings
 from greenlink.gold.sample import sample_log
 from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECT_REASONS, CONTROL_REJECTS, ER_INDEX,
                                    ER_WEIGHTS, PROVINCE_IP, SAMPLE_LOG)
@@ -32,7 +32,7 @@ STAGE_TABLES = (CITY_CONTROLS, PROVINCE_IP, CITY_ATTRIBUTES, CONTROL_REJECTS, SA
 
 @pytest.fixture(scope="module")
 def names():
-    return PlaceNames(PanelConf.load().city_aliases)
+    return PlaceNames(PanelSettings.load().city_aliases)
 
 
 @pytest.mark.parametrize("raw, province, code", [
@@ -57,7 +57,7 @@ def test_bad_city_names_are_rejected_with_a_reason(names, raw, province, reason)
 
 
 def test_admin_levels_and_cgl():
-    conf = PanelConf.load()
+    conf = PanelSettings.load()
     assert admin_level_of("直辖市", conf.admin_levels, conf.cgl_levels)[:2] == ("直辖市", 1)
     assert admin_level_of(" 副省级 ", conf.admin_levels, conf.cgl_levels)[:2] == ("副省级城市", 1)
     assert admin_level_of("地级市", conf.admin_levels, conf.cgl_levels)[:2] == ("地级市", 0)
@@ -70,14 +70,14 @@ def test_panel_conf_is_validated(tmp_path):
     bad.write_text("years: [2010, 2020]\nsample: {columns: [pgdp, gdpp], max_missing_share: 0.2}\n"
                    "admin_levels: {}\ntable1: {}\n", encoding="utf-8")
     with pytest.raises(UserError, match="gdpp"):
-        PanelConf.load(bad)
+        PanelSettings.load(bad)
     bad.write_text("years: [2010, 2020]\nsample: {columns: [pgdp], max_missing_share: 1.5}\n", encoding="utf-8")
     with pytest.raises(UserError, match="max_missing_share"):
-        PanelConf.load(bad)
+        PanelSettings.load(bad)
 
 
 def test_cells_numbers_and_years(spark):
-    markers = PanelConf.load().missing_markers
+    markers = PanelSettings.load().missing_markers
     rows = [("1,234,567.5",), ("３０．８",), (" 45.2% ",), ("—",), ("",), (None,), ("abc",), ("NaN",),
             ("1,2",), ("2015年",), ("2015.0",), ("1984",), ("-3",)]
     df = spark.createDataFrame(rows, "t string")

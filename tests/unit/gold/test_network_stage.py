@@ -15,7 +15,7 @@ from frames import assert_frame_equal
 
 
 
-def stage_args(**kw) -> S.NetworksStageConfig:
+def stage_args(**kw) -> S.NetworksConfig:
     """The stage's config as `greenlink networks` builds it from these options."""
     base = dict(profile="test", warehouse=None, reports=None, config=None, patent_year=None, years=None,
                 no_figures=False, full=False)
@@ -86,11 +86,11 @@ def _cfg(**kw):
     base = dict(years=[2010, 2020], patent_year="application",
                 org_types=["university", "institute", "enterprise", "other"], sources_per_task=64, top_k=5,
                 figures=True, components_algorithm="graphx", pagerank_tol=1e-6)
-    return S.NetworksConfig.from_dict({**base, **kw}, "test")
+    return S.NetworksSettings.from_dict({**base, **kw}, "test")
 
 
 def test_config_is_validated():
-    cfg = S.NetworksConfig.load()
+    cfg = S.NetworksSettings.load()
     assert cfg == _cfg() and cfg.year_list == list(range(2010, 2021))
     for bad, match in [(dict(years=[2020, 2010]), "years"), (dict(years=[2010]), "years"),
                        (dict(patent_year="publication"), "patent_year"),
@@ -103,7 +103,7 @@ def test_config_is_validated():
         with pytest.raises(UserError, match=match):
             _cfg(**bad)
     with pytest.raises(UserError, match="missing setting"):
-        S.NetworksConfig.from_dict({"years": [2010, 2020]}, "test")
+        S.NetworksSettings.from_dict({"years": [2010, 2020]}, "test")
     over = S.config_of(stage_args(patent_year="grant", years="2012-2014", no_figures=True))
     assert (over.patent_year, over.years, over.figures) == ("grant", (2012, 2014), False)
     with pytest.raises(UserError, match="--years"):

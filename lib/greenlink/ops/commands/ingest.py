@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from greenlink.bronze.filechecks import BadFiles, check_input
-from greenlink.bronze.job import IngestStageConfig, input_dir, run
+from greenlink.bronze.job import IngestConfig, input_dir, run
 from greenlink.bronze.layout import load_conf
 from greenlink.core.session import get_spark
 from greenlink.ops.cli import add_common, add_quarantine
@@ -19,8 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_quarantine(parser)
 
 
-def config(args: argparse.Namespace) -> IngestStageConfig:
-    return IngestStageConfig(input=args.input, force=args.force, quarantine_bad_files=args.quarantine_bad_files)
+def config(args: argparse.Namespace) -> IngestConfig:
+    return IngestConfig(input=args.input, force=args.force, quarantine_bad_files=args.quarantine_bad_files)
 
 
 def main(args: argparse.Namespace) -> int:

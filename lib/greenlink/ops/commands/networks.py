@@ -5,7 +5,7 @@ import argparse
 
 from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
-from greenlink.gold.network_stage import PATENT_YEARS, NetworksStageConfig, config_of, run
+from greenlink.gold.network_stage import PATENT_YEARS, NetworksConfig, config_of, run
 from greenlink.ops.cli import add_common, add_full
 
 
@@ -19,8 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-figures", action="store_true", help="do not draw the network maps")
 
 
-def config(args: argparse.Namespace) -> NetworksStageConfig:
-    return NetworksStageConfig(config=args.config, years=parse_years(args.years) if args.years else None,
+def config(args: argparse.Namespace) -> NetworksConfig:
+    return NetworksConfig(config=args.config, years=parse_years(args.years) if args.years else None,
                                patent_year=args.patent_year, figures=not args.no_figures, reports=args.reports, full=args.full)
 
 

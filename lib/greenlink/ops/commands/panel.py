@@ -5,7 +5,7 @@ import argparse
 
 from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
-from greenlink.gold.panel import PanelStageConfig, run
+from greenlink.gold.panel import PanelConfig, run
 from greenlink.ops.cli import add_common, add_full
 
 
@@ -16,8 +16,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--panel-conf", default=None, help="panel settings (default: conf/panel.yaml)")
 
 
-def config(args: argparse.Namespace) -> PanelStageConfig:
-    return PanelStageConfig(years=parse_years(args.years) if args.years else None, panel_conf=args.panel_conf,
+def config(args: argparse.Namespace) -> PanelConfig:
+    return PanelConfig(years=parse_years(args.years) if args.years else None, panel_conf=args.panel_conf,
                             reports=args.reports, full=args.full)
 
 
