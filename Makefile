@@ -36,9 +36,10 @@ demo: setup
 test: setup
 	$(JAVA_ENV) $(BIN)/python -m pytest -q --durations=30
 
-# The unit tests alone (tests/unit/: no generated world, no pipeline run; docs/architecture.md "Tests").
+# The fast tier: tests/unit/ without its tests marked slow (no generated world, no stage run, no
+# test that takes seconds on purpose; docs/architecture.md "Tests").
 test-unit: setup
-	$(JAVA_ENV) $(BIN)/python -m pytest -q --durations=10 tests/unit
+	$(JAVA_ENV) $(BIN)/python -m pytest -q --durations=10 -m "not slow" tests/unit
 
 clean:
 	rm -rf warehouse reports demo .pytest_cache

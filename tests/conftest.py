@@ -1,7 +1,10 @@
 """Shared by tests/unit/ and tests/integration/: one SparkSession for the whole test session
 (test profile: local[2], few partitions), the generated world and the whole-pipeline warehouse
-(integration tests only), and the `slow` marker, set on every test of tests/integration/
-(`make test-unit` runs tests/unit/ alone; `make test` runs both)."""
+(integration tests only), and the `slow` marker: set on every test of tests/integration/ (from
+the folder) and written on the unit tests that take seconds on purpose (GraphFrames' iterations,
+Monte Carlo at the study's shape, every article table). `make test-unit` runs tests/unit/ without
+them; `make test` runs everything. A unit test left unmarked that takes more than
+UNIT_SECONDS is named at the end of the run, so the fast tier stays fast."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,9 +19,10 @@ WORLD_FIXTURES = frozenset({"generated_world", "pipeline_warehouse", "reference_
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: a test of tests/integration/ (a generated world, the whole "
-                                       "pipeline, a cluster, killed processes, notebooks, monthly runs); "
-                                       "set by conftest.py from the folder")
+    config.addinivalue_line("markers", "slow: a test of tests/integration/ (a stage run, a generated world, "
+                                       "the whole pipeline, a cluster, killed processes, notebooks, monthly "
+                                       "runs; set by conftest.py from the folder) or a unit test that takes "
+                                       "seconds on purpose (written on it); `make test-unit` leaves them out")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -33,6 +37,25 @@ def pytest_collection_modifyitems(config, items):
     if misplaced:
         raise pytest.UsageError("unit tests that need a generated world (move them to tests/integration/): "
                                 + ", ".join(misplaced))
+
+
+# A unit test not marked slow should take about a second (its Spark jobs on a few rows); above this
+# it is named at the end of the run (make it cheaper, mark it slow, or move a stage run to integration).
+UNIT_SECONDS = 5.0
+_slow_unit: list[tuple[float, str]] = []
+
+
+def pytest_runtest_logreport(report):
+    if (report.when == "call" and report.duration > UNIT_SECONDS and "slow" not in report.keywords
+            and f"{UNIT.name}/" in report.nodeid.replace("\\", "/")):
+        _slow_unit.append((report.duration, report.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _slow_unit:
+        terminalreporter.section(f"unit tests not marked slow that took over {UNIT_SECONDS:.0f} s")
+        for seconds, nodeid in sorted(_slow_unit, reverse=True):
+            terminalreporter.write_line(f"{seconds:6.1f} s  {nodeid}")
 
 
 @pytest.fixture(scope="session")

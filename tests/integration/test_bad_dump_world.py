@@ -1,6 +1,6 @@
 """Bad rows in the shared pipeline run (issue 15): a printable detail on every reject of every
 stage, and every run built on bronze records the dump as complete (a dump with bad files and
-bad rows: tests/unit/bronze/test_bad_dump.py)."""
+bad rows: tests/integration/test_bad_dump_ingest.py)."""
 from __future__ import annotations
 
 import re

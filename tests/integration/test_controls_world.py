@@ -1,6 +1,6 @@
 """`greenlink controls`: panel inputs -> silver tables with reasoned rejects, the SPEC §3 sample
 rule (gold.sample_log) and er (gold.er_index) — on the shared generated world (hand-made defective
-inputs: tests/unit/gold/test_controls.py)."""
+inputs: tests/integration/test_controls_stage.py)."""
 from __future__ import annotations
 
 import json

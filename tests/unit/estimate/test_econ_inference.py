@@ -249,6 +249,7 @@ def _max_abs_z(frame: pd.DataFrame, variant: str) -> float:
     return float(((f["coef"] - f["true"]) / f["se"]).abs().max())
 
 
+@pytest.mark.slow
 def test_small_monte_carlo_count_equation_at_study_shape():
     """Table 3 (5)(6) at 278 cities x 2010-2020 with city and year effects, 3 replications
     (seeds 901-903): the configured estimator (split-panel jackknife, clustered by city) is
@@ -264,6 +265,7 @@ def test_small_monte_carlo_count_equation_at_study_shape():
     assert _mean(f, "uncorrected", "ln_gtr", "/sigma") < 0.485
 
 
+@pytest.mark.slow
 def test_small_monte_carlo_tobit_and_dynamic_at_study_shape():
     """Table 3 (1)(2) and (7)(8), 3 replications each: sigma of the Tobit and the own lags of the
     dynamic system are centred on the truth after the jackknife (uncorrected: σ̂ ~ 0.75 for 0.8,

@@ -110,6 +110,7 @@ def test_likelihood_sum_does_not_depend_on_row_order_near_the_boundary():
     assert abs(sums[0] - pois) < 1e-6
 
 
+@pytest.mark.slow
 def test_demo_panel_mixed_model_same_in_ten_row_orders(demo_panel):
     """Table 3 (5)(6) on the demo world's panel: the dispersion is at its boundary; every row
     order converges to the same maximum (log-likelihood to 1e-8, coefficients to 1e-6), and

@@ -167,6 +167,7 @@ def test_cli_estimates_any_spec_on_any_panel_file(tmp_path, fmt):
     assert (out / "klein_coef.png").exists()
 
 
+@pytest.mark.slow
 def test_cli_all_article_tables_on_a_small_world(tmp_path):
     """Tables 1-7 from conf/estimation end to end on a small simulated panel file."""
     from greenlink.synth.estimation_panel import simulate_panel

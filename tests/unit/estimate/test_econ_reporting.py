@@ -17,6 +17,7 @@ from greenlink.estimate.stage import article_tables, run_estimation
 from test_econ_mixed import demo_panel  # noqa: F401  (the demo world's generator panel, a fixture)
 
 
+@pytest.mark.slow
 def test_demo_tables_have_no_failed_column_and_do_not_depend_on_row_order(demo_panel, tmp_path):  # noqa: F811
     """All tables of conf/estimation on the demo world's panel, in its order and in a random
     permutation of its rows: nothing fails, and estimates.csv / samples.csv are byte-identical."""

@@ -79,6 +79,7 @@ def _by_year(rows) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_distributed_betweenness_matches_networkx(spark):
     names = [f"{i:02d}0100" for i in range(10)]   # N = 10 sample cities
     rng = random.Random(3)
@@ -143,6 +144,7 @@ def _nodes(n: int, g: nx.Graph) -> nx.Graph:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", CC_ALGORITHMS)
 def test_graphframes_components_match_networkx(spark, algorithm):
     rng = random.Random(11)
@@ -163,6 +165,7 @@ def test_graphframes_components_match_networkx(spark, algorithm):
         connected_components(_graphframe(spark, graphs), algorithm="bfs")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arcs_per_partition", [centrality.ARCS_PER_PARTITION, 7])
 def test_graphframes_weighted_pagerank_matches_networkx(spark, monkeypatch, arcs_per_partition):
     # the stage's graphs fit one partition; a small bound splits this one into several

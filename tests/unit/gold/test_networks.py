@@ -134,6 +134,7 @@ def built(spark, world):
     return ce, te, metrics
 
 
+@pytest.mark.slow
 def test_collab_edges_count_patents_per_pair(built):
     ce = built[0]
     got = sorted(map(tuple, ce[["year", "city_a", "city_b", "weight"]].values.tolist()))
@@ -159,6 +160,7 @@ def test_collab_audit_reconciles(world):
     assert int(audit["rows"].sum()) == len(PATENT_CITIES)
 
 
+@pytest.mark.slow
 def test_transfer_edges_and_audit(world, built):
     cities, _, tr = world
     te = built[1]
@@ -205,6 +207,7 @@ def _assert_metrics(got: pd.DataFrame, want: pd.DataFrame, pagerank: pd.DataFram
                                   check_exact=False, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_every_variable_on_the_hand_world(built):
     ce, te, metrics = built
     assert len(metrics) == len(CODES) * len(YEARS)        # one row per sample city and year
@@ -263,6 +266,7 @@ def _oracle(pc: list, tr: list, province: dict, years: list) -> pd.DataFrame:
     return pd.DataFrame(out)[list(GT.METRIC_COLUMNS)]
 
 
+@pytest.mark.slow
 def test_random_world_matches_networkx(spark):
     rng = random.Random(2024)
     province = {f"{p}{c:02d}00": f"{p}0000" for p in (32, 33, 44) for c in range(1, 6)}   # 15 cities
@@ -289,6 +293,7 @@ def test_random_world_matches_networkx(spark):
 
 # ----------------------------------------------------------------- Delta tables and figures
 
+@pytest.mark.slow
 def test_summary_and_delta_tables(spark, fresh_warehouse, world, built):
     """The outputs fit their Delta tables; the summary is computed, written and read back."""
     cities, _, _ = world
@@ -345,6 +350,7 @@ def test_summary_and_delta_tables(spark, fresh_warehouse, world, built):
                      mode="replace_where", replace_where="year = 2010")
 
 
+@pytest.mark.slow
 def test_figures_are_written(spark, world, built, tmp_path):
     cities, _, _ = world
     ce, te, _ = built
