@@ -1,6 +1,7 @@
 """Ingest of raw dumps into bronze (docs/ingest.md) on the hand-written world in
 tests/data/ingest/world (CSV: UTF-8 with BOM + CRLF, UTF-8 English headers, GBK; the
-Parquet and .xlsx files are built from the literals below), plus ids.py and dates.py."""
+Parquet and .xlsx files are built from the literals below), plus the raw-field parsers
+(reference/ids.py, bronze/fields.py)."""
 from __future__ import annotations
 
 import codecs
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
+from greenlink.bronze import fields
 from greenlink.bronze import checks, readers
 from greenlink.bronze.job import ingest
 from greenlink.bronze.layout import InputFile, load_conf, match_columns, sniff_bytes, type_key
@@ -25,7 +27,7 @@ from greenlink.core.runs import RUNS
 from greenlink.core.session import WAREHOUSE_KEY
 from greenlink.core.text import text_key
 from greenlink.ops import cli
-from greenlink.reference import dates, ids
+from greenlink.reference import ids
 
 from paths import DATA
 
@@ -181,7 +183,7 @@ def csv_lines(rel: str) -> list[str]:
     return text.splitlines()[1:]
 
 
-# ---------------------------------------------------------------- ids.py, dates.py
+# ---------------------------------------------------------------- ids.py, fields.py
 
 def test_check_digit_on_published_numbers():
     assert ids.check_digit("201710601862") == "3"          # 201710601862.3
@@ -202,10 +204,10 @@ def test_application_no_every_form(spark):
         "201710601862.4": None, "20171060186": None, "CN": None, "abc": None, "": None, None: None,
     }
     df = spark.createDataFrame([(k,) for k in cases], "raw string")
-    got = {r["raw"]: (r["c"], r["p"]) for r in ids.with_application_no(df, "raw", "c", "p").collect()}
+    got = {r["raw"]: (r["c"], r["p"]) for r in fields.with_application_no(df, "raw", "c", "p").collect()}
     assert {k: v[0] for k, v in got.items()} == cases
     assert all((c is None) == (p is not None) for c, p in got.values())
-    assert ids.with_application_no(df, "raw", "c").columns == ["raw", "c"]
+    assert fields.with_application_no(df, "raw", "c").columns == ["raw", "c"]
     assert got["201710601862.4"][1] == "check digit 4 does not match the computed 3: '201710601862.4'"
     assert got["CN"][1] == "not an application number: 'CN'"
     assert got[""][1] == got[None][1] == "application number is empty"
@@ -231,7 +233,7 @@ def test_parse_date_every_form(spark):
         "未授权": None, "": None, None: None,
     }
     df = spark.createDataFrame([(k,) for k in cases], "raw string")
-    got = {r["raw"]: r["d"] for r in df.select("raw", dates.parse_date(F.col("raw")).alias("d")).collect()}
+    got = {r["raw"]: r["d"] for r in df.select("raw", fields.parse_date(F.col("raw")).alias("d")).collect()}
     assert got == cases
 
 
