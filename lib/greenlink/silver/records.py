@@ -12,9 +12,9 @@ from pyspark.sql import functions as F
 
 from greenlink.bronze.fields import is_blank
 from greenlink.core.printable import printable_column
-from greenlink.reference.inventory import classify_green
-from greenlink.reference.ipc import explode_ipc
 from greenlink.silver.applicants import count_names, split_names
+from greenlink.silver.green import classify_green
+from greenlink.silver.ipc_columns import explode_ipc
 from greenlink.silver.tables import PATENTS
 
 JOB = "classify"
