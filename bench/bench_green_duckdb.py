@@ -2,7 +2,7 @@
 
 Reads Parquet files with columns (application_no, ipc) and returns, per patent,
 n_ipc_valid, is_green, categories, topics, green_entries — the same values as
-`greenlink.reference.inventory.classify_green` on Spark (tests/unit/reference/test_inventory.py checks this on a
+`greenlink.silver.green.classify_green` on Spark (tests/unit/silver/test_green.py checks this on a
 sample). The normaliser is the same data (`greenlink.reference.ipc.TOKEN_STEPS`, character map,
 CANONICAL pattern) written in DuckDB's RE2 dialect; the inventory is the same parsed rule
 table (`inventory.inventory_rows`), registered as the relation `inventory`.
@@ -25,7 +25,8 @@ import pandas as pd
 import pyarrow as pa
 
 from greenlink.reference import ipc
-from greenlink.reference.inventory import INVENTORY_SCHEMA, Rule, inventory_rows, read_inventory
+from greenlink.reference.inventory import Rule, inventory_rows, read_inventory
+from greenlink.silver.green import INVENTORY_SCHEMA
 
 _ARROW_TYPES = {"IntegerType": pa.int32(), "LongType": pa.int64(), "StringType": pa.string()}
 

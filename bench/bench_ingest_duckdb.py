@@ -9,7 +9,7 @@ file. GB18030 CSV and .xlsx files are SKIPPED (DuckDB needs a downloaded extensi
 GB18030, and a spreadsheet is not what this reference times); the output lists them with
 their data rows, so a ratio against Spark's whole-dump ingest can be read honestly.
 
-Rules, as plain SQL: application number normalised like greenlink.reference.ids (full-width folded,
+Rules, as plain SQL: application number normalised like greenlink.bronze.fields (full-width folded,
 upper case, no whitespace/dots/BOM, CN/ZL prefixes cut, 12- or 8-digit body, check digit
 computed; a wrong given check digit = invalid); dates parsed in the forms of greenlink.reference.dates;
 rows kept with a valid number, an application date in 1985-2030, a grant date that is empty
@@ -46,7 +46,7 @@ YEAR_MIN, YEAR_MAX = PLAUSIBLE_YEARS
 
 # the library's own character map and number form, so both sides fold and match alike
 from greenlink.core.text import FULLWIDTH, HALFWIDTH  # noqa: E402
-from greenlink.reference.ids import _FORM  # noqa: E402
+from greenlink.reference.ids import FORM  # noqa: E402
 
 
 def _folded(expr: str) -> str:
@@ -65,7 +65,7 @@ def _check_digit_sql(body: str) -> str:
 
 
 def _date_sql(expr: str) -> str:
-    """greenlink.reference.dates.parse_date in DuckDB: every accepted form rewritten to y-m-d, shape
+    """greenlink.bronze.fields.parse_date in DuckDB: every accepted form rewritten to y-m-d, shape
     checked (no 3-digit month), then a calendar check by try_strptime (2018-02-30 -> NULL)."""
     from greenlink.reference.dates import COMPACT, SEPARATED
 
@@ -146,7 +146,7 @@ def ingest_sql(files: list[dict], columns: tuple[str, ...]) -> str:
 CREATE TEMP TABLE raw AS {raw};
 CREATE TEMP TABLE parsed AS
 WITH ids AS (
-    SELECT *, regexp_extract(_s, {_lit(_FORM)}, 1) AS _body, regexp_extract(_s, {_lit(_FORM)}, 2) AS _given
+    SELECT *, regexp_extract(_s, {_lit(FORM)}, 1) AS _body, regexp_extract(_s, {_lit(FORM)}, 2) AS _given
     FROM (SELECT *, {compact} AS _s FROM raw)
 ), dated AS (
     SELECT *, CASE WHEN _body <> '' THEN {_check_digit_sql('_body')} END AS _expected,

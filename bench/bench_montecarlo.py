@@ -4,7 +4,7 @@
         [--worlds tobit,twopart,mixed,dynamic,base] [--csv FILE] [--json FILE] [--md FILE]
 
 Each replication r simulates, for every world, a panel of 278 cities x 2010-2020 with city and
-year effects (`greenlink.estimate.montecarlo.simulate_world(world, seed + r)`: the model of one
+year effects (`greenlink.synth.montecarlo.simulate_world(world, seed + r)`: the model of one
 column group, the study's controls, cross-lagged feedback; the first year only supplies lags,
 so 2,780 estimation rows) and estimates it with the conf/estimation specs:
 
@@ -68,7 +68,7 @@ def main() -> int:
 
     import pandas as pd
 
-    from greenlink.estimate.montecarlo import coverage_table, replicate, world_model
+    from greenlink.synth.montecarlo import coverage_table, replicate, world_model
 
     worlds = [w.strip() for w in args.worlds.split(",") if w.strip()]
     nonzero = world_model("twopart")                     # Table 3 (3)(4) as configured

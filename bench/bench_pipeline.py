@@ -6,8 +6,8 @@
 Generates the world (unless --reuse-world finds it under ROOT/world), then runs every stage of
 `greenlink run` in one SparkSession on ROOT/warehouse, timing each stage (ingest with --force:
 a rerun on unchanged inputs would otherwise time ingest's skip); also the green
-classification alone on the same Parquet file twice — Spark (`ipc.explode_ipc` +
-`inventory.classify_green`) and the single DuckDB query of bench/bench_green_duckdb.py —
+classification alone on the same Parquet file twice — Spark (`ipc_columns.explode_ipc` +
+`green.classify_green`) and the single DuckDB query of bench/bench_green_duckdb.py —
 as the single-machine reference of issue 3. Reports wall time and rows/s per stage, the
 networks stage's betweenness share, peak RSS of the Python driver and of the Spark JVM
 (sampled every 0.5 s; per stage also by process: the JVM's RSS, the Python workers' PSS),
@@ -39,8 +39,8 @@ def green_reference(spark, warehouse: Path, root: Path) -> dict:
     from pyspark.sql import functions as F
 
     from greenlink.core import tables
-    from greenlink.reference.inventory import classify_green, load_inventory
-    from greenlink.reference.ipc import explode_ipc
+    from greenlink.silver.green import classify_green, load_inventory
+    from greenlink.silver.ipc_columns import explode_ipc
 
     src = root / "green_input.parquet"
     (tables.read(spark, "bronze.patents_raw").select("application_no", F.col("ipc_raw").alias("ipc"))

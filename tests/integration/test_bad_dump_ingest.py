@@ -193,7 +193,8 @@ def test_printable_column_is_printable_in_spark(spark):
 def test_subclass_alone_is_a_valid_symbol_at_a_coarser_level(spark):
     from pyspark.sql import functions as F
 
-    from greenlink.reference.ipc import parse_ipc, symbol_level_column
+    from greenlink.reference.ipc import parse_ipc
+    from greenlink.silver.ipc_columns import symbol_level_column
 
     assert [parse_ipc(s).level for s in ("H01L", "B61", "H01L 31/042")] == ["subclass", "class", "group"]
     df = spark.createDataFrame([("H01L",), ("B61",), ("H01L 31/042",), (None,)], "s string")

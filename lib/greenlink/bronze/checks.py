@@ -20,12 +20,12 @@ from typing import Mapping, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from greenlink.bronze.fields import is_blank, parse_date, with_application_no
 from greenlink.bronze.readers import fresh
 from greenlink.bronze.tables import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_problem, mark_first
 from greenlink.core.text import PLAUSIBLE_YEARS, fold_width_lower
-from greenlink.reference import dates, ids
 
 # `;` or full-width `；` separated names; a list of only separators and spaces names nobody
 _NO_NAMES = r"^[\s\x{3000};；,，、]*$"
@@ -53,7 +53,7 @@ def _year_range(d: Column, label: str) -> Column:
 
 def date_problem(raw: Column, parsed: Column, label: str) -> Column:
     """Why a required date is unusable: empty, not a date, or out of range; NULL if fine."""
-    return (F.when(ids.is_blank(raw), F.lit(f"{label} is empty"))
+    return (F.when(is_blank(raw), F.lit(f"{label} is empty"))
             .when(parsed.isNull(), F.format_string(f"{label} is not a date: '%s'", raw))
             .otherwise(_year_range(parsed, label)))
 
@@ -108,20 +108,20 @@ def check_patents(parsed: DataFrame, type_spellings: Mapping[str, str], columns:
 
     `columns`: the kind's canonical columns in conf order (the record hash order)."""
     df = with_record_hash(parsed, columns)
-    df = ids.with_application_no(df, "application_no", "_app_no", "_app_no_problem")
+    df = with_application_no(df, "application_no", "_app_no", "_app_no_problem")
     df = df.withColumns({
-        "_app_date": dates.parse_date(F.col("application_date")),
-        "_grant_date": dates.parse_date(F.col("grant_date")),
+        "_app_date": parse_date(F.col("application_date")),
+        "_grant_date": parse_date(F.col("grant_date")),
         "_type": patent_type(F.col("patent_type"), type_spellings),
     })
     grant = F.col("_grant_date")
-    grant_problem = (F.when(ids.is_blank(F.col("grant_date")), F.lit(None))
+    grant_problem = (F.when(is_blank(F.col("grant_date")), F.lit(None))
                      .when(grant.isNull(), F.format_string("grant date is not a date: '%s'", F.col("grant_date")))
                      .when(~F.year(grant).between(*PLAUSIBLE_YEARS), _year_range(grant, "grant date"))
                      .when(grant < F.col("_app_date"),
                            F.format_string("grant date %s before application date %s",
                                            grant.cast("string"), F.col("_app_date").cast("string"))))
-    type_problem = (F.when(ids.is_blank(F.col("patent_type")), F.lit("patent type is empty"))
+    type_problem = (F.when(is_blank(F.col("patent_type")), F.lit("patent type is empty"))
                     .when(F.col("_type").isNull(), F.format_string("unknown patent type: '%s'", F.col("patent_type"))))
     df = _first_reason(df, [
         ("malformed_row", F.col("malformed")),
@@ -135,7 +135,7 @@ def check_patents(parsed: DataFrame, type_spellings: Mapping[str, str], columns:
         "application_no": F.col("_app_no"), "application_no_raw": F.col("application_no"),
         "application_date": F.col("_app_date"), "year": F.year("_app_date"),
         "publication_no": F.col("publication_no"),
-        "grant_date": F.when(ids.is_blank(F.col("grant_date")), None).otherwise(grant),
+        "grant_date": F.when(is_blank(F.col("grant_date")), None).otherwise(grant),
         "patent_type": F.col("_type"), "patent_type_raw": F.col("patent_type"),
         "ipc_raw": F.col("ipc"), "applicants_raw": F.col("applicants"),
         "applicant_address": F.col("applicant_address"),
@@ -145,9 +145,9 @@ def check_patents(parsed: DataFrame, type_spellings: Mapping[str, str], columns:
 def check_transfers(parsed: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Bronze transfer columns (without run_id) + reason + detail + raw_record."""
     df = with_record_hash(parsed, columns)
-    df = ids.with_application_no(df, "application_no", "_app_no", "_app_no_problem")
+    df = with_application_no(df, "application_no", "_app_no", "_app_no_problem")
     df = df.withColumns({
-        "_date": dates.parse_date(F.col("effective_date")),
+        "_date": parse_date(F.col("effective_date")),
     })
     before_empty = F.col("owners_before").isNull() | F.col("owners_before").rlike(_NO_NAMES)
     after_empty = F.col("owners_after").isNull() | F.col("owners_after").rlike(_NO_NAMES)

@@ -1,4 +1,5 @@
-"""Dates as raw patent exports write them, parsed by Spark column expressions.
+"""Dates as raw patent exports write them: the accepted forms, as regular expressions
+(parsed on Spark by `greenlink.bronze.fields.parse_date`, in DuckDB by bench/bench_ingest_duckdb.py).
 
 Accepted forms (docs/raw_formats.md), with full-width digits folded and surrounding
 spaces ignored:
@@ -13,25 +14,11 @@ checks (`text.PLAUSIBLE_YEARS`) belong to the caller.
 """
 from __future__ import annotations
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
-
-from greenlink.core.text import fold_width
-
 _TIME = r"(?:[ T]+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?"
 # year, month, day separated by - / . or written with 年 月 日
 SEPARATED = (r"^\s*([0-9]{4})\s*(?:[-/.]|年)\s*([0-9]{1,2})\s*(?:[-/.]|月)\s*([0-9]{1,2})\s*日?"
              + _TIME + r"\s*$")
 COMPACT = r"^\s*([0-9]{4})([0-9]{2})([0-9]{2})\s*$"
 
-
-_YMD = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"
-
-
-def parse_date(raw: Column) -> Column:
-    """DateType value of a raw date string; NULL when empty or not one of the accepted forms."""
-    s = fold_width(raw)
-    # every accepted form rewritten to y-m-d; a string matching neither pattern stays as it is
-    ymd = F.regexp_replace(F.regexp_replace(s, SEPARATED, "$1-$2-$3"), COMPACT, "$1-$2-$3")
-    # the shape test keeps "yyyy-M-d" from accepting a 3-digit month or day
-    return F.when(ymd.rlike(_YMD), F.try_to_date(ymd, "yyyy-M-d"))
+# either form rewritten to y-m-d ($1-$2-$3) has this shape: no 3-digit month or day
+YMD = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"

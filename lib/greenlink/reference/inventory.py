@@ -1,4 +1,4 @@
-"""WIPO IPC Green Inventory: parse its entries and classify patents as green (SPEC §2).
+"""WIPO IPC Green Inventory: parse its entries and rules; which symbols and patents are green (SPEC §2).
 
 Entry kinds and what each covers (symbols in the canonical form of `greenlink.reference.ipc`):
 
@@ -11,13 +11,13 @@ Entry kinds and what each covers (symbols in the canonical form of `greenlink.re
 - `combined_with`: the entry counts only when another (or the same) symbol of the same
   patent is covered by the second entry as well.
 
-Execution. Every group-level entry covers one contiguous interval of `ipc.sort_key`
+Intervals. Every group-level entry covers one contiguous interval of `ipc.sort_key`
 within its subclass: a main group m is [m*10^6, (m+1)*10^6), a subgroup s of length L is
 [key(s), key(s) + 10^(6-L)) (exactly the symbols whose digits start with s), a range is
-[key(lo), end of hi's interval). So matching is a broadcast equi-join of the exploded
-symbols with the inventory on `ipc_class`, filtered by subclass and interval predicates on
-numeric keys, then one aggregation per patent. `covers` below states the rules literally
-(string prefixes, fractions) and serves as the test oracle for that execution.
+[key(lo), end of hi's interval) (`Entry.key_lo`, `key_hi`; one row per rule part in
+`inventory_rows`). The Spark classification, `greenlink.silver.green.classify_green`, matches
+on those numeric keys; `covers` below states the rules literally (string prefixes, fractions)
+and serves as the test oracle for that execution, `classify_symbols` for a whole patent.
 """
 from __future__ import annotations
 
@@ -27,9 +27,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from greenlink.core.config import conf_file
 from greenlink.core.errors import UserError
@@ -230,23 +227,13 @@ def classify_symbols(symbols: list[IpcSymbol | str], rules: list[Rule]) -> Green
                        tuple(sorted({r.entry for r in hits})))
 
 
-INVENTORY_SCHEMA = T.StructType([
-    T.StructField("rule_id", T.IntegerType(), False),
-    T.StructField("entry", T.StringType(), False),
-    T.StructField("n_parts", T.IntegerType(), False),
-    T.StructField("part", T.StringType(), False),
-    T.StructField("level", T.StringType(), False),
-    T.StructField("ipc_class", T.StringType(), False),
-    T.StructField("subclass", T.StringType(), True),
-    T.StructField("key_lo", T.LongType(), True),
-    T.StructField("key_hi", T.LongType(), True),
-    T.StructField("categories", T.ArrayType(T.StringType(), False), False),
-    T.StructField("topics", T.ArrayType(T.StringType(), False), False),
-])
+# the columns of `inventory_rows`, in the order of silver.green.INVENTORY_SCHEMA
+INVENTORY_COLUMNS = ("rule_id", "entry", "n_parts", "part", "level", "ipc_class", "subclass", "key_lo", "key_hi",
+                     "categories", "topics")
 
 
 def inventory_rows(rules: list[Rule]) -> list[dict]:
-    """One dict per (rule, part): the join-ready inventory (keys of INVENTORY_SCHEMA)."""
+    """One dict per (rule, part): the join-ready inventory (keys: INVENTORY_COLUMNS)."""
     rows = []
     for r in rules:
         parts = [(PRIMARY, r.primary)] + ([(COMBINED, r.combined)] if r.combined else [])
@@ -260,86 +247,5 @@ def inventory_rows(rules: list[Rule]) -> list[dict]:
 
 def inventory_parts(rules: list[Rule]) -> pd.DataFrame:
     """`inventory_rows` as pandas (nullable Int64 keys), e.g. for DuckDB."""
-    df = pd.DataFrame(inventory_rows(rules), columns=INVENTORY_SCHEMA.fieldNames())
+    df = pd.DataFrame(inventory_rows(rules), columns=list(INVENTORY_COLUMNS))
     return df.astype({"key_lo": "Int64", "key_hi": "Int64"})
-
-
-def load_inventory(spark: SparkSession, path: str | Path | None = None,
-                   rules: list[Rule] | None = None) -> DataFrame:
-    """The inventory (conf file, `path`, or already parsed `rules`) as a small Spark
-    DataFrame of INVENTORY_SCHEMA, ready to broadcast."""
-    rows = inventory_rows(rules if rules is not None else read_inventory(path))
-    return spark.createDataFrame([tuple(r[c] for c in INVENTORY_SCHEMA.fieldNames()) for r in rows],
-                                 INVENTORY_SCHEMA)
-
-
-# ---------------------------------------------------------------------------------------
-# Spark classification
-# ---------------------------------------------------------------------------------------
-
-
-def classify_green(symbols: DataFrame, inventory: DataFrame, id_col: str = "application_no") -> DataFrame:
-    """Green classification per patent (SPEC §2), as a broadcast join + one aggregation.
-
-    `symbols`: output of `ipc.explode_ipc` (id_col unique per patent upstream; positions
-    1..n); `inventory`: `load_inventory`. Output, one row per patent id of `symbols`:
-    id_col, ipc_symbols (distinct valid canonical symbols in field order, first = main),
-    main_ipc (first valid symbol), n_ipc_tokens (non-blank tokens, repeats included),
-    n_ipc_valid (= size of ipc_symbols; 0 -> reject `no_parseable_ipc`), n_ipc_invalid
-    (tokens that are no valid symbol), is_green,
-    categories / topics / green_entries (sorted distinct arrays, empty when not green).
-
-    Only the patents with a match (about one in ten) go through lambdas: Spark evaluates
-    them without generated code and asks SQLConf for its settings on every call, which was
-    most of the green phase at 1M when every patent's tokens went through them
-    (docs/benchmarks.md). The token facts are plain aggregates, insensitive to the join's
-    repeats of a token (one row per entry it matches): the valid symbols with their positions
-    (made distinct), the last position, and the invalid tokens, which match nothing and so
-    are never repeated.
-    """
-    inv = F.broadcast(inventory.select(*[F.col(c).alias(f"inv_{c}") for c in inventory.columns]))
-    s = symbols
-    in_group = (F.col("inv_key_lo").isNull()
-                | ((s["sort_key"] >= F.col("inv_key_lo")) & (s["sort_key"] < F.col("inv_key_hi"))))
-    cond = ((s["ipc_class"] == F.col("inv_ipc_class"))
-            & ((F.col("inv_level") == "class") | ((s["subclass"] == F.col("inv_subclass")) & in_group)))
-    joined = s.join(inv, cond, "left")
-    match = F.struct(*[F.col(f"inv_{c}").alias(c) for c in
-                       ("rule_id", "part", "n_parts", "entry", "categories", "topics")])
-    valid = F.when(F.col("symbol").isNotNull(), F.struct("position", "symbol"))
-    agg = joined.groupBy(id_col).agg(
-        # sorted by position, so array_distinct keeps each symbol's first occurrence
-        F.array_distinct(F.sort_array(F.collect_list(valid)).getField("symbol")).alias("ipc_symbols"),
-        F.coalesce(F.max("position"), F.lit(0)).alias("n_ipc_tokens"),
-        F.count(F.when(F.col("position").isNotNull() & F.col("symbol").isNull(), 1)).cast("int")
-        .alias("n_ipc_invalid"),
-        F.collect_set(F.when(F.col("inv_rule_id").isNotNull(), match)).alias("_matches"),
-    )
-    m = F.col("_matches")
-    # a rule holds when a token matches its primary part and, if it has two, another (or the
-    # same) token matches its combined part
-    holds = F.filter(m, lambda x: (x["part"] == PRIMARY) & (
-        (x["n_parts"] == 1) | F.exists(m, lambda y: (y["rule_id"] == x["rule_id"]) & (y["part"] == COMBINED))))
-    satisfied = F.col("_satisfied")
-    none = F.array().cast("array<string>")
-
-    def payload(field: str, nested: bool) -> Column:
-        values = F.transform(satisfied, lambda x: x[field])
-        return F.when(F.size(satisfied) > 0, F.array_sort(F.array_distinct(
-            F.flatten(values) if nested else values))).otherwise(none)
-
-    return (agg
-            .withColumn("_satisfied", F.when(F.size(m) > 0, holds).otherwise(m))   # m: [] there
-            .select(
-                id_col,
-                "ipc_symbols",
-                F.try_element_at("ipc_symbols", F.lit(1)).alias("main_ipc"),
-                "n_ipc_tokens",
-                F.size("ipc_symbols").alias("n_ipc_valid"),
-                "n_ipc_invalid",
-                (F.size(satisfied) > 0).alias("is_green"),
-                payload("categories", True).alias("categories"),
-                payload("topics", True).alias("topics"),
-                payload("entry", False).alias("green_entries"),
-            ))
-

@@ -1,5 +1,8 @@
 """IPC symbols: normalise dirty symbols to one canonical form and parse them (SPEC §2).
 
+Here the rules as data and the pure-Python reference; their Spark column expressions are
+`greenlink.silver.ipc_columns`, their DuckDB query bench/bench_green_duckdb.py.
+
 Canonical form: `F03D 1/06` (subclass, one space, main group without leading zeros, `/`,
 subgroup digits with trailing zeros beyond two dropped); a subclass alone is `F03D`, a
 class alone `B61`. Anything else is invalid (None / null) and counted by the caller.
@@ -41,10 +44,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-
-from greenlink.core.text import FULLWIDTH, HALFWIDTH, translate_where_needed
+from greenlink.core.text import FULLWIDTH, HALFWIDTH
 
 # ---------------------------------------------------------------------------------------
 # The normalisation as data: one character map and a list of regex steps, shared by the
@@ -84,7 +84,7 @@ _TABLE = {ord(a): b for a, b in zip(TRANSLATE_FROM, TRANSLATE_TO)}
 # field level: a space run followed by a section letter + class digits starts a new symbol
 FIELD_SPLIT_INSERT = (r" +([A-H][0-9])", r";\1")
 FIELD_SEPARATORS = r"[;,|]"
-_SEPARATOR_RUN = f" *{FIELD_SEPARATORS}[ {FIELD_SEPARATORS[1:-1]}]*"   # with the blank tokens around it
+SEPARATOR_RUN = f" *{FIELD_SEPARATORS}[ {FIELD_SEPARATORS[1:-1]}]*"   # with the blank tokens around it
 
 # token level, in order; every step replaces all matches
 TOKEN_STEPS: tuple[tuple[str, str], ...] = (
@@ -141,12 +141,6 @@ LEVELS = ("class", "subclass", "group")
 def symbol_level(symbol: str) -> str:
     """Level of a canonical symbol: `group` (`F03D 1/06`), `subclass` (`F03D`), `class` (`B61`)."""
     return "group" if " " in symbol else ("subclass" if len(symbol) == 4 else "class")
-
-
-def symbol_level_column(symbol: Column) -> Column:
-    """Spark version of `symbol_level` (null for a null symbol)."""
-    return (F.when(symbol.contains(" "), F.lit("group"))
-            .when(F.length(symbol) == 4, F.lit("subclass")).when(symbol.isNotNull(), F.lit("class")))
 
 
 def sort_key(main_group: int, subgroup: str) -> int:
@@ -209,111 +203,3 @@ def parse_ipc_field(field: str | None) -> list[tuple[str, str | None]]:
 def ipc_symbols(field: str | None) -> list[str]:
     """Valid canonical symbols of a field, deduplicated, first = main."""
     return [s for _, s in parse_ipc_field(field) if s is not None]
-
-
-# ---------------------------------------------------------------------------------------
-# Spark column expressions (built-in functions only; usable inside higher-order lambdas)
-# ---------------------------------------------------------------------------------------
-
-_PAIRS_TYPE = "array<struct<token:string,symbol:string>>"
-
-
-# every character the map changes is outside printable ASCII or a lower-case letter
-_NEEDS_MAP = r"[^\x20-\x60\x7B-\x7E]"
-
-
-def _translate(col: Column) -> Column:
-    return translate_where_needed(col, TRANSLATE_FROM, TRANSLATE_TO, _NEEDS_MAP)
-
-
-def normalise_ipc_column(col: Column | str, mapped: bool = False) -> Column:
-    """Spark version of `normalise_ipc`: canonical symbol string or null. `mapped`: the
-    token is `split_ipc_column`'s, whose field went through the character map already."""
-    c = F.col(col) if isinstance(col, str) else col
-    c = c if mapped else _translate(c)
-    for pattern, repl in TOKEN_STEPS:
-        c = F.regexp_replace(c, pattern, java_replacement(repl))
-    # null when CANONICAL does not match; unlike nullif(regexp_extract(..), '') this
-    # references the chain once (nullif expands to if(x = '', null, x), doubling the work)
-    return F.try_element_at(F.regexp_extract_all(c, F.lit(CANONICAL), F.lit(1)), F.lit(1))
-
-
-def split_ipc_column(col: Column | str) -> Column:
-    """Spark version of `split_ipc`: array<string> of tokens (empty array for null)."""
-    c = _translate(F.coalesce(F.col(col) if isinstance(col, str) else col, F.lit("")))
-    c = F.regexp_replace(c, FIELD_SPLIT_INSERT[0], java_replacement(FIELD_SPLIT_INSERT[1]))
-    # Blank tokens (spaces only) are dropped without a lambda: a separator takes the spaces
-    # before it and any spaces and separators after it, so a blank token can only be the
-    # empty string left at either end, which array_remove drops.
-    return F.array_remove(F.split(F.trim(c), _SEPARATOR_RUN), "")
-
-
-def parsed_ipc_column(col: Column | str) -> Column:
-    """Spark version of `parse_ipc_field`: array<struct<token, symbol>> in order, valid
-    symbols deduplicated keeping the first occurrence, invalid tokens kept (symbol null)."""
-    pairs = F.transform(split_ipc_column(col),
-                        lambda t: F.struct(t.alias("token"), normalise_ipc_column(t).alias("symbol")))
-    # A left fold keeps `pairs` referenced once, so the regex chain runs once per token.
-    empty_pairs = F.array().cast(_PAIRS_TYPE)
-    start = F.struct(F.array().cast("array<string>").alias("seen"), empty_pairs.alias("out"))
-
-    def step(acc: Column, p: Column) -> Column:
-        keep = F.struct(acc["seen"].alias("seen"), F.concat(acc["out"], F.array(p)).alias("out"))
-        add = F.struct(F.concat(acc["seen"], F.array(p["symbol"])).alias("seen"),
-                       F.concat(acc["out"], F.array(p)).alias("out"))
-        return (F.when(p["symbol"].isNull(), keep)
-                .when(F.array_contains(acc["seen"], p["symbol"]), acc)
-                .otherwise(add))
-
-    return F.aggregate(pairs, start, step, lambda acc: acc["out"])
-
-
-def ipc_symbols_column(col: Column | str) -> Column:
-    """Spark version of `ipc_symbols`: array<string> of valid symbols, first = main."""
-    return F.transform(F.filter(parsed_ipc_column(col), lambda p: p["symbol"].isNotNull()),
-                       lambda p: p["symbol"])
-
-
-def symbol_parts(symbol: Column) -> dict[str, Column]:
-    """Parts of a canonical symbol column: ipc_class, subclass, main_group, subgroup, sort_key
-    (null where the symbol is null or has no such part)."""
-    has_group = symbol.contains(" ")
-    main_group = F.when(has_group, F.regexp_extract(symbol, r" ([0-9]+)/", 1).try_cast("int"))
-    subgroup = F.when(has_group, F.substring_index(symbol, "/", -1))
-    key = (main_group.cast("long") * F.lit(KEY_SCALE)
-           + F.rpad(subgroup, SUBGROUP_DIGITS, "0").try_cast("long"))
-    return {
-        "ipc_class": F.substring(symbol, 1, 3),
-        "subclass": F.when(F.length(symbol) >= 4, F.substring(symbol, 1, 4)),
-        "main_group": main_group,
-        "subgroup": subgroup,
-        "sort_key": key,
-    }
-
-
-def explode_ipc(df: DataFrame, id_col: str = "application_no", ipc_col: str = "ipc") -> DataFrame:
-    """One row per IPC token of each patent (SPEC §2 normal form).
-
-    Input: `id_col`, `ipc_col` (raw IPC field). Output columns:
-    `id_col`, position (1-based order of the token in the field; 1 = main), ipc_token
-    (after the character map), symbol (canonical or null), valid, ipc_class, subclass,
-    main_group, subgroup, sort_key. Repeats of a symbol are kept here (they cannot change a
-    match; `inventory.classify_green` deduplicates the list keeping the first occurrence).
-    A patent without any token keeps one row with position and symbol null and valid
-    false, so that every input patent reaches `classify_green`.
-    """
-    # Tokens are exploded first and normalised as a top-level column: Spark generates code
-    # for it there (about twice as fast as evaluating the chain inside an array lambda).
-    exploded = df.select(F.col(id_col), F.posexplode_outer(split_ipc_column(ipc_col)).alias("_pos", "ipc_token"))
-    with_symbol = exploded.select(id_col, "_pos", "ipc_token",
-                                  normalise_ipc_column("ipc_token", mapped=True).alias("symbol"))
-    symbol = F.col("symbol")
-    parts = symbol_parts(symbol)
-    return with_symbol.select(
-        F.col(id_col),
-        (F.col("_pos") + 1).alias("position"),
-        "ipc_token",
-        symbol,
-        symbol.isNotNull().alias("valid"),
-        *[c.alias(name) for name, c in parts.items()],
-    )

@@ -2,7 +2,7 @@
 
 Steps (SPEC §1–§3, docs/classify.md):
 1. every bronze patent record is green-classified (IPC normalised, inventory matched as a
-   broadcast join, `inventory.classify_green`);
+   broadcast join, `green.classify_green`);
 2. records sharing an application number collapse to one patent by the documented rule
    (`best_records`); a patent whose chosen record has no parseable IPC symbol or no
    applicant is rejected (`no_parseable_ipc` first, then `no_applicant`), with all its
@@ -25,9 +25,9 @@ from greenlink.bronze.tables import PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import state, tables
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
-from greenlink.reference.inventory import load_inventory
-from greenlink.reference.ipc import symbol_level_column
+from greenlink.silver.green import load_inventory
 from greenlink.silver.incremental import Before, refresh
+from greenlink.silver.ipc_columns import symbol_level_column
 from greenlink.silver.locate import locate, location_count_keys
 from greenlink.silver.records import (JOB, best_records, classified_records, reject_reason, rejected_records,
                                       silver_patents, silver_transfers)

@@ -10,11 +10,11 @@ from typing import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from greenlink.bronze.fields import is_blank
 from greenlink.core.printable import printable_column
-from greenlink.reference import ids
-from greenlink.reference.inventory import classify_green
-from greenlink.reference.ipc import explode_ipc
 from greenlink.silver.applicants import count_names, split_names
+from greenlink.silver.green import classify_green
+from greenlink.silver.ipc_columns import explode_ipc
 from greenlink.silver.tables import PATENTS
 
 JOB = "classify"
@@ -84,9 +84,9 @@ def reject_detail() -> Column:
     and `n_records`: every rejected record carries one, whether its patent has one record or several."""
     ipc, names = F.col("_ipc"), F.col("_applicants")
     what = (F.when(F.col("reason") == "no_parseable_ipc",
-                   F.when(ids.is_blank(ipc), F.lit("the IPC field is empty"))
+                   F.when(is_blank(ipc), F.lit("the IPC field is empty"))
                    .otherwise(F.format_string("no valid IPC symbol in '%s'", ipc)))
-            .otherwise(F.when(ids.is_blank(names), F.lit("the applicant field is empty"))
+            .otherwise(F.when(is_blank(names), F.lit("the applicant field is empty"))
                        .otherwise(F.format_string("no applicant name in '%s'", names))))
     detail = F.when(F.col("n_records") > 1,
                     F.format_string("application %s has %d records; the chosen one: %s",

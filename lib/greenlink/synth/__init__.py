@@ -23,5 +23,7 @@ pipeline must compute from them. Modules:
 - `nextmonth`   the following month's dump of a world or dump (`--next-month-of`, issue 23)
 
 Also here, for tests and bench only: `estimation_panel`, a plain SPEC §7 city-year panel
-(`simulate_panel`) the estimation tests and bench/bench_estimate.py estimate on.
+(`simulate_panel`) the estimation tests and bench/bench_estimate.py estimate on; `montecarlo`,
+the estimators on simulated worlds (pseudo-true values on the generator's panels, the
+study-shape worlds of Tables 2 and 3; bench/bench_montecarlo.py).
 """

@@ -13,7 +13,7 @@ the continuous outcomes (ln_gtr = ln_gtr*, so the system holds exactly: recovery
 count columns and their ln(1+x) forms (bench/bench_estimate.py, Table rendering). Years
 before `years[0]` are burn-in, dropped from the panel.
 
-Not `estimate.montecarlo.simulate_world`: that one draws one world per Table 2/3 column
+Not `synth.montecarlo.simulate_world`: that one draws one world per Table 2/3 column
 group (Tobit, two-part, mixed, dynamic) with city effects correlated with the regressors and
 no count columns; it shares the planted coefficients below. `synth.system.simulate` is the
 generator's world, which the pipeline rebuilds from raw files.

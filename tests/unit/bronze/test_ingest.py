@@ -1,7 +1,7 @@
 """Ingest's parts on hand-made values (docs/ingest.md): application numbers and dates
-(reference/ids.py, dates.py), patent types, header matching, encoding sniffing, Excel cells, CSV
-line numbering, the row checks' precedence and count reconciliation. The ingest stage on the
-hand-written world is tests/integration/test_ingest_stage.py."""
+(reference/ids.py, bronze/fields.py), patent types, header matching, encoding sniffing, Excel
+cells, CSV line numbering, the row checks' precedence and count reconciliation. The ingest stage
+on the hand-written world is tests/integration/test_ingest_stage.py."""
 from __future__ import annotations
 
 import codecs
@@ -11,14 +11,14 @@ from types import SimpleNamespace
 import pytest
 from pyspark.sql import functions as F
 
-from greenlink.bronze import checks, readers
+from greenlink.bronze import checks, fields, readers
 from greenlink.bronze.layout import InputFile, load_conf, match_columns, sniff_bytes, type_key
 from greenlink.core.errors import UserError
 from greenlink.core.text import text_key
-from greenlink.reference import dates, ids
+from greenlink.reference import ids
 
 
-# ---------------------------------------------------------------- ids.py, dates.py
+# ---------------------------------------------------------------- ids.py, fields.py
 
 def test_check_digit_on_published_numbers():
     assert ids.check_digit("201710601862") == "3"          # 201710601862.3
@@ -39,10 +39,10 @@ def test_application_no_every_form(spark):
         "201710601862.4": None, "20171060186": None, "CN": None, "abc": None, "": None, None: None,
     }
     df = spark.createDataFrame([(k,) for k in cases], "raw string")
-    got = {r["raw"]: (r["c"], r["p"]) for r in ids.with_application_no(df, "raw", "c", "p").collect()}
+    got = {r["raw"]: (r["c"], r["p"]) for r in fields.with_application_no(df, "raw", "c", "p").collect()}
     assert {k: v[0] for k, v in got.items()} == cases
     assert all((c is None) == (p is not None) for c, p in got.values())
-    assert ids.with_application_no(df, "raw", "c").columns == ["raw", "c"]
+    assert fields.with_application_no(df, "raw", "c").columns == ["raw", "c"]
     assert got["201710601862.4"][1] == "check digit 4 does not match the computed 3: '201710601862.4'"
     assert got["CN"][1] == "not an application number: 'CN'"
     assert got[""][1] == got[None][1] == "application number is empty"
@@ -68,7 +68,7 @@ def test_parse_date_every_form(spark):
         "未授权": None, "": None, None: None,
     }
     df = spark.createDataFrame([(k,) for k in cases], "raw string")
-    got = {r["raw"]: r["d"] for r in df.select("raw", dates.parse_date(F.col("raw")).alias("d")).collect()}
+    got = {r["raw"]: r["d"] for r in df.select("raw", fields.parse_date(F.col("raw")).alias("d")).collect()}
     assert got == cases
 
 

@@ -225,10 +225,11 @@ def test_translate_is_skipped_only_where_it_changes_nothing(spark):
 
     from greenlink.core import text
     from greenlink.reference import ipc
+    from greenlink.silver import ipc_columns
 
     maps = {"fold": (text.fold_width, text.FULLWIDTH, text.HALFWIDTH),
             "fold_lower": (text.fold_width_lower, text.FOLD_LOWER_FROM, text.FOLD_LOWER_TO),
-            "ipc": (ipc._translate, ipc.TRANSLATE_FROM, ipc.TRANSLATE_TO)}
+            "ipc": (ipc_columns._translate, ipc.TRANSLATE_FROM, ipc.TRANSLATE_TO)}
     rng = random.Random(2)
     alphabet = "aZ09 ;/.-苏\t\x01\x7f\u00a0\u3000\u3001ＡｚＺ０；\ufeff"
     values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(2000)] + [None, ""]

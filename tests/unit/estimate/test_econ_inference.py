@@ -18,7 +18,7 @@ from greenlink.estimate import estimate, table_from_dict
 from greenlink.estimate import vce
 from greenlink.estimate.jackknife import halves
 from greenlink.estimate.mixed import MixedLikelihood
-from greenlink.estimate.montecarlo import replicate, simulate_world
+from greenlink.synth.montecarlo import replicate, simulate_world
 
 
 def _num_scores(ll_rows, theta: np.ndarray, h: float = 1e-6) -> np.ndarray:

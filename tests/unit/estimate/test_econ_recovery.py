@@ -174,9 +174,9 @@ def test_mixed_with_fixed_effects_excludes_groups_at_the_count_bound():
 
 
 def test_pseudo_true_values_over_seeds():
-    """econ.montecarlo: per-seed Table 2 (2)(4) estimates on the generator's panel and their
+    """synth.montecarlo: per-seed Table 2 (2)(4) estimates on the generator's panel and their
     mean over seeds; in the alpha recovery world the planted values are within the spread."""
-    from greenlink.estimate.montecarlo import pseudo_true, summarize
+    from greenlink.synth.montecarlo import pseudo_true, summarize
 
     frame = pseudo_true(8_000, [8, 9], profile="recovery_alpha")
     assert list(frame["seed"]) == [8, 8, 9, 9]

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from greenlink.bronze.tables import PATENTS_RAW
-from greenlink.reference.inventory import load_inventory
+from greenlink.silver.green import load_inventory
 from greenlink.silver.classify import best_records, classified_records, reject_reason
 
 
