@@ -19,7 +19,7 @@ from greenlink.core.config import conf_file
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import reports_dir
-from greenlink.estimate.estimate import run_tables
+from greenlink.estimate.fitting import run_tables
 from greenlink.estimate.io import read_panel
 from greenlink.estimate.render import FORMATS, write_reports
 from greenlink.estimate.results import STAT_COLUMNS

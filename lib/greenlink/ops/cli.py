@@ -24,13 +24,13 @@ from greenlink.core.session import resolve_warehouse
 # command -> (module, one-line help). Order of PIPELINE is the order `run --all` follows.
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("greenlink.synth.world", "write a synthetic patent world (raw inputs + truth/)"),
-    "ingest": ("greenlink.bronze.job", "raw dumps -> bronze Delta tables with rejects"),
-    "classify": ("greenlink.silver.classify", "bronze -> silver: dedupe, green classification, applicant location"),
-    "policy": ("greenlink.gold.policy", "policy documents -> gold.policy_tools, gold.policy_synergy"),
+    "ingest": ("greenlink.bronze.stage", "raw dumps -> bronze Delta tables with rejects"),
+    "classify": ("greenlink.silver.stage", "bronze -> silver: dedupe, green classification, applicant location"),
+    "policy": ("greenlink.gold.policy.stage", "policy documents -> gold.policy_tools, gold.policy_synergy"),
     "estimate": ("greenlink.estimate.stage", "3SLS system and Tables 1-7 from the panel (or any panel file + spec)"),
-    "controls": ("greenlink.gold.controls", "panel inputs -> silver controls, gold.sample_log (SPEC §3 sample), er"),
-    "networks": ("greenlink.gold.network_stage", "silver -> gold city networks, city-year network variables, maps"),
-    "panel": ("greenlink.gold.panel", "gold.city_year_panel (SPEC §4-§6) and Table 1"),
+    "controls": ("greenlink.gold.controls.stage", "panel inputs -> silver controls, gold.sample_log (SPEC §3 sample), er"),
+    "networks": ("greenlink.gold.networks.stage", "silver -> gold city networks, city-year network variables, maps"),
+    "panel": ("greenlink.gold.panel.stage", "gold.city_year_panel (SPEC §4-§6) and Table 1"),
     "run": ("greenlink.ops.pipeline", "run pipeline stages in order (--all for every stage)"),
     "diff": ("greenlink.ops.diff", "what changed in tables between two Delta versions, by natural key"),
 }

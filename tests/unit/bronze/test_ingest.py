@@ -16,7 +16,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from greenlink.bronze import checks, readers
-from greenlink.bronze.job import ingest
+from greenlink.bronze.stage import ingest
 from greenlink.bronze.layout import InputFile, load_conf, match_columns, sniff_bytes, type_key
 from greenlink.bronze.tables import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import tables
@@ -439,7 +439,7 @@ def test_next_month_reuses_unchanged_lines_and_equals_a_full_ingest(spark, world
     """A new full dump: lines ingested last month are recognised by their hash and not parsed
     again, and bronze ends exactly as a full ingest of the dump leaves it (duplicates included:
     the first copy of a repeated record is now another line). Changed rules: full again."""
-    from greenlink.bronze import job
+    from greenlink.bronze import stage as ingest_stage
 
     nxt = _next_month(world, tmp_path / "next")
     with warehouse_at(spark, tmp_path / "full"):
@@ -451,7 +451,7 @@ def test_next_month_reuses_unchanged_lines_and_equals_a_full_ingest(spark, world
         counts = ingest(spark, nxt)
         assert snapshot(spark) == expected
         run = _last_ingest(spark)
-        monkeypatch.setattr(job, "rules_digest", lambda conf, logic: "other rules")
+        monkeypatch.setattr(ingest_stage, "rules_digest", lambda conf, logic: "other rules")
         back = ingest(spark, world)                                   # last month's dump again
         assert snapshot(spark) == first.tables
         rerun = _last_ingest(spark)
@@ -497,7 +497,7 @@ def test_kind_without_rejects_is_skipped_on_reingest(spark, world, first, tmp_pa
 
 
 def test_counts_that_do_not_reconcile_fail_loudly():
-    from greenlink.bronze.job import reconcile
+    from greenlink.bronze.stage import reconcile
 
     f = SimpleNamespace(relpath="patents/a.csv")
     ok = {"n": 3, "lo": 1, "hi": 3, "distinct": 3, "accepted": 2, "reasons": {"duplicate_row": 1}}

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from greenlink.core.errors import UserError
-from greenlink.gold.control_checks import PlaceNames, admin_level_of, cell_text, number, year_number
-from greenlink.gold.controls import KINDS, ControlsConfig, run
-from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelSettings
+from greenlink.gold.controls.checks import PlaceNames, admin_level_of, cell_text, number, year_number
+from greenlink.gold.controls.stage import KINDS, ControlsConfig, run
+from greenlink.gold.panel.settings import CITY_CONTROL_VALUES, PanelSettings
 from greenlink.gold.sample import sample_log
 from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECT_REASONS, CONTROL_REJECTS, ER_INDEX,
                                    ER_WEIGHTS, PROVINCE_IP, SAMPLE_LOG)

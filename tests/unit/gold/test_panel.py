@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from greenlink.core import tables
-from greenlink.gold.panel import app_audit, app_counts, assemble_panel, coverage_problems, panel_grid, write_table1
+from greenlink.gold.panel.assembly import app_audit, app_counts, assemble_panel, coverage_problems, panel_grid
+from greenlink.gold.panel.stage import write_table1
 from greenlink.gold.tables import LN_VARS, NETWORK_VARS, PANEL, PANEL_COLUMNS
 
 YEARS = (2019, 2020)

@@ -9,12 +9,14 @@ import pytest
 import yaml
 
 from greenlink.core import tables
+from greenlink.core.config import conf_file
 from greenlink.core.errors import UserError
 from greenlink.core.text import parse_years
-from greenlink.gold import policy as P, policy_text as PT
-from greenlink.gold.policy import PolicyConfig
+from greenlink.gold.policy import stage as P, synergy as SY, text as PT
+from greenlink.gold.policy.stage import PolicyConfig
 from greenlink.gold.tables import POLICY_REJECTS, POLICY_SYNERGY, POLICY_TOOLS
 from greenlink.ops.commands import policy as policy_command
+from greenlink.reference.gazetteer import province_lookup
 
 import paths
 from frames import assert_frame_equal, rows_of
@@ -25,12 +27,12 @@ DOCS = yaml.safe_load((DATA / "documents.yaml").read_text(encoding="utf-8"))["do
 
 @pytest.fixture(scope="module")
 def agencies():
-    return P.AgencyDictionary.load()
+    return PT.AgencyDictionary.load()
 
 
 @pytest.fixture(scope="module")
 def tools():
-    return P.ToolDictionary.load()
+    return PT.ToolDictionary.load()
 
 
 # --------------------------------------------------------------------------- agencies (pure)
@@ -77,12 +79,12 @@ def test_unknown_agency_is_kept_and_listed(agencies):
 
 
 def test_agency_dictionary_rejects_an_alias_under_two_names(tmp_path):
-    data = yaml.safe_load(P.conf_file("policy_agencies.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(conf_file("policy_agencies.yaml").read_text(encoding="utf-8"))
     data["aliases"]["财政厅"].append("科技厅")
     bad = tmp_path / "agencies.yaml"
     bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(UserError, match="科技厅"):
-        P.AgencyDictionary.load(bad)
+        PT.AgencyDictionary.load(bad)
 
 
 # --------------------------------------------------------------------------- tools (pure)
@@ -127,16 +129,16 @@ def test_simple_negation(tools):
 
 
 def test_tool_dictionary_rejects_a_keyword_under_two_instruments(tmp_path):
-    data = yaml.safe_load(P.conf_file("policy_tools.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(conf_file("policy_tools.yaml").read_text(encoding="utf-8"))
     data["types"]["demand"]["instruments"]["procurement"]["keywords"].append("税收优惠")
     bad = tmp_path / "tools.yaml"
     bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(UserError, match="税收优惠"):
-        P.ToolDictionary.load(bad)
+        PT.ToolDictionary.load(bad)
 
 
 def test_provinces_and_years_resolve():
-    lookup = P.province_lookup()
+    lookup = province_lookup()
     assert len({v for v in lookup.values()}) == 31
     for raw in ("江苏", "江苏省", "320000", " 江苏省 "):
         assert PT.resolve_province(raw, lookup) == ("320000", "江苏省")
@@ -156,7 +158,7 @@ def synergy_rows(spark, policies, empty_year="carry_forward", years=(2010, 2013)
     units = spark.createDataFrame([("320000", "江苏省"), ("330000", "浙江省"), ("520000", "贵州省")],
                                   "province_code string, province_name string")
     df = spark.createDataFrame(policies, POLICY_COLS)
-    out = P.policy_synergy(df, units, years, empty_year).collect()
+    out = SY.policy_synergy(df, units, years, empty_year).collect()
     return {(r["province_code"], r["year"]): r.asDict() for r in out}
 
 

@@ -102,4 +102,4 @@ def test_submit_dry_run_prints_the_exact_command(capsys, monkeypatch, tmp_path):
     import zipfile
 
     names = zipfile.ZipFile(z).namelist()
-    assert "greenlink/ops/cli.py" in names and "greenlink/bronze/job.py" in names
+    assert "greenlink/ops/cli.py" in names and "greenlink/bronze/stage.py" in names

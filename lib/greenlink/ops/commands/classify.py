@@ -5,7 +5,7 @@ import argparse
 
 from greenlink.core.session import get_spark
 from greenlink.ops.cli import add_common, add_full
-from greenlink.silver.classify import ClassifyConfig, run
+from greenlink.silver.stage import ClassifyConfig, run
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from greenlink.core.errors import UserError
 from greenlink.core.text import text_key
 from greenlink.reference.gazetteer import cities
 
-# The er indicators (SPEC §5, gold.entropy): yearbook columns like CONTROL_VALUES, declared here
+# The er indicators (SPEC §5, gold.controls.entropy): yearbook columns like CONTROL_VALUES, declared here
 # (no Spark) so that gold.tables builds silver.city_controls and gold.er_index from them.
 ER_INDICATORS: tuple[str, ...] = (
     "so2_removal_rate",             # industrial SO2 removal rate, %
