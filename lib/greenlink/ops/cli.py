@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "estimate": ("greenlink.estimate.stage", "3SLS system and Tables 1-7 from the panel (or any panel file + spec)"),
     "controls": ("greenlink.gold.controls.stage", "panel inputs -> silver controls, gold.sample_log (SPEC §3 sample), er"),
     "networks": ("greenlink.gold.networks.stage", "silver -> gold city networks, city-year network variables, maps"),
-    "panel": ("greenlink.gold.panel.stage", "gold.city_year_panel (SPEC §4-§6) and Table 1"),
+    "panel": ("greenlink.gold.panel.stage", "gold.city_year_panel (SPEC §4-§6)"),
     "run": ("greenlink.ops.pipeline", "run pipeline stages in order (--all for every stage)"),
     "diff": ("greenlink.ops.diff", "what changed in tables between two Delta versions, by natural key"),
 }

@@ -68,7 +68,7 @@ def test_admin_levels_and_cgl():
 def test_panel_conf_is_validated(tmp_path):
     bad = tmp_path / "panel.yaml"
     bad.write_text("years: [2010, 2020]\nsample: {columns: [pgdp, gdpp], max_missing_share: 0.2}\n"
-                   "admin_levels: {}\ntable1: {}\n", encoding="utf-8")
+                   "admin_levels: {}\n", encoding="utf-8")
     with pytest.raises(UserError, match="gdpp"):
         PanelSettings.load(bad)
     bad.write_text("years: [2010, 2020]\nsample: {columns: [pgdp], max_missing_share: 1.5}\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""`greenlink panel`: the city-year panel of SPEC §4–§6 (gold.city_year_panel) and Table 1.
+"""`greenlink panel`: the city-year panel of SPEC §4–§6 (gold.city_year_panel).
 
 One row per sample city (gold.sample_log) and study year, with
 - every SPEC §4 network variable from gold.city_network_metrics (`bc_gt` is SPEC's transfer
@@ -9,27 +9,21 @@ One row per sample city (gold.sample_log) and study year, with
   (silver.province_ip), HSR, cgl (silver.city_attributes), er (gold.er_index);
 - SPEC §6 policy synergy zts, gjs, rps of the city's province (gold.policy_synergy).
 Missing controls stay null (docs/panel.md): the econometrics drops incomplete rows per
-equation; only `er` is gap-filled, by the controls stage as SPEC §5 prescribes.
-The rows come from `gold.panel.assembly`. Table 1 (conf/estimation/table1.yaml) is written to
-<reports>/tables/ as Markdown, LaTeX and CSV.
+equation; only `er` is gap-filled, by the controls stage as SPEC §5 prescribes. The rows come
+from `gold.panel.assembly`; Table 1 (descriptive statistics of this panel) is one of the
+article's tables the estimate stage writes (docs/architecture.md, "Layout").
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from greenlink.core import state, tables
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
-from greenlink.core.session import reports_dir
-from greenlink.estimate.fitting import run_table
-from greenlink.estimate.render import write_reports
-from greenlink.estimate.spec import load_table
 from greenlink.gold.panel.assembly import app_audit, app_counts, assemble_panel, coverage_problems, panel_grid
 from greenlink.gold.panel.settings import PanelSettings
 from greenlink.gold.sample import sample_cities
@@ -42,20 +36,6 @@ JOB = "panel"
 INPUTS: tuple[str, ...] = tuple(s.name for s in (CITY_NETWORK_METRICS, PATENTS, CITY_CONTROLS, PROVINCE_IP,
                                                  CITY_ATTRIBUTES, ER_INDEX, POLICY_SYNERGY))
 
-# --------------------------------------------------------------------------- Table 1
-
-def write_table1(panel: pd.DataFrame, spec: str | Path, out_dir: str | Path,
-                 formats: Sequence[str] = ("md", "tex", "csv")) -> list[Path]:
-    """Table 1 (descriptive statistics, article layout) of `panel` as <out_dir>/<table>.<fmt>.
-    The panel is sorted by city and year first, so the same panel gives the same bytes."""
-    table = load_table(spec)
-    if table.kind != "descriptive":
-        raise UserError(f"{spec}: Table 1 must be a descriptive table (kind: descriptive)")
-    ordered = panel.sort_values(["city_code", "year"], kind="stable").reset_index(drop=True)
-    return write_reports([run_table(ordered, table)], out_dir, tuple(formats), plots=False)
-
-
-# --------------------------------------------------------------------------- stage
 
 @dataclass(frozen=True)
 class PanelConfig:
@@ -63,20 +43,18 @@ class PanelConfig:
 
     years: tuple[int, int] | None = None      # study years (None: conf/panel.yaml)
     panel_conf: str | None = None             # panel settings (None: conf/panel.yaml)
-    reports: str | None = None                # reports folder (None: <warehouse>/../reports)
     full: bool = False                        # run even when the inputs are unchanged
 
 
 def run(spark: SparkSession, config: PanelConfig = PanelConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
-    """Write gold.city_year_panel and Table 1; returns the counts recorded in _meta.runs."""
+    """Write gold.city_year_panel; returns the counts recorded in _meta.runs."""
     conf = PanelSettings.load(config.panel_conf)
     years = config.years or conf.years
-    out_dir = Path(reports_dir(spark, config)) / "tables"
-    inputs = {"panel_conf": conf.source, "table1_spec": str(conf.table1_spec), "reports": str(out_dir)}
+    inputs = {"panel_conf": conf.source}
     st = state.stage_state(spark, JOB, __name__, reads=(*INPUTS, SAMPLE_LOG.name), owns=(PANEL.name,),
-                           files={"conf": state.file_digest([Path(conf.source), Path(conf.table1_spec)])},
-                           settings={"years": years, "reports": str(out_dir)})
+                           files={"conf": state.file_digest([Path(conf.source)])},
+                           settings={"years": years})
     with Run(spark, JOB, inputs=inputs, args={"years": years}, parent_run_id=parent_run_id) as r:
         if r.track(st, full=config.full) == "skipped":
             return dict(r.counts)
@@ -103,8 +81,4 @@ def run(spark: SparkSession, config: PanelConfig = PanelConfig(),
         for c in NULLABLE:
             r.count(f"panel.null.{c}", stats[c])
         r.log(f"{stats['rows']} city-years of {stats['cities']} cities written")
-        pdf = written.toPandas()
-        paths = write_table1(pdf, conf.table1_spec, out_dir, conf.table1_formats)
-        r.count("table1.files", len(paths))
-        r.log(f"Table 1 -> {', '.join(str(p) for p in paths)}")
         return dict(r.counts)

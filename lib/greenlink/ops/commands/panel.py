@@ -1,4 +1,4 @@
-"""`greenlink panel`: gold.city_year_panel (SPEC §4-§6) and Table 1."""
+"""`greenlink panel`: gold.city_year_panel (SPEC §4-§6)."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def config(args: argparse.Namespace) -> PanelConfig:
     return PanelConfig(years=parse_years(args.years) if args.years else None, panel_conf=args.panel_conf,
-                            reports=args.reports, full=args.full)
+                       full=args.full)
 
 
 def main(args: argparse.Namespace) -> int:
