@@ -480,6 +480,9 @@ def input_dir(config: IngestConfig) -> Path:
     return Path(config.input).expanduser()
 
 
+CONFIG = IngestConfig  # the config `run` takes (core.stages: how the pipeline finds it)
+
+
 def run(spark: SparkSession, config: IngestConfig = IngestConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     """Ingest `config.input` in an existing session; returns the run's counts."""

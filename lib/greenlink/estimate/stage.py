@@ -125,6 +125,9 @@ class EstimateConfig:
             raise UserError("--spec needs --panel FILE and --out DIR")
 
 
+CONFIG = EstimateConfig  # the config `run` takes (core.stages: how the pipeline finds it)
+
+
 def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | None = None) -> dict[str, int]:
     """Pipeline stage: every article table on gold.city_year_panel -> gold.estimates and
     <reports>/tables. gold.estimates is rewritten only when an estimate changed, so a rerun on

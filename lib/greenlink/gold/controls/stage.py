@@ -155,6 +155,9 @@ def plan(config: ControlsConfig) -> tuple[Path, PanelSettings, tuple[int, int], 
     return input_dir, conf, years, kconfs, files
 
 
+CONFIG = ControlsConfig  # the config `run` takes (core.stages: how the pipeline finds it)
+
+
 def run(spark: SparkSession, config: ControlsConfig = ControlsConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     """Panel inputs -> silver.city_controls, silver.province_ip, silver.city_attributes,

@@ -225,6 +225,9 @@ def config_of(stage: NetworksConfig) -> NetworksSettings:
         figures=None if stage.figures else False)
 
 
+CONFIG = NetworksConfig  # the config `run` takes (core.stages: how the pipeline finds it)
+
+
 def run(spark: SparkSession, config: NetworksConfig = NetworksConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     """The stage: read the silver tables and the sample from the warehouse, build and write the

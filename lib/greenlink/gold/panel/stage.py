@@ -46,6 +46,9 @@ class PanelConfig:
     full: bool = False                        # run even when the inputs are unchanged
 
 
+CONFIG = PanelConfig  # the config `run` takes (core.stages: how the pipeline finds it)
+
+
 def run(spark: SparkSession, config: PanelConfig = PanelConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     """Write gold.city_year_panel; returns the counts recorded in _meta.runs."""

@@ -78,6 +78,9 @@ class PolicyConfig:
     full: bool = False                        # run even when the inputs are unchanged
 
 
+CONFIG = PolicyConfig  # the config `run` takes (core.stages: how the pipeline finds it)
+
+
 def run(spark: SparkSession, config: PolicyConfig = PolicyConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     """Read policies, write gold.policy_tools, bronze.policy_rejects, gold.policy_synergy.

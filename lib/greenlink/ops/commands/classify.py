@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from greenlink.core.session import get_spark
-from greenlink.ops.cli import add_common, add_full
+from greenlink.ops.options import add_common, add_full
 from greenlink.silver.stage import ClassifyConfig, run
 
 

@@ -6,7 +6,7 @@ import argparse
 from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
 from greenlink.gold.panel.stage import PanelConfig, run
-from greenlink.ops.cli import add_common, add_full
+from greenlink.ops.options import add_common, add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
