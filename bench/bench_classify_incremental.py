@@ -88,7 +88,7 @@ def main() -> int:
         ended = runs[(runs["job"] == "classify") & (runs["event"] == "end") & (runs["status"] == "succeeded")]
         recorded = dict(ended.sort_values("at").iloc[-1]["inputs"])["state.code"]
         real = state.code_digest
-        state.code_digest = lambda module: recorded if module == "greenlink.silver.classify" else real(module)
+        state.code_digest = lambda module: recorded if module == "greenlink.silver.stage" else real(module)
         result["snapshot_code"] = recorded
     for label, full in (("incremental", False), ("full", True))[: 2 if args.full else 1]:
         wh = root / ("B" if full else "A")

@@ -30,7 +30,7 @@ def main() -> int:
 
     t0 = time.perf_counter()
     import linearmodels  # noqa: F401  (import cost reported separately)
-    from greenlink.estimate.estimate import run_table
+    from greenlink.estimate.fitting import run_table
     from greenlink.estimate.render import write_reports
     from greenlink.estimate.spec import load_tables
     from greenlink.synth.estimation_panel import simulate_panel

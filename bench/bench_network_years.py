@@ -4,7 +4,7 @@ docs/benchmarks.md). Not a test.
     .venv/bin/python bench/bench_network_years.py --warehouse /tmp/b1m/inc_y2020/A \
         --copy-to /tmp/b1m/netw [--rule-only] [--json OUT.json]
 
-In one JVM: the year rule (`network_stage.changed_years` between the silver versions the last two
+In one JVM: the year rule (`gold.networks.stage.changed_years` between the silver versions the last two
 networks runs read) three times, then — on a copy of the warehouse, which the builds rewrite —
 the years the last run built and all years, built alternately twice.
 """
@@ -31,7 +31,8 @@ def main() -> None:
     from greenlink.core import tables
     from greenlink.core.runs import Run
     from greenlink.core.session import get_spark
-    from greenlink.gold import network_stage as S
+    from greenlink.gold.networks import stage as S
+    from greenlink.gold.networks.settings import NetworksSettings
 
     wh = Path(args.warehouse)
     if not args.rule_only:
@@ -44,7 +45,7 @@ def main() -> None:
     runs = (tables.read(spark, "_meta.runs").where((F.col("job") == "networks") & (F.col("event") == "end")
                                                     & (F.col("status") == "succeeded")).orderBy("at").collect())
     before, last = dict(runs[-2]["inputs"]), dict(runs[-1]["inputs"])
-    cfg = S.NetworksSettings.load()
+    cfg = NetworksSettings.load()
     since = {t: int(before[f"state.table:{t}"]) for t in S.SILVER_INPUTS}
     built = [int(y) for y in last["years.built"].split(",")]
     out: dict = {"warehouse": args.warehouse, "years_built": built, "load_before": os.getloadavg()[0], "rule_s": []}

@@ -57,15 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     from greenlink.core.session import get_spark
-    from greenlink.gold import network_stage
+    from greenlink.gold.networks import stage as networks_stage
 
     t0 = time.monotonic()
     spark = get_spark(a.profile, a.warehouse)
     session_s = time.monotonic() - t0
-    config = network_stage.NetworksConfig(patent_year=a.patent_year, figures=not a.no_figures, reports=a.reports)
+    config = networks_stage.NetworksConfig(patent_year=a.patent_year, figures=not a.no_figures, reports=a.reports)
     with Load() as load:
         t1 = time.monotonic()
-        counts = network_stage.run(spark, config)
+        counts = networks_stage.run(spark, config)
         wall = time.monotonic() - t1
     phases = {p: counts[f"phase_ms.{p}"] / 1000 for p in PHASES if f"phase_ms.{p}" in counts}
     result = {

@@ -8,7 +8,7 @@ to the cluster through ops/submit.sh, so a failed stage can be cleared and retri
 each stage gets its own row in _meta.runs. ops/submit.sh passes the Delta and GraphFrames
 jars of .cache/jars (or, with --packages, their coordinates and GREENLINK_MAVEN_REPOS as
 --repositories), so the networks stage finds GraphFrames on the cluster. The stages and their order are read from
-greenlink's own registry (`STAGES` in lib/greenlink/core/config.py), parsed rather than imported:
+greenlink's own registry (`STAGES` in lib/greenlink/core/stages.py), parsed rather than imported:
 Airflow's interpreter needs neither greenlink nor Spark. BashOperator keeps the DAG free of
 provider packages; with apache-airflow-providers-apache-spark, a SparkSubmitOperator with
 application=jobs/run.py and the same arguments (`python -m greenlink.ops.submit --dry-run`
@@ -38,12 +38,13 @@ LOCK_WAIT_S = 1800
 
 
 def pipeline_stages(home: str = HOME) -> list[str]:
-    """`STAGES` of lib/greenlink/core/config.py, read without importing greenlink."""
-    source = Path(home, "lib", "greenlink", "core", "config.py")
+    """The stage names of `STAGES` in lib/greenlink/core/stages.py (one `Stage(name, package,
+    help)` a stage, in pipeline order), read without importing greenlink."""
+    source = Path(home, "lib", "greenlink", "core", "stages.py")
     for node in ast.parse(source.read_text(encoding="utf-8")).body:
         target = getattr(node, "target", None) or (node.targets[0] if isinstance(node, ast.Assign) else None)
         if getattr(target, "id", None) == "STAGES":
-            return list(ast.literal_eval(node.value))
+            return [ast.literal_eval(stage.args[0]) for stage in node.value.elts]
     raise RuntimeError(f"no STAGES tuple in {source}")
 
 

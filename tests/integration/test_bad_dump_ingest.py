@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from greenlink.bronze.filechecks import BadFiles, binary_problem, check_input
-from greenlink.bronze.job import ingest
+from greenlink.bronze.stage import ingest
 from greenlink.bronze.layout import load_conf
 from greenlink.bronze.tables import FILE_REASONS, FILE_REJECTS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import tables

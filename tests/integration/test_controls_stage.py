@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from greenlink.core.errors import UserError
-from greenlink.gold.controls import KINDS, ControlsConfig, run
-from greenlink.gold.panelconf import CITY_CONTROL_VALUES
+from greenlink.gold.controls.stage import KINDS, ControlsConfig, run
+from greenlink.gold.panel.settings import CITY_CONTROL_VALUES
 from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECT_REASONS, CONTROL_REJECTS, ER_INDEX,
                                    ER_WEIGHTS, PROVINCE_IP, SAMPLE_LOG)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from greenlink.core import tables
-from greenlink.gold.panelconf import ER_INDICATORS
+from greenlink.gold.panel.settings import ER_INDICATORS
 from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECTS, ER_INDEX, ER_WEIGHTS, PROVINCE_IP,
                                    SAMPLE_LOG)
 

@@ -24,7 +24,7 @@ import pytest
 from greenlink.bronze import filechecks, readers
 from greenlink.bronze.excel import zip_problem
 from greenlink.bronze.filechecks import BadFiles, check_input
-from greenlink.bronze.job import ingest
+from greenlink.bronze.stage import ingest
 from greenlink.bronze.layout import FileProblem, load_conf
 from greenlink.bronze.tables import FILE_REASONS, FILE_REJECTS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import tables

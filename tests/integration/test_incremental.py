@@ -143,13 +143,14 @@ def test_two_incremental_months_equal_a_full_run_on_the_second(monthly, full_run
 @pytest.mark.parametrize("patent_year", ["application", "grant"])
 def test_the_years_a_month_touches_are_those_its_network_facts_changed_in(spark, use_warehouse, monthly,
                                                                           patent_year):
-    """`network_stage.changed_years` (from the change feeds) equals the years of the network
+    """`gold.networks.stage.changed_years` (from the change feeds) equals the years of the network
     facts that differ between the silver tables month 1's networks run read and those month 2's
     read, compared whole: network patents in their network year, network transfers in their
     registration year, a patent whose located organisation cities changed in its network year."""
     from greenlink.core import tables
-    from greenlink.gold.network_inputs import network_patents, network_transfers, transfer_rows
-    from greenlink.gold.network_stage import SILVER_INPUTS, NetworksSettings, changed_years
+    from greenlink.gold.networks.inputs import network_patents, network_transfers, transfer_rows
+    from greenlink.gold.networks.settings import NetworksSettings
+    from greenlink.gold.networks.stage import SILVER_INPUTS, changed_years
     from pyspark.sql import functions as F
 
     org_types = NetworksSettings.load().org_types
@@ -226,8 +227,8 @@ def test_a_run_that_dies_between_two_merges_then_reruns_equals_a_full_run(
     """classify's merge of silver.applicants fails while silver.patents' is committed (the
     merges run at once: a killed process leaves some committed, some not); the rerun sees a
     silver table written after the last good run, runs in full, and ends equal to a full run."""
-    from greenlink.bronze.job import ingest
-    from greenlink.silver import classify, incremental
+    from greenlink.bronze.stage import ingest
+    from greenlink.silver import incremental, stage as silver_stage
 
     wh = tmp_path / "warehouse"
     shutil.copytree(pipeline_warehouse, wh)
@@ -244,9 +245,9 @@ def test_a_run_that_dies_between_two_merges_then_reruns_equals_a_full_run(
         ingest(spark, months["month1"])
         monkeypatch.setattr(incremental, "apply_changes", dies_on_second)
         with pytest.raises(RuntimeError, match="killed between"):
-            classify.classify(spark)
+            silver_stage.classify(spark)
         monkeypatch.setattr(incremental, "apply_changes", real)
-        counts = classify.classify(spark)
+        counts = silver_stage.classify(spark)
     assert {"silver.patents", "silver.applicants"} <= set(merges)
     runs = read_table(wh, "_meta.runs")
     last = dict(runs[(runs["job"] == "classify") & (runs["event"] == "end")].sort_values("at").iloc[-1]["inputs"])
@@ -260,17 +261,17 @@ def test_a_changed_inventory_or_gazetteer_makes_classify_run_in_full(spark, use_
                                                                     tmp_path, conf_file):
     from greenlink.core import config, state
     from greenlink.core.paths import CONF_DIR
-    from greenlink.silver import classify
+    from greenlink.silver import stage as silver_stage
 
     conf = tmp_path / "conf"
     shutil.copytree(CONF_DIR, conf)
     with (conf / conf_file).open("a", encoding="utf-8") as fh:
         fh.write("\n")                       # any change to the file: its digest is part of the state
     with use_warehouse(monthly["wh"]):
-        unchanged = classify.plan(spark, classify.stage_state(spark), state.last_success(spark, "classify"), False)
+        unchanged = silver_stage.plan(spark, silver_stage.stage_state(spark), state.last_success(spark, "classify"), False)
         monkeypatch.setattr(config, "CONF_DIR", conf)
         monkeypatch.setattr(state, "CONF_DIR", conf)
-        mode, reason, before = classify.plan(spark, classify.stage_state(spark),
+        mode, reason, before = silver_stage.plan(spark, silver_stage.stage_state(spark),
                                              state.last_success(spark, "classify"), False)
     assert unchanged[0] == "skipped"
     assert (mode, before) == ("full", None) and "file:conf" in reason

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from greenlink.bronze.job import ingest
+from greenlink.bronze.stage import ingest
 from greenlink.bronze.tables import INGEST_REASONS, PATENTS_RAW, REJECTS, TRANSFERS_RAW
 from greenlink.core import tables
 from greenlink.core.errors import UserError
@@ -316,7 +316,7 @@ def test_next_month_reuses_unchanged_lines_and_equals_a_full_ingest(spark, world
     """A new full dump: lines ingested last month are recognised by their hash and not parsed
     again, and bronze ends exactly as a full ingest of the dump leaves it (duplicates included:
     the first copy of a repeated record is now another line). Changed rules: full again."""
-    from greenlink.bronze import job
+    from greenlink.bronze import stage as ingest_stage
 
     nxt = _next_month(world, tmp_path / "next")
     with warehouse_at(spark, tmp_path / "full"):
@@ -328,7 +328,7 @@ def test_next_month_reuses_unchanged_lines_and_equals_a_full_ingest(spark, world
         counts = ingest(spark, nxt)
         assert snapshot(spark) == expected
         run = _last_ingest(spark)
-        monkeypatch.setattr(job, "rules_digest", lambda conf, logic: "other rules")
+        monkeypatch.setattr(ingest_stage, "rules_digest", lambda conf, logic: "other rules")
         back = ingest(spark, world)                                   # last month's dump again
         assert snapshot(spark) == first.tables
         rerun = _last_ingest(spark)

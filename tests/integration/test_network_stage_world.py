@@ -20,7 +20,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from greenlink.core import tables
-from greenlink.gold import network_stage as S, networks as nw, tables as GT
+from greenlink.gold import tables as GT
+from greenlink.gold.networks import edges as nw, stage as S
+from greenlink.gold.networks.settings import NetworksSettings
 from greenlink.silver.tables import APPLICANTS, PATENTS, TRANSFERS
 
 COUNT_COLS = ["rsi", "ex", "rsi_ip", "gtr", "gtr_local", "gtr_other", "ex_gt", "gtr_ip"]
@@ -106,7 +108,7 @@ def truth_run(spark, generated_world, tmp_path_factory):
     spark.conf.set(WAREHOUSE_KEY, str(root / "warehouse"))
     try:
         reports = root / "reports"
-        counts = S.build_networks(spark, silver_from_truth(spark, generated_world), S.NetworksSettings.load(),
+        counts = S.build_networks(spark, silver_from_truth(spark, generated_world), NetworksSettings.load(),
                                   reports / "networks")
         read = {spec.name: tables.read(spark, spec.name).toPandas()
                 for spec in (GT.COLLAB_EDGES, GT.TRANSFER_EDGES, GT.CITY_NETWORK_METRICS, GT.NETWORK_SUMMARY)}

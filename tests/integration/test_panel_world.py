@@ -1,5 +1,7 @@
 """gold.city_year_panel from the whole pipeline: equal to the generator's truth, unchanged by a
-rerun (its assembly on hand-built inputs: tests/unit/gold/test_panel.py)."""
+rerun, and its Table 1 as the estimate stage writes it (`greenlink estimate --panel`: the
+pipeline fixture skips the estimate stage) unchanged too (its assembly on hand-built inputs:
+tests/unit/gold/test_panel.py)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,6 +10,7 @@ import pandas as pd
 import pytest
 
 from greenlink.core import tables
+from greenlink.estimate.stage import EstimateConfig, run_panel_file
 from greenlink.gold.tables import PANEL
 
 from frames import table_contents
@@ -26,7 +29,15 @@ def _panel_of(spark, use_warehouse, wh) -> pd.DataFrame:
         return tables.read(spark, PANEL.name).toPandas().sort_values(["city_code", "year"]).reset_index(drop=True)
 
 
-def test_pipeline_panel_equals_the_truth(spark, use_warehouse, pipeline_warehouse, generated_world):
+def _table1(warehouse, out):
+    """Table 1 (md, tex, csv) of the panel in `warehouse`, as `greenlink estimate --panel
+    <warehouse>/gold/city_year_panel --tables table1` writes it; returns the folder."""
+    run_panel_file(EstimateConfig(panel=str(warehouse / "gold" / "city_year_panel"), tables="table1", out=str(out),
+                                  formats=("md", "tex", "csv"), plots=False))
+    return out
+
+
+def test_pipeline_panel_equals_the_truth(spark, use_warehouse, pipeline_warehouse, generated_world, tmp_path):
     got = _panel_of(spark, use_warehouse, pipeline_warehouse)
     truth = (pd.read_parquet(generated_world / "truth" / "city_year.parquet")
              .sort_values(["city_code", "year"]).reset_index(drop=True))
@@ -38,7 +49,7 @@ def test_pipeline_panel_equals_the_truth(spark, use_warehouse, pipeline_warehous
     # the generated yearbook leaves sample cities only er-indicator gaps, which er fills
     for c in ("ln_pgdp", "ln_fdi", "fin", "ins", "qrate", "HSR", "cgl", "er"):
         assert got[c].notna().all(), c
-    reports = pipeline_warehouse.parent / "reports" / "tables"
+    reports = _table1(pipeline_warehouse, tmp_path / "tables")
     assert sorted(p.name for p in reports.glob("table1.*")) == ["table1.csv", "table1.md", "table1.tex"]
     import csv
 
@@ -49,15 +60,13 @@ def test_pipeline_panel_equals_the_truth(spark, use_warehouse, pipeline_warehous
 
 def test_pipeline_rerun_changes_no_content(spark, use_warehouse, pipeline_warehouse, generated_world, tmp_path):
     """Rerun controls, networks and panel on a copy of the pipeline warehouse (the shared one is
-    never written): every table controls and panel write, the network metrics and Table 1 stay
-    the same."""
-    import importlib
+    never written): every table controls and panel write, the network metrics and the panel's
+    Table 1 stay the same."""
     import shutil
 
     from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CITY_NETWORK_METRICS, CONTROL_REJECTS, ER_INDEX,
                                        ER_WEIGHTS, PROVINCE_IP, SAMPLE_LOG)
-    from greenlink.ops.cli import COMMANDS
-    from greenlink.ops.pipeline import PipelineConfig, stage_config
+    from greenlink.ops.pipeline import PipelineConfig, stage_config, stage_module
 
     copy = tmp_path / "warehouse"
     shutil.copytree(pipeline_warehouse, copy)
@@ -69,13 +78,13 @@ def test_pipeline_rerun_changes_no_content(spark, use_warehouse, pipeline_wareho
             ns = stage_config(stage, args)
             if hasattr(ns, "figures"):
                 ns = replace(ns, figures=False)   # maps are files, not table content
-            importlib.import_module(COMMANDS[stage][0]).run(spark, ns)
+            stage_module(stage).run(spark, ns)
     with use_warehouse(pipeline_warehouse):
         before = table_contents(spark, specs)
     with use_warehouse(copy):
         after = table_contents(spark, specs)
     for spec in specs:
         pd.testing.assert_frame_equal(after[spec.name], before[spec.name], check_exact=True, obj=spec.name)
+    rerun, first = _table1(copy, tmp_path / "rerun"), _table1(pipeline_warehouse, tmp_path / "first")
     for f in ("table1.md", "table1.tex", "table1.csv"):
-        assert ((tmp_path / "reports" / "tables" / f).read_bytes()
-                == (pipeline_warehouse.parent / "reports" / "tables" / f).read_bytes()), f
+        assert (rerun / f).read_bytes() == (first / f).read_bytes(), f

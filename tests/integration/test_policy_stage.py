@@ -12,8 +12,8 @@ import yaml
 from greenlink.core import tables
 from greenlink.core.errors import UserError
 from greenlink.core.text import parse_years
-from greenlink.gold import policy as P
-from greenlink.gold.policy import PolicyConfig
+from greenlink.gold.policy import stage as P
+from greenlink.gold.policy.stage import PolicyConfig
 from greenlink.gold.tables import POLICY_REJECTS, POLICY_SYNERGY, POLICY_TOOLS
 from greenlink.ops.commands import policy as policy_command
 

@@ -8,6 +8,6 @@
 - `excel`    Excel workbooks on the driver (header, cell text)
 - `tables`   the TableSpecs of bronze.patents_raw, bronze.transfers_raw, bronze.rejects, bronze.file_rejects
   with their vocabulary (reason codes, patent types)
-- `job`      the run: reconcile counts, write idempotently, record `_meta.runs`
+- `stage`    the run: reconcile counts, write idempotently, record `_meta.runs`
   and `run(spark, IngestConfig)` (the command line: `greenlink.ops.commands.ingest`)
 """

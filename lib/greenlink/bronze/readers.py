@@ -36,6 +36,12 @@ from pyspark.sql import types as T
 from greenlink.bronze.excel import cell_text, open_first_sheet
 from greenlink.bronze.layout import InputFile, KindSettings
 
+# The session settings every read of the raw files runs under (`core.session.session_conf`).
+# GB18030 lines are decoded on executors by Spark's decode(), which since Spark 4 accepts
+# only a few charsets unless javaCharsets is on; codingErrorAction replaces undecodable
+# bytes with U+FFFD (the row becomes malformed_row) instead of failing the job.
+DECODE_CONF = {"spark.sql.legacy.javaCharsets": "true", "spark.sql.legacy.codingErrorAction": "true"}
+
 BLANK = r"^[\s\x{3000}\x{FEFF}]*$"
 # a comma followed by an even number of double quotes up to the end of the line lies outside quotes
 _FIELD_SEPARATOR = r',(?=(?:[^"]*"[^"]*")*[^"]*$)'

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from greenlink.core.errors import UserError
+from greenlink.core import stages
 from greenlink.core.paths import CONF_DIR
 
 
@@ -51,9 +52,9 @@ def study_years() -> tuple[int, int]:
     return read_years(data.get("years") if isinstance(data, dict) else None, f"{path}: years")
 
 
-# The pipeline's stages in the order `greenlink run --all` follows (ops.cli.PIPELINE). Here, not
-# in ops, so that a profile's `interpreted_stages` can be checked against them when it is read.
-STAGES: tuple[str, ...] = ("ingest", "classify", "policy", "controls", "networks", "panel", "estimate")
+# The pipeline's stages in the order `greenlink run --all` follows (the registry, core.stages).
+# In core, not in ops, so that a profile's `interpreted_stages` can be checked when it is read.
+STAGES: tuple[str, ...] = stages.names()
 
 
 def check_stage_names(names: list[str] | tuple[str, ...], where: str) -> tuple[str, ...]:

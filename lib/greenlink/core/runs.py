@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from greenlink import __version__
-from greenlink.core import console, lock, state, tables
+from greenlink.core import console, lock, stages, state, tables
 from greenlink.core.errors import UserError
 from greenlink.core.printable import printable_lines
 from greenlink.core.session import SPARK_LOG_KEY, ExecutorWatchdog, job_description, stage_settings, warehouse_of
@@ -72,9 +72,6 @@ JOB_PROPERTY = "greenlink.job"   # Spark local property naming the greenlink job
 # records the dump state (`dump_state`), so the name is spelled here; tests/unit/core checks it.
 FILE_REJECTS_TABLE = "bronze.file_rejects"
 DUMP_AWARE_JOBS = frozenset({"classify", "networks", "panel", "estimate"})
-# Jobs that record runs without holding the warehouse lock (ops.cli.LOCK_FREE): a run of theirs
-# still `running` may be alive while another process holds the lock.
-UNLOCKED_JOBS = ("generate",)
 # The executor watchdog of the outermost open run of this process (on a cluster master), which
 # the runs inside it share: None when no run is open or the master is local.
 _watchdog: ExecutorWatchdog | None = None
@@ -227,7 +224,7 @@ class Run:
             if _may_hold_open_runs(tables.path(self.spark, RUNS.name)):
                 for run_id in mark_ended(self.spark, "failed: the run ended without recording its end (its last "
                                                      f"write failed, e.g. on a full disk); found by run {self.run_id}",
-                                         before=held.info.acquired(), status="failed", skip_jobs=UNLOCKED_JOBS):
+                                         before=held.info.acquired(), status="failed", skip_jobs=stages.UNLOCKED_JOBS):
                     log.info("%s: marked run %s failed (it ended without recording its end)", self.job, run_id)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -133,7 +133,7 @@ def warehouse_of(spark: SparkSession) -> str:
 
 def reports_dir(spark: SparkSession, args: object | None = None) -> str:
     """Where a stage writes tables and figures: `args.reports` (the `--reports` option of
-    cli.add_common) when set, else `<warehouse>/../reports` (DESIGN.md). A warehouse URI
+    ops.options.add_common) when set, else `<warehouse>/../reports` (DESIGN.md). A warehouse URI
     (hdfs://, s3a://) has no local parent folder: ./reports then."""
     given = getattr(args, "reports", None) if args is not None else None
     if given:

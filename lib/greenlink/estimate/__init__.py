@@ -9,7 +9,7 @@
 Only pandas/numpy/scipy/statsmodels/linearmodels; Spark is not needed (the panel is a few
 thousand city-years). See docs/estimation.md.
 """
-from greenlink.estimate.estimate import (ESTIMATES_COLUMNS, TableResult, estimate, estimate_tables, run_table,
+from greenlink.estimate.fitting import (ESTIMATES_COLUMNS, TableResult, estimate, estimate_tables, run_table,
                                      run_tables)
 from greenlink.estimate.io import read_panel
 from greenlink.estimate.render import coefficient_plot, render_table, write_reports

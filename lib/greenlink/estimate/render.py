@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from greenlink.estimate.estimate import TableResult
+from greenlink.estimate.fitting import TableResult
 from greenlink.estimate.spec import TableDef
 
 FORMATS = ("md", "tex", "html", "csv")

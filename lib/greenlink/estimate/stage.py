@@ -19,7 +19,7 @@ from greenlink.core.config import conf_file
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import reports_dir
-from greenlink.estimate.estimate import run_tables
+from greenlink.estimate.fitting import run_tables
 from greenlink.estimate.io import read_panel
 from greenlink.estimate.render import FORMATS, write_reports
 from greenlink.estimate.results import STAT_COLUMNS
@@ -123,6 +123,9 @@ class EstimateConfig:
             raise UserError(f"unknown format(s) {', '.join(bad)}; formats: {', '.join(FORMATS)}")
         if self.specs and not (self.panel and self.out):
             raise UserError("--spec needs --panel FILE and --out DIR")
+
+
+CONFIG = EstimateConfig  # the config `run` takes (core.stages: how the pipeline finds it)
 
 
 def run(spark, config: EstimateConfig = EstimateConfig(), parent_run_id: str | None = None) -> dict[str, int]:

@@ -16,8 +16,8 @@ from pyspark.sql import types as T
 
 from greenlink.core.tables import TableSpec
 from greenlink.core.text import PLAUSIBLE_YEARS, sql_in, struct_type, years_sql
-from greenlink.gold.panelconf import CITY_CONTROL_VALUES, CONTROL_VALUES, ER_INDICATORS
-from greenlink.gold.policy_text import REJECT_REASONS as POLICY_REJECT_REASONS
+from greenlink.gold.panel.settings import CITY_CONTROL_VALUES, CONTROL_VALUES, ER_INDICATORS
+from greenlink.gold.policy.text import REJECT_REASONS as POLICY_REJECT_REASONS
 
 _S, _I, _L, _D = T.StringType(), T.IntegerType(), T.LongType(), T.DoubleType()
 _YEAR_CHECK = years_sql()

@@ -1,10 +1,11 @@
 """`greenlink …`: one command line for every stage and the whole pipeline.
 
-The registry below maps each command to the module that implements it (a stage module's
-`run(spark, config)` takes a typed, frozen config) and to its command-line module
-(`configure(parser)`, `main(args) -> int`; `greenlink.ops.commands.<command>` for the stages and
-`run`): argparse ends there. `greenlink run` chains the pipeline stages in order. Errors a user can fix
-(`UserError`) print as one line (ingest's file checks: one line per refused file) and exit
+The registry below maps each command to the module that implements it (the stages come from
+the stage registry, core.stages; a stage module's `run(spark, config)` takes a typed, frozen
+config) and to its command-line module (`configure(parser)`, `main(args) -> int`;
+`greenlink.ops.commands.<command>` for the stages, `run` and `generate`, with the shared options
+of ops.options): argparse ends there. `greenlink run` chains the pipeline stages in order.
+Errors a user can fix (`UserError`) print as one line (ingest's file checks: one line per refused file) and exit
 with status 2, and so does a full disk (`writing <table>: no space left on <mount> (<free> MB
 free)`); every line goes through `printable`, so no raw control byte reaches the terminal.
 """
@@ -15,26 +16,22 @@ import importlib
 import sys
 from contextlib import AbstractContextManager, nullcontext
 
-from greenlink.core.config import STAGES, load_profile
+from greenlink.core.config import load_profile
 from greenlink.core.errors import UserError, disk_full_in, is_disk_full, space_left
 from greenlink.core.lock import warehouse_lock as hold_lock
 from greenlink.core.printable import printable
 from greenlink.core.session import resolve_warehouse
+from greenlink.core.stages import LOCK_FREE, LOCK_FREE_WITH, STAGES
 
-# command -> (module, one-line help). Order of PIPELINE is the order `run --all` follows.
+# command -> (module, one-line help): the stages of the registry (core.stages) in pipeline order,
+# then the commands that are not stages. PIPELINE is the order `run --all` follows.
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("greenlink.synth.world", "write a synthetic patent world (raw inputs + truth/)"),
-    "ingest": ("greenlink.bronze.job", "raw dumps -> bronze Delta tables with rejects"),
-    "classify": ("greenlink.silver.classify", "bronze -> silver: dedupe, green classification, applicant location"),
-    "policy": ("greenlink.gold.policy", "policy documents -> gold.policy_tools, gold.policy_synergy"),
-    "estimate": ("greenlink.estimate.stage", "3SLS system and Tables 1-7 from the panel (or any panel file + spec)"),
-    "controls": ("greenlink.gold.controls", "panel inputs -> silver controls, gold.sample_log (SPEC §3 sample), er"),
-    "networks": ("greenlink.gold.network_stage", "silver -> gold city networks, city-year network variables, maps"),
-    "panel": ("greenlink.gold.panel", "gold.city_year_panel (SPEC §4-§6) and Table 1"),
+    **{s.name: (s.module, s.help) for s in STAGES},
     "run": ("greenlink.ops.pipeline", "run pipeline stages in order (--all for every stage)"),
     "diff": ("greenlink.ops.diff", "what changed in tables between two Delta versions, by natural key"),
 }
-PIPELINE: list[str] = list(STAGES)
+PIPELINE: list[str] = [s.name for s in STAGES]
 # Commands whose module holds no argparse: their command line is greenlink.ops.commands.<command>.
 _COMMAND_MODULES = (*PIPELINE, "run", "generate")
 
@@ -42,33 +39,6 @@ _COMMAND_MODULES = (*PIPELINE, "run", "generate")
 def command_module(command: str) -> str:
     """The module with the command's `configure(parser)` and `main(args)`."""
     return f"greenlink.ops.commands.{command}" if command in _COMMAND_MODULES else COMMANDS[command][0]
-
-
-def add_common(parser: argparse.ArgumentParser) -> None:
-    """Options every Spark stage shares."""
-    parser.add_argument("--profile", default="local",
-                        help="conf/profiles/<name>.yaml or a path to a profile (default: local)")
-    parser.add_argument("--warehouse", default=None,
-                        help="warehouse root (default: the profile's, ./warehouse for local)")
-    parser.add_argument("--reports", default=None,
-                        help="where tables and figures go (default: <warehouse>/../reports)")
-    parser.add_argument("--lock-wait", type=float, default=0.0, metavar="SECONDS",
-                        help="wait up to SECONDS for another run holding the warehouse lock (default: fail at once)")
-
-
-def add_quarantine(parser: argparse.ArgumentParser) -> None:
-    """The ingest option `greenlink run` shares (docs/ingest.md, "File checks")."""
-    parser.add_argument("--quarantine-bad-files", action="store_true",
-                        help="ingest the usable files when some input files are refused, record the refused "
-                             "ones in bronze.file_rejects and mark the run as built from a partial dump "
-                             "(default: fail, listing every refused file)")
-
-
-def add_full(parser: argparse.ArgumentParser) -> None:
-    """`--full`: rebuild from scratch instead of skipping an unchanged stage or running an
-    incremental one (docs/operations.md, "Monthly runs")."""
-    parser.add_argument("--full", action="store_true",
-                        help="run in full even when the inputs are unchanged or only some records changed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,14 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Commands that never replace warehouse content run without the warehouse lock
-# (generate only appends its own row to _meta.runs; diff only reads), and so does
-# `estimate --spec`, which reads a panel file and writes only to --out.
-LOCK_FREE = {"generate", "diff"}
-
-
 def lock_free(args: argparse.Namespace) -> bool:
-    return args.command in LOCK_FREE or (args.command == "estimate" and bool(getattr(args, "spec", None)))
+    """Whether the command runs without the warehouse lock (core.stages.LOCK_FREE, LOCK_FREE_WITH)."""
+    option = LOCK_FREE_WITH.get(args.command)
+    return args.command in LOCK_FREE or (option is not None and bool(getattr(args, option, None)))
 
 
 def warehouse_lock(args: argparse.Namespace) -> AbstractContextManager:

@@ -45,7 +45,7 @@ from greenlink.core.errors import UserError
 from greenlink.core.tables import TableSpec
 from greenlink.estimate.tables import ESTIMATES
 from greenlink.gold.tables import PANEL
-from greenlink.ops.cli import add_common
+from greenlink.ops.options import add_common
 
 DEFAULT_TABLES = (PANEL.name, ESTIMATES.name)
 _RUN_COLUMN = re.compile(r"^(run|run_id|.+_run_id)$")

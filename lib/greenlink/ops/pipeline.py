@@ -2,21 +2,20 @@
 order in one SparkSession, each stage under its own `_meta.runs` record linked to one parent
 `run` record (the command line is `greenlink run`, `greenlink.ops.commands.run`).
 
-A stage is the module `ops.cli.COMMANDS` names for it, with `run(spark, config, parent_run_id)`;
-its config class is the type of `run`'s default config. `stage_config` gives a stage its
-defaults with the values the pipeline shares (input folder, reports folder, quarantine of bad
+A stage is the `stage` module of the package the stage registry (core.stages) names for it, with
+`CONFIG` (its config class) and `run(spark, config, parent_run_id)`. `stage_config` gives a stage
+its defaults with the values the pipeline shares (input folder, reports folder, quarantine of bad
 input files).
 """
 from __future__ import annotations
 
 import importlib
-import inspect
 from dataclasses import dataclass, fields
 from types import ModuleType
 from typing import Any
 
+from greenlink.core import stages
 from greenlink.core.runs import Run, dump_state
-from greenlink.ops.cli import COMMANDS
 
 
 @dataclass(frozen=True)
@@ -30,12 +29,13 @@ class PipelineConfig:
 
 
 def stage_module(stage: str) -> ModuleType:
-    return importlib.import_module(COMMANDS[stage][0])
+    """The stage's module (`CONFIG`, `run`), from the registry."""
+    return importlib.import_module(stages.stage(stage).module)
 
 
 def config_class(stage: str) -> type:
-    """The stage's config dataclass: the type of its `run`'s default config."""
-    return type(inspect.signature(stage_module(stage).run).parameters["config"].default)
+    """The stage's config dataclass: its module's `CONFIG`."""
+    return stage_module(stage).CONFIG
 
 
 def stage_config(stage: str, pipeline: PipelineConfig) -> Any:

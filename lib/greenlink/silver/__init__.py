@@ -1,6 +1,6 @@
 """Silver: clean, deduplicated, classified and located rows.
 
-- `classify`    the classify stage: bronze -> silver.patents, silver.applicants, silver.org_locations, silver.transfers
+- `stage`       the classify stage (ClassifyConfig, `run`): bronze -> silver.patents, silver.applicants, silver.org_locations, silver.transfers
                (skipped, incremental or full)
 - `records`     its row rules: green classification, one record per application number, rejects, silver rows
 - `incremental` the monthly path: only what the changed records reach, merged into silver

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from greenlink.core.config import conf_file
-from greenlink.estimate.estimate import estimate
+from greenlink.estimate.fitting import estimate
 from greenlink.estimate.spec import load_table
 from greenlink.synth import params as gparams
 from greenlink.synth.estimation_panel import UNLAGGED, W_TRUE, X_TRUE

@@ -138,7 +138,7 @@ def test_csv_rows_numbered_across_many_splits(spark, tmp_path):
 
 
 def test_counts_that_do_not_reconcile_fail_loudly():
-    from greenlink.bronze.job import reconcile
+    from greenlink.bronze.stage import reconcile
 
     f = SimpleNamespace(relpath="patents/a.csv")
     ok = {"n": 3, "lo": 1, "hi": 3, "distinct": 3, "accepted": 2, "reasons": {"duplicate_row": 1}}

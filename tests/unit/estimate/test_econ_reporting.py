@@ -10,7 +10,7 @@ import pytest
 
 from greenlink.core.errors import UserError
 from greenlink.estimate import estimate, table_from_dict
-from greenlink.estimate.estimate import run_table
+from greenlink.estimate.fitting import run_table
 from greenlink.estimate.render import per_sd_effects
 from greenlink.estimate.spec import ModelSpec
 from greenlink.estimate.stage import article_tables, run_estimation

@@ -11,8 +11,8 @@ import pytest
 
 from graphframes import GraphFrame
 
-from greenlink.gold import centrality
-from greenlink.gold.centrality import (CC_ALGORITHMS, betweenness, brandes_dependencies, connected_components,
+from greenlink.gold.networks import centrality
+from greenlink.gold.networks.centrality import (CC_ALGORITHMS, betweenness, brandes_dependencies, connected_components,
                                   reciprocated_pairs, weighted_pagerank)
 
 TOL = 1e-9

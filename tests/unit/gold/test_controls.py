@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from greenlink.core.errors import UserError
-from greenlink.gold.control_checks import PlaceNames, admin_level_of, cell_text, number, year_number
-from greenlink.gold.panelconf import PanelSettings
+from greenlink.gold.controls.checks import PlaceNames, admin_level_of, cell_text, number, year_number
+from greenlink.gold.panel.settings import PanelSettings
 from greenlink.gold.sample import sample_log
 
 
@@ -53,7 +53,7 @@ def test_admin_levels_and_cgl():
 def test_panel_conf_is_validated(tmp_path):
     bad = tmp_path / "panel.yaml"
     bad.write_text("years: [2010, 2020]\nsample: {columns: [pgdp, gdpp], max_missing_share: 0.2}\n"
-                   "admin_levels: {}\ntable1: {}\n", encoding="utf-8")
+                   "admin_levels: {}\n", encoding="utf-8")
     with pytest.raises(UserError, match="gdpp"):
         PanelSettings.load(bad)
     bad.write_text("years: [2010, 2020]\nsample: {columns: [pgdp], max_missing_share: 1.5}\n", encoding="utf-8")

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from greenlink.core import tables
 from greenlink.core.errors import UserError
-from greenlink.gold import entropy as E
+from greenlink.gold.controls import entropy as E
 from greenlink.gold.tables import ER_INDEX, ER_WEIGHTS
 
 from frames import assert_frame_equal, rows_of

@@ -7,7 +7,8 @@ import argparse
 import pytest
 
 from greenlink.core.errors import UserError
-from greenlink.gold import network_stage as S, networks as nw
+from greenlink.gold.networks import edges as nw, stage as S
+from greenlink.gold.networks.settings import NetworksSettings
 from greenlink.ops.commands import networks as networks_command
 
 from paths import ROOT
@@ -86,11 +87,11 @@ def _cfg(**kw):
     base = dict(years=[2010, 2020], patent_year="application",
                 org_types=["university", "institute", "enterprise", "other"], sources_per_task=64, top_k=5,
                 figures=True, components_algorithm="graphx", pagerank_tol=1e-6)
-    return S.NetworksSettings.from_dict({**base, **kw}, "test")
+    return NetworksSettings.from_dict({**base, **kw}, "test")
 
 
 def test_config_is_validated():
-    cfg = S.NetworksSettings.load()
+    cfg = NetworksSettings.load()
     assert cfg == _cfg() and cfg.year_list == list(range(2010, 2021))
     for bad, match in [(dict(years=[2020, 2010]), "years"), (dict(years=[2010]), "years"),
                        (dict(patent_year="publication"), "patent_year"),
@@ -103,7 +104,7 @@ def test_config_is_validated():
         with pytest.raises(UserError, match=match):
             _cfg(**bad)
     with pytest.raises(UserError, match="missing setting"):
-        S.NetworksSettings.from_dict({"years": [2010, 2020]}, "test")
+        NetworksSettings.from_dict({"years": [2010, 2020]}, "test")
     over = S.config_of(stage_args(patent_year="grant", years="2012-2014", no_figures=True))
     assert (over.patent_year, over.years, over.figures) == ("grant", (2012, 2014), False)
     with pytest.raises(UserError, match="--years"):
@@ -113,7 +114,7 @@ def test_config_is_validated():
 def test_cli_registers_the_stage():
     from greenlink.ops.cli import COMMANDS, PIPELINE, build_parser
 
-    assert COMMANDS["networks"][0] == "greenlink.gold.network_stage"
+    assert COMMANDS["networks"][0] == "greenlink.gold.networks.stage"
     assert "networks" in PIPELINE
     ns = build_parser().parse_args(["networks", "--patent-year", "grant", "--no-figures"])
     assert (ns.patent_year, ns.no_figures, ns.config) == ("grant", True, None)

@@ -11,8 +11,9 @@ import pytest
 
 from greenlink.core import tables
 from greenlink.core.errors import UserError
-from greenlink.gold import network_metrics as nm, networks as nw, tables as GT
-from greenlink.gold.netfigures import network_figures
+from greenlink.gold import tables as GT
+from greenlink.gold.networks import edges as nw, metrics as nm
+from greenlink.gold.networks.figures import network_figures
 
 # Hand-built world: 8 sample cities in 5 provinces (N = 8, N-1 = 7, (N-1)(N-2) = 42) and a
 # city X outside the sample. Years 2010-2012; 2011 has no patents and no transfers.
@@ -370,7 +371,7 @@ def test_top_cities_are_written_in_one_order_whatever_the_shuffle(spark):
     stored order (map_keys) is the same under any number of shuffle partitions."""
     from pyspark.sql import functions as F
 
-    from greenlink.gold import network_metrics as nm
+    from greenlink.gold.networks import metrics as nm
 
     cols = [c for m in nw.TOP_METRICS.values() for c in m]
     rows = [(2010, c, *[float(i + k + 1) for k in range(len(cols))]) for i, c in enumerate("ABCDEF")]

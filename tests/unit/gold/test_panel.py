@@ -1,5 +1,5 @@
-"""gold.city_year_panel assembly (hand-built inputs), its Delta constraints and Table 1 (the stage
-in the whole pipeline: tests/integration/test_panel_world.py)."""
+"""gold.city_year_panel assembly (hand-built inputs), its Delta constraints and its Table 1 as the
+estimate stage writes it (the stage in the whole pipeline: tests/integration/test_panel_world.py)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 
 from greenlink.core import tables
-from greenlink.gold.panel import app_audit, app_counts, assemble_panel, coverage_problems, panel_grid, write_table1
+from greenlink.estimate.fitting import run_tables
+from greenlink.estimate.render import write_reports
+from greenlink.estimate.stage import article_tables
+from greenlink.gold.panel.assembly import app_audit, app_counts, assemble_panel, coverage_problems, panel_grid
 from greenlink.gold.tables import LN_VARS, NETWORK_VARS, PANEL, PANEL_COLUMNS
 
 YEARS = (2019, 2020)
@@ -125,6 +128,11 @@ def test_coverage_problems_name_missing_and_foreign_city_years(spark, inputs):
     assert got == {"missing": 1, "not_in_sample": 1}
 
 
+def _write_table1(panel: pd.DataFrame, out):
+    """Table 1 of `panel` as the estimate stage writes it (`estimate.stage.run_estimation`), in md, tex, csv."""
+    return write_reports(run_tables(panel, article_tables("table1")), out, ("md", "tex", "csv"), plots=False)
+
+
 def test_delta_constraints_and_table1(spark, fresh_warehouse, panel, tmp_path):
     sdf = spark.createDataFrame(panel, PANEL.schema)
     tables.write(sdf, PANEL)
@@ -138,7 +146,7 @@ def test_delta_constraints_and_table1(spark, fresh_warehouse, panel, tmp_path):
             rows.loc[rows.index[0], k] = v
         with pytest.raises(Exception, match="(?i)constraint|null"):
             tables.write(spark.createDataFrame(rows.astype(object).where(rows.notna(), None), PANEL.schema), PANEL)
-    spec_rows = write_table1(back, "conf/estimation/table1.yaml", tmp_path / "t1")
+    spec_rows = _write_table1(back, tmp_path / "t1")
     assert sorted(p.name for p in spec_rows) == ["table1.csv", "table1.md", "table1.tex"]
     md = (tmp_path / "t1" / "table1.md").read_text(encoding="utf-8")
     assert "| rsi |" in md and "| ln app |" in md and "| bc |" in md
@@ -147,6 +155,6 @@ def test_delta_constraints_and_table1(spark, fresh_warehouse, panel, tmp_path):
     ln_pgdp = next(line for line in csv if line.startswith("ln pgdp,"))
     assert ln_pgdp.split(",")[2] == "2"          # N counts non-missing values only
     # same panel in another row order -> the same bytes
-    write_table1(back.sample(frac=1, random_state=3), "conf/estimation/table1.yaml", tmp_path / "t1b")
+    _write_table1(back.sample(frac=1, random_state=3), tmp_path / "t1b")
     for name in ("table1.md", "table1.tex", "table1.csv"):
         assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t1b" / name).read_bytes()

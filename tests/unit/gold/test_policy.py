@@ -4,8 +4,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from greenlink.core.config import conf_file
 from greenlink.core.errors import UserError
-from greenlink.gold import policy as P, policy_text as PT
+from greenlink.gold.policy import synergy as SY, text as PT
+from greenlink.reference.gazetteer import province_lookup
 
 import paths
 
@@ -15,12 +17,12 @@ DOCS = yaml.safe_load((DATA / "documents.yaml").read_text(encoding="utf-8"))["do
 
 @pytest.fixture(scope="module")
 def agencies():
-    return P.AgencyDictionary.load()
+    return PT.AgencyDictionary.load()
 
 
 @pytest.fixture(scope="module")
 def tools():
-    return P.ToolDictionary.load()
+    return PT.ToolDictionary.load()
 
 
 # --------------------------------------------------------------------------- agencies (pure)
@@ -67,12 +69,12 @@ def test_unknown_agency_is_kept_and_listed(agencies):
 
 
 def test_agency_dictionary_rejects_an_alias_under_two_names(tmp_path):
-    data = yaml.safe_load(P.conf_file("policy_agencies.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(conf_file("policy_agencies.yaml").read_text(encoding="utf-8"))
     data["aliases"]["财政厅"].append("科技厅")
     bad = tmp_path / "agencies.yaml"
     bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(UserError, match="科技厅"):
-        P.AgencyDictionary.load(bad)
+        PT.AgencyDictionary.load(bad)
 
 
 # --------------------------------------------------------------------------- tools (pure)
@@ -117,16 +119,16 @@ def test_simple_negation(tools):
 
 
 def test_tool_dictionary_rejects_a_keyword_under_two_instruments(tmp_path):
-    data = yaml.safe_load(P.conf_file("policy_tools.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(conf_file("policy_tools.yaml").read_text(encoding="utf-8"))
     data["types"]["demand"]["instruments"]["procurement"]["keywords"].append("税收优惠")
     bad = tmp_path / "tools.yaml"
     bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(UserError, match="税收优惠"):
-        P.ToolDictionary.load(bad)
+        PT.ToolDictionary.load(bad)
 
 
 def test_provinces_and_years_resolve():
-    lookup = P.province_lookup()
+    lookup = province_lookup()
     assert len({v for v in lookup.values()}) == 31
     for raw in ("江苏", "江苏省", "320000", " 江苏省 "):
         assert PT.resolve_province(raw, lookup) == ("320000", "江苏省")
@@ -146,7 +148,7 @@ def synergy_rows(spark, policies, empty_year="carry_forward", years=(2010, 2013)
     units = spark.createDataFrame([("320000", "江苏省"), ("330000", "浙江省"), ("520000", "贵州省")],
                                   "province_code string, province_name string")
     df = spark.createDataFrame(policies, POLICY_COLS)
-    out = P.policy_synergy(df, units, years, empty_year).collect()
+    out = SY.policy_synergy(df, units, years, empty_year).collect()
     return {(r["province_code"], r["year"]): r.asDict() for r in out}
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from greenlink.core import jars
+from greenlink.core import jars, stages
+from greenlink.core.config import STAGES
 from greenlink.core.errors import UserError
 from greenlink.ops import submit
-from greenlink.ops.cli import COMMANDS, PIPELINE
+from greenlink.ops.cli import COMMANDS, PIPELINE, command_module
 
 from paths import ROOT
 
@@ -34,6 +35,25 @@ def test_every_command_has_an_entry_point_running_it():
     assert all(stem == cmd for stem, cmd in have.items())
     assert set(COMMANDS) <= set(have), f"add jobs/<command>.py for {sorted(set(COMMANDS) - set(have))}"
     assert set(PIPELINE) <= set(have)
+
+
+def test_every_registry_stage_has_its_parts():
+    """Adding a stage touches its package, one line of core.stages, ops/commands/<name>.py and
+    jobs/<name>.py: each stage of the registry has them all, and the registry is the one list."""
+    import dataclasses
+    import importlib
+
+    assert PIPELINE == list(STAGES) == [s.name for s in stages.STAGES]
+    for s in stages.STAGES:
+        module = importlib.import_module(s.module)
+        assert dataclasses.is_dataclass(module.CONFIG) and module.CONFIG.__dataclass_params__.frozen, s.name
+        assert module.CONFIG.__name__.endswith("Config") and callable(module.run), s.name
+        assert COMMANDS[s.name] == (s.module, s.help)
+        assert command_module(s.name) == f"greenlink.ops.commands.{s.name}"
+        command = importlib.import_module(command_module(s.name))
+        assert callable(command.configure) and callable(command.main), s.name
+        assert (JOBS / f"{s.name}.py").is_file() and job_command(JOBS / f"{s.name}.py") == s.name
+    assert stages.UNLOCKED_JOBS and set(stages.UNLOCKED_JOBS) <= stages.LOCK_FREE
 
 
 def test_entry_point_is_the_cli():
@@ -102,4 +122,4 @@ def test_submit_dry_run_prints_the_exact_command(capsys, monkeypatch, tmp_path):
     import zipfile
 
     names = zipfile.ZipFile(z).namelist()
-    assert "greenlink/ops/cli.py" in names and "greenlink/bronze/job.py" in names
+    assert "greenlink/ops/cli.py" in names and "greenlink/bronze/stage.py" in names

@@ -8,7 +8,7 @@ import pytest
 
 from greenlink.bronze.tables import PATENTS_RAW
 from greenlink.silver.green import load_inventory
-from greenlink.silver.classify import best_records, classified_records, reject_reason
+from greenlink.silver.stage import best_records, classified_records, reject_reason
 
 
 def record(no, row, *, ipc="F03D 1/06", applicants="甲公司", grant=None, pub="CN1", address="江苏省苏州市", file="a.csv"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 
 from greenlink.core.session import get_spark
-from greenlink.ops.cli import add_common, add_full
-from greenlink.silver.classify import ClassifyConfig, run
+from greenlink.ops.options import add_common, add_full
+from greenlink.silver.stage import ClassifyConfig, run
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

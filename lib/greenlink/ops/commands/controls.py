@@ -5,8 +5,8 @@ import argparse
 
 from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
-from greenlink.gold.controls import ControlsConfig, plan, run
-from greenlink.ops.cli import add_common, add_full
+from greenlink.gold.controls.stage import ControlsConfig, plan, run
+from greenlink.ops.options import add_common, add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ from greenlink.core.config import load_profile
 from greenlink.core.errors import UserError
 from greenlink.core.session import get_spark
 from greenlink.estimate.stage import EstimateConfig, article_tables, run, run_panel_file
-from greenlink.ops.cli import add_common, add_full
+from greenlink.ops.options import add_common, add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

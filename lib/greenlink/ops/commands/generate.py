@@ -8,7 +8,7 @@ from pathlib import Path
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import get_spark
-from greenlink.ops.cli import add_common
+from greenlink.ops.options import add_common
 from greenlink.synth import params
 from greenlink.synth.nextmonth import next_month
 from greenlink.synth.world import check_args, generate

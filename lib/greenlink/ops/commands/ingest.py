@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 
 from greenlink.bronze.filechecks import BadFiles, check_input
-from greenlink.bronze.job import IngestConfig, input_dir, run
+from greenlink.bronze.stage import IngestConfig, input_dir, run
 from greenlink.bronze.layout import load_conf
 from greenlink.core.session import get_spark
-from greenlink.ops.cli import add_common, add_quarantine
+from greenlink.ops.options import add_common, add_quarantine
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -5,8 +5,9 @@ import argparse
 
 from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
-from greenlink.gold.network_stage import PATENT_YEARS, NetworksConfig, config_of, run
-from greenlink.ops.cli import add_common, add_full
+from greenlink.gold.networks.inputs import PATENT_YEARS
+from greenlink.gold.networks.stage import NetworksConfig, config_of, run
+from greenlink.ops.options import add_common, add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -1,12 +1,12 @@
-"""`greenlink panel`: gold.city_year_panel (SPEC §4-§6) and Table 1."""
+"""`greenlink panel`: gold.city_year_panel (SPEC §4-§6)."""
 from __future__ import annotations
 
 import argparse
 
 from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
-from greenlink.gold.panel import PanelConfig, run
-from greenlink.ops.cli import add_common, add_full
+from greenlink.gold.panel.stage import PanelConfig, run
+from greenlink.ops.options import add_common, add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def config(args: argparse.Namespace) -> PanelConfig:
     return PanelConfig(years=parse_years(args.years) if args.years else None, panel_conf=args.panel_conf,
-                            reports=args.reports, full=args.full)
+                       full=args.full)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -6,8 +6,8 @@ import argparse
 from greenlink.core.config import study_years
 from greenlink.core.session import get_spark
 from greenlink.core.text import parse_years
-from greenlink.gold.policy import PolicyConfig, run
-from greenlink.ops.cli import add_common, add_full
+from greenlink.gold.policy.stage import PolicyConfig, run
+from greenlink.ops.options import add_common, add_full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

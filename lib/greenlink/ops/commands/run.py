@@ -1,6 +1,6 @@
 """`greenlink run`: the pipeline stages in order, in one SparkSession.
 
-`--all` runs every stage of `cli.PIPELINE`; `--stages a,b` a subset (still in pipeline
+`--all` runs every stage of the stage registry (core.stages); `--stages a,b` a subset (still in pipeline
 order). `--demo` uses the embedded default world: it generates ./demo/world once
 (fixed seed, small size) and reads it as the input. Every stage records its own row in
 `_meta.runs`, linked to the parent `run` row. `--quarantine-bad-files` goes to ingest
@@ -13,13 +13,15 @@ from pathlib import Path
 
 from greenlink.core.errors import UserError
 from greenlink.core.session import get_spark
-from greenlink.ops.cli import PIPELINE, add_common, add_full, add_quarantine
+from greenlink.core.stages import names
+from greenlink.ops.options import add_common, add_full, add_quarantine
 from greenlink.ops.pipeline import PipelineConfig, reads_input, run_stages
 from greenlink.synth.world import ensure_demo_world
 
 DEMO_WORLD = Path("demo/world")
 DEMO_PATENTS = 60_000
 DEMO_SEED = 20240601
+PIPELINE: list[str] = list(names())     # the stages in pipeline order (= ops.cli.PIPELINE)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

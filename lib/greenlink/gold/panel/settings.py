@@ -1,5 +1,5 @@
-"""conf/panel.yaml as validated data: study years, the SPEC §3 sample rule, value
-spellings of the panel inputs, and the Table 1 output of the panel stage (docs/panel.md)."""
+"""conf/panel.yaml as `PanelSettings`, validated: study years, the SPEC §3 sample rule and the
+value spellings of the panel inputs (docs/panel.md); read by the controls and panel stages."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +11,7 @@ from greenlink.core.errors import UserError
 from greenlink.core.text import text_key
 from greenlink.reference.gazetteer import cities
 
-# The er indicators (SPEC §5, gold.entropy): yearbook columns like CONTROL_VALUES, declared here
+# The er indicators (SPEC §5, gold.controls.entropy): yearbook columns like CONTROL_VALUES, declared here
 # (no Spark) so that gold.tables builds silver.city_controls and gold.er_index from them.
 ER_INDICATORS: tuple[str, ...] = (
     "so2_removal_rate",             # industrial SO2 removal rate, %
@@ -23,7 +23,6 @@ ER_INDICATORS: tuple[str, ...] = (
 CONTROL_VALUES: tuple[str, ...] = ("pgdp", "fdi", "deposits_loans", "gdp", "ins")
 # Every value column of silver.city_controls, in order: the SPEC §5 controls, then er's indicators.
 CITY_CONTROL_VALUES: tuple[str, ...] = CONTROL_VALUES + ER_INDICATORS
-TABLE_FORMATS = ("md", "tex", "html", "csv")
 
 
 @dataclass(frozen=True)
@@ -36,8 +35,6 @@ class PanelSettings:
     admin_levels: Mapping[str, str]           # text_key(spelling) -> canonical level
     cgl_levels: frozenset[str]                # canonical levels with cgl = 1
     city_aliases: Mapping[str, str]           # name as written -> city_code
-    table1_spec: Path
-    table1_formats: tuple[str, ...]
     source: str = ""
 
     @property
@@ -51,7 +48,7 @@ class PanelSettings:
         where = str(path)
         if not isinstance(data, dict):
             raise UserError(f"{where}: expected a mapping")
-        known = {"years", "sample", "missing_markers", "admin_levels", "city_aliases", "table1"}
+        known = {"years", "sample", "missing_markers", "admin_levels", "city_aliases"}
         unknown = sorted(set(map(str, data)) - known)
         if unknown:
             raise UserError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -92,15 +89,9 @@ class PanelSettings:
         wrong = sorted(f"{k} -> {v}" for k, v in aliases.items() if v not in codes)
         if wrong:
             raise UserError(f"{where}: city_aliases name codes that are not city units: {', '.join(wrong)}")
-        t1 = _mapping(data.get("table1"), f"{where}: table1")
-        spec = Path(str(t1.get("spec", "estimation/table1.yaml")))
-        spec = spec if spec.is_absolute() else conf_file(str(spec))
-        formats = tuple(str(f) for f in (t1.get("formats") or ("md", "tex", "csv")))
-        if set(formats) - set(TABLE_FORMATS):
-            raise UserError(f"{where}: table1.formats must be among {', '.join(TABLE_FORMATS)}")
         return cls(years=years, sample_columns=columns, max_missing_share=share, min_observed_years=min_obs,
                    missing_markers=markers, admin_levels=levels, cgl_levels=cgl, city_aliases=aliases,
-                   table1_spec=spec, table1_formats=formats, source=where)
+                   source=where)
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

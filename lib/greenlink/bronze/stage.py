@@ -56,10 +56,6 @@ from greenlink.core.session import persist_uncompressed, session_conf
 
 JOB = "ingest"
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
-# GB18030 lines are decoded on executors by Spark's decode(), which since Spark 4 accepts
-# only a few charsets unless javaCharsets is on; codingErrorAction replaces undecodable
-# bytes with U+FFFD (the row becomes malformed_row) instead of failing the job.
-_DECODE_CONF = {"spark.sql.legacy.javaCharsets": "true", "spark.sql.legacy.codingErrorAction": "true"}
 
 
 def spec_of(kind: str) -> tables.TableSpec:
@@ -413,7 +409,7 @@ def ingest(spark: SparkSession, input_dir: str | Path, *, force: bool = False, q
         rules = rules_digest(conf, logic)
         actions, reasons = {}, {}
         versions = {t: state.log_version(spark, t) for t in (PATENTS_RAW.name, TRANSFERS_RAW.name, REJECTS.name)}
-        with session_conf(spark, _DECODE_CONF):
+        with session_conf(spark, readers.DECODE_CONF):
             for kind in KINDS:
                 while True:
                     try:
@@ -482,6 +478,9 @@ def input_dir(config: IngestConfig) -> Path:
     if not config.input:
         raise UserError("--input DIR is required (a folder with patents/ and transfers/)")
     return Path(config.input).expanduser()
+
+
+CONFIG = IngestConfig  # the config `run` takes (core.stages: how the pipeline finds it)
 
 
 def run(spark: SparkSession, config: IngestConfig = IngestConfig(),

@@ -198,6 +198,9 @@ class ClassifyConfig:
     full: bool = False                        # classify every record even when only some changed
 
 
+CONFIG = ClassifyConfig  # the config `run` takes (core.stages: how the pipeline finds it)
+
+
 def run(spark: SparkSession, config: ClassifyConfig = ClassifyConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     return classify(spark, full=config.full, parent_run_id=parent_run_id)

@@ -39,7 +39,7 @@ from pyspark.sql import types as T
 
 from greenlink.core import tables
 from greenlink.core.errors import UserError
-from greenlink.gold.panelconf import ER_INDICATORS
+from greenlink.gold.panel.settings import ER_INDICATORS
 from greenlink.gold.tables import ER_INDEX, ER_WEIGHTS, RATE_BOUNDS, filled_schema
 
 # Per-row terms are rounded to this decimal type before summation: a decimal sum is exact,

@@ -13,7 +13,7 @@ row by outcome (and, for collaboration, the city pairs lost), and the counts rec
 with the edge weights (docs/networks.md).
 
 Outputs: `collab_edges`, `transfer_edges` here, `city_network_metrics` (one row per sample
-city and year, zeros for cities without ties) and `network_summary` in `network_metrics`; their
+city and year, zeros for cities without ties) and `network_summary` in `metrics`; their
 Delta tables are declared in `gold.tables` (COLLAB_EDGES, TRANSFER_EDGES, CITY_NETWORK_METRICS, NETWORK_SUMMARY).
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ from greenlink.core import tables
 from greenlink.core.printable import printable_column
 from greenlink.core.rejects import accepted_rows, first_at, first_problem, mark_first
 from greenlink.core.text import PLAUSIBLE_YEARS, fold_width, struct_type, text_key
-from greenlink.gold.panelconf import CITY_CONTROL_VALUES, PanelSettings
+from greenlink.gold.panel.settings import CITY_CONTROL_VALUES, PanelSettings
 from greenlink.gold.tables import KEYS, VALUE_RULES
 from greenlink.reference import gazetteer
 from greenlink.reference.gazetteer import city_keys, province_lookup, provinces, resolve_province

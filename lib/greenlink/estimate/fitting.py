@@ -81,7 +81,7 @@ def _fit(md: design.ModelData) -> SystemResults:
     model = md.model
     est = model.estimator
     # local: linearmodels (imported by all three estimator modules) takes seconds to load,
-    # and Table 1 (descriptive, the panel stage) needs none of them
+    # and Table 1 (descriptive) needs none of them
     if est == "3sls":
         from greenlink.estimate.linear import fit_3sls
         return fit_3sls(md)

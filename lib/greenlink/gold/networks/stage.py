@@ -18,7 +18,7 @@ What enters the networks (docs/networks.md, "The stage"):
   registration year.
 Everything else is counted by reason into `_meta.runs`, and the counts reconcile.
 
-Outputs (specs in `greenlink.gold.networks`): gold.collab_edges, gold.transfer_edges,
+Outputs (specs in `greenlink.gold.networks.edges`): gold.collab_edges, gold.transfer_edges,
 gold.city_network_metrics, gold.network_summary — overwritten whole, or, when only the silver
 tables changed since the last run and not in every year, only the rows of the years they
 changed in (`plan`; every network quantity is per year) — and maps
@@ -31,7 +31,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,99 +42,21 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from greenlink.core import state, tables
-from greenlink.core.config import conf_file, load_yaml, study_years
+from greenlink.core.config import conf_file
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import reports_dir
-from greenlink.core.text import PLAUSIBLE_YEARS
-from greenlink.gold import network_metrics as nm, networks as nw
-from greenlink.gold.centrality import CC_ALGORITHMS
-from greenlink.gold.network_inputs import (LINK_REASONS, PATENT_OUTCOMES, PATENT_YEARS, TRANSFER_REASONS, applicant_links,
+from greenlink.gold.networks import edges as nw, metrics as nm
+from greenlink.gold.networks.inputs import (LINK_REASONS, PATENT_OUTCOMES, TRANSFER_REASONS, applicant_links,
                                            link_audit, network_patents, network_transfers, patent_audit,
                                            patent_cities, transfer_rows)
+from greenlink.gold.networks.settings import NetworksSettings
 from greenlink.gold.sample import sample_cities
 from greenlink.gold.tables import CITY_NETWORK_METRICS, COLLAB_EDGES, NETWORK_SUMMARY, SAMPLE_LOG, TRANSFER_EDGES
-from greenlink.silver.applicants import ORG_TYPES
 from greenlink.silver.tables import APPLICANTS, PATENTS, TRANSFERS
 
-# Maps written by netfigures.network_figures (stale ones are removed before a run writes).
+# Maps written by figures.network_figures (stale ones are removed before a run writes).
 _FIGURE_NAME = re.compile(r"^(collab|transfer)_network_(\d{4})\.(png|svg)$")
-
-
-# --------------------------------------------------------------------------- config
-
-@dataclass(frozen=True)
-class NetworksSettings:
-    """conf/networks.yaml, validated (the file documents each key)."""
-
-    years: tuple[int, int]
-    patent_year: str
-    org_types: tuple[str, ...]
-    sources_per_task: int
-    top_k: int
-    figures: bool
-    components_algorithm: str
-    pagerank_tol: float
-
-    @property
-    def year_list(self) -> list[int]:
-        return list(range(self.years[0], self.years[1] + 1))
-
-    @classmethod
-    def from_dict(cls, data: Any, source: str) -> "NetworksSettings":
-        if not isinstance(data, dict):
-            raise UserError(f"{source}: expected a mapping of settings")
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise UserError(f"{source}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
-        missing = [k for k in known if k not in data]
-        if missing:
-            raise UserError(f"{source}: missing setting(s) {', '.join(missing)}")
-        years = data["years"]
-        if (not isinstance(years, (list, tuple)) or len(years) != 2
-                or not all(isinstance(y, int) and not isinstance(y, bool) for y in years)
-                or not PLAUSIBLE_YEARS[0] <= years[0] <= years[1] <= PLAUSIBLE_YEARS[1]):
-            raise UserError(f"{source}: years must be [first, last] with {PLAUSIBLE_YEARS[0]} <= first <= last "
-                            f"<= {PLAUSIBLE_YEARS[1]}, got {years!r}")
-        if data["patent_year"] not in PATENT_YEARS:
-            raise UserError(f"{source}: patent_year must be one of {', '.join(PATENT_YEARS)}, "
-                            f"got {data['patent_year']!r}")
-        org_types = data["org_types"]
-        allowed = [t for t in ORG_TYPES if t != "individual"]
-        if not isinstance(org_types, (list, tuple)) or not org_types or any(t not in allowed for t in org_types):
-            raise UserError(f"{source}: org_types must be a non-empty list of {', '.join(allowed)} "
-                            f"(individuals are never network actors, SPEC §4), got {org_types!r}")
-        for key in ("sources_per_task", "top_k"):
-            v = data[key]
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise UserError(f"{source}: {key} must be a positive integer, got {v!r}")
-        if not isinstance(data["figures"], bool):
-            raise UserError(f"{source}: figures must be true or false, got {data['figures']!r}")
-        if data["components_algorithm"] not in CC_ALGORITHMS:
-            raise UserError(f"{source}: components_algorithm must be one of {', '.join(CC_ALGORITHMS)}, "
-                            f"got {data['components_algorithm']!r}")
-        tol = data["pagerank_tol"]
-        if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not 0 < tol < 1:
-            raise UserError(f"{source}: pagerank_tol must be a number between 0 and 1, got {tol!r}")
-        return cls(years=(int(years[0]), int(years[1])), patent_year=str(data["patent_year"]),
-                   org_types=tuple(dict.fromkeys(org_types)), sources_per_task=int(data["sources_per_task"]),
-                   top_k=int(data["top_k"]), figures=bool(data["figures"]),
-                   components_algorithm=str(data["components_algorithm"]), pagerank_tol=float(tol))
-
-    @classmethod
-    def load(cls, path: str | Path | None = None) -> "NetworksSettings":
-        """The file's settings; `years` defaults to the study years (conf/panel.yaml)."""
-        path = Path(path) if path else conf_file("networks.yaml")
-        data = load_yaml(path)
-        if isinstance(data, dict) and "years" not in data:
-            data = {**data, "years": list(study_years())}
-        return cls.from_dict(data, str(path))
-
-    def with_overrides(self, source: str, **changes: Any) -> "NetworksSettings":
-        """A copy with the given settings replaced (None = keep), validated again."""
-        data = {**asdict(self), **{k: v for k, v in changes.items() if v is not None}}
-        return NetworksSettings.from_dict(data, source)
 
 
 # --------------------------------------------------------------------------- the stage
@@ -303,6 +225,9 @@ def config_of(stage: NetworksConfig) -> NetworksSettings:
         figures=None if stage.figures else False)
 
 
+CONFIG = NetworksConfig  # the config `run` takes (core.stages: how the pipeline finds it)
+
+
 def run(spark: SparkSession, config: NetworksConfig = NetworksConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     """The stage: read the silver tables and the sample from the warehouse, build and write the
@@ -435,7 +360,7 @@ def _build_years(spark: SparkSession, r: Run, inputs: StageInputs, cfg: Networks
                  years: list[int], out_dir: Path, every: bool) -> None:
     """Build and write the networks of `years` (`every`: all the configured years: the tables are
     overwritten; else only those years' rows are replaced). The run's counts cover these years."""
-    from greenlink.gold.netfigures import network_figures  # local: matplotlib, only when maps are drawn
+    from greenlink.gold.networks.figures import network_figures  # local: matplotlib, only when maps are drawn
 
     n = nw.sample_size(cities)
     phase = _Phases(r)

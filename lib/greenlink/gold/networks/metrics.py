@@ -13,8 +13,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from greenlink.core.errors import UserError
-from greenlink.gold.centrality import betweenness, connected_components, reciprocated_pairs, weighted_pagerank
-from greenlink.gold.networks import NETWORKS, TOP_METRICS, sample_frame, sample_size, year_list
+from greenlink.gold.networks.centrality import betweenness, connected_components, reciprocated_pairs, weighted_pagerank
+from greenlink.gold.networks.edges import NETWORKS, TOP_METRICS, sample_frame, sample_size, year_list
 from greenlink.gold.tables import EXTENSION_COLUMNS
 
 

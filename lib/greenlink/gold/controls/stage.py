@@ -25,17 +25,17 @@ from pyspark.sql import functions as F
 
 from greenlink.bronze import readers
 from greenlink.bronze.filechecks import check_file
-from greenlink.bronze.job import _DECODE_CONF, file_counts, reconcile, record_counts, rows_written
+from greenlink.bronze.stage import file_counts, reconcile, record_counts, rows_written
 from greenlink.bronze.layout import IngestSettings, InputFile, KindSettings, kind_confs, list_folder, load_conf
 from greenlink.core import state, tables
 from greenlink.core.config import conf_file, load_yaml
 from greenlink.core.errors import UserError
 from greenlink.core.runs import Run
 from greenlink.core.session import session_conf
-from greenlink.gold.control_checks import (PlaceNames, accepted, check_city_attributes,
+from greenlink.gold.controls.checks import (PlaceNames, accepted, check_city_attributes,
                                              check_city_controls, check_province_ip, rejected)
-from greenlink.gold.entropy import build_er, write_er
-from greenlink.gold.panelconf import ER_INDICATORS, PanelSettings
+from greenlink.gold.controls.entropy import build_er, write_er
+from greenlink.gold.panel.settings import ER_INDICATORS, PanelSettings
 from greenlink.gold.sample import city_units, sample_log
 from greenlink.gold.tables import (CITY_ATTRIBUTES, CITY_CONTROLS, CONTROL_REJECT_REASONS, CONTROL_REJECTS, ER_INDEX,
                                    ER_WEIGHTS, PROVINCE_IP, SAMPLE_LOG, flag_column)
@@ -155,6 +155,9 @@ def plan(config: ControlsConfig) -> tuple[Path, PanelSettings, tuple[int, int], 
     return input_dir, conf, years, kconfs, files
 
 
+CONFIG = ControlsConfig  # the config `run` takes (core.stages: how the pipeline finds it)
+
+
 def run(spark: SparkSession, config: ControlsConfig = ControlsConfig(),
         parent_run_id: str | None = None) -> dict[str, int]:
     """Panel inputs -> silver.city_controls, silver.province_ip, silver.city_attributes,
@@ -169,7 +172,7 @@ def run(spark: SparkSession, config: ControlsConfig = ControlsConfig(),
                                   "inputs": state.file_digest(f.path for kind in KINDS for f in files[kind])},
                            settings={"years": years, "files": sorted(f.relpath for kind in KINDS for f in files[kind])})
     with Run(spark, JOB, inputs=inputs, args={"years": years}, parent_run_id=parent_run_id) as r, \
-            session_conf(spark, _DECODE_CONF):
+            session_conf(spark, readers.DECODE_CONF):
         if r.track(st, full=config.full) == "skipped":
             return dict(r.counts)
         names = PlaceNames(conf.city_aliases)
