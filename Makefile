@@ -21,8 +21,8 @@ $(STAMP): setup.py
 $(JARS): jars/pom.xml $(STAMP)
 	$(BIN)/python -m greenlink.core.jars fetch
 
-# The JVM of `make demo` and `make test`: a JDK 25 when one is installed (the whole test suite in
-# 15 min instead of 22-24 with JDK 17, the demo 7-14 % faster: docs/benchmarks.md), else JAVA_HOME or
+# The JVM of `make demo` and `make test`: a JDK 25 when one is installed (the test suite in two
+# thirds of its JDK 17 time, the demo 7-14 % faster: docs/benchmarks.md), else JAVA_HOME or
 # the `java` on the PATH (JDK 17). GREENLINK_JAVA_HOME chooses another one.
 JDK25     := $(firstword $(wildcard /usr/lib/jvm/temurin-25-jdk* /usr/lib/jvm/java-25-openjdk* /usr/lib/jvm/jdk-25*))
 RUN_JAVA  := $(or $(GREENLINK_JAVA_HOME),$(JDK25))

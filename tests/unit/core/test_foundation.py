@@ -50,6 +50,7 @@ def test_a_new_table_is_defined_in_one_commit_with_its_constraints(spark, fresh_
     assert meta["partitionColumns"] == ["year"]
 
 
+@pytest.mark.slow
 def test_merge_reflects_changes_and_deletions(spark, fresh_warehouse):
     df = spark.createDataFrame([(2010, "a", 0.5), (2011, "b", 1.0)], "year int, city string, share double")
     tables.write(df, SPEC, mode="merge", keys=("year", "city"))
@@ -58,6 +59,7 @@ def test_merge_reflects_changes_and_deletions(spark, fresh_warehouse):
     assert_frame_equal(tables.read(spark, "gold.smoke"), [(2010, "a", 0.25), (2012, "c", 0.0)])
 
 
+@pytest.mark.slow
 def test_overwrite_with_a_grown_spec_replaces_the_definition(spark, fresh_warehouse):
     """A spec that gained a column (e.g. a new metric) overwrites a table written with the old
     spec: schema, NOT NULL and CHECKs become the new spec's, the history is kept."""
@@ -97,6 +99,7 @@ def test_runs_are_recorded_with_status(spark, fresh_warehouse):
     assert tables.read(spark, RUNS.name).count() == 4
 
 
+@pytest.mark.slow
 def test_table_deleted_during_the_session_is_created_again_with_its_constraints(spark, fresh_warehouse):
     import shutil
 
@@ -241,6 +244,7 @@ def test_translate_is_skipped_only_where_it_changes_nothing(spark):
         text.translate_where_needed(F.col("v"), "aé", "ae", "[a-z]")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("broadcast", [True, False])
 def test_merged_rows_update_delete_and_insert_by_key_and_leave_equal_rows_alone(spark, use_warehouse, tmp_path,
                                                                                   monkeypatch, broadcast):

@@ -103,6 +103,7 @@ def test_uri_warehouses_are_not_locked():
         assert h.path is None
 
 
+@pytest.mark.slow
 def test_runs_of_a_dead_holder_are_marked_killed(spark, fresh_warehouse):
     from greenlink.core.runs import Run, runs_view
 
@@ -125,6 +126,7 @@ def test_runs_of_a_dead_holder_are_marked_killed(spark, fresh_warehouse):
     assert sorted(v[1] for v in status.values()) == ["killed", "succeeded", "succeeded"]
 
 
+@pytest.mark.slow
 def test_a_run_that_could_not_record_its_end_is_closed_failed_by_the_next_lock(spark, fresh_warehouse):
     from greenlink.core.runs import Run, runs_view
 

@@ -158,6 +158,7 @@ def raw_controls(spark):
     return spark.createDataFrame(rows, schema)
 
 
+@pytest.mark.slow
 def test_build_er_fills_flags_and_scores(spark, fresh_warehouse):
     E.write_er(*E.build_er(raw_controls(spark)))
     got = tables.read(spark, ER_INDEX.name).toPandas().set_index(["city_code", "year"]).sort_index()

@@ -133,6 +133,7 @@ def _write_table1(panel: pd.DataFrame, out):
     return write_reports(run_tables(panel, article_tables("table1")), out, ("md", "tex", "csv"), plots=False)
 
 
+@pytest.mark.slow
 def test_delta_constraints_and_table1(spark, fresh_warehouse, panel, tmp_path):
     sdf = spark.createDataFrame(panel, PANEL.schema)
     tables.write(sdf, PANEL)

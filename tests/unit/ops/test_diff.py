@@ -31,6 +31,7 @@ def test_table_spec_keys_must_be_columns():
         tables.TableSpec(name="gold.x", schema=PANEL.schema, keys=("nope",))
 
 
+@pytest.mark.slow
 def test_diff_by_natural_key_between_versions(spark, fresh_warehouse, monkeypatch, capsys):
     tables.write(spark.createDataFrame(V1, PANEL.schema), PANEL)
     tables.write(spark.createDataFrame(V2, PANEL.schema), PANEL)

@@ -69,6 +69,7 @@ def test_system_parameters_round_trip():
         params.load({"system": {"alfa": 0.1}})
 
 
+@pytest.mark.slow
 def test_identical_and_different_seeds_at_city_level():
     from greenlink.synth import params, plan, system
 
