@@ -114,6 +114,7 @@ def test_excel_cells_read_as_export_text():
     assert readers.cell_text("") is None and readers.cell_text(None) is None
 
 
+@pytest.mark.slow
 def test_csv_rows_numbered_across_many_splits(spark, tmp_path):
     """Files split into many partitions, several files per partition: every line keeps its number."""
     conf = load_conf().kinds["transfers"]

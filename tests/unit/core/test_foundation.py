@@ -86,6 +86,7 @@ def test_register_all_names_tables_in_catalog(spark, fresh_warehouse):
     assert spark.sql("SELECT count(*) FROM gold.smoke").first()[0] == 1
 
 
+@pytest.mark.slow
 def test_runs_are_recorded_with_status(spark, fresh_warehouse):
     with Run(spark, "smoke", inputs={"input": "x"}) as run:
         run.count("rows_in", 3)
@@ -114,6 +115,7 @@ def test_table_deleted_during_the_session_is_created_again_with_its_constraints(
         tables.write(bad, SPEC, mode="replace_where", replace_where="year = 2012")
 
 
+@pytest.mark.slow
 def test_stats_columns_limit_delta_statistics_and_keep_reader_version_1(spark, fresh_warehouse):
     import json
     from dataclasses import replace
@@ -194,6 +196,7 @@ def _codegen_stages(df) -> int:
     return int(found.group(1)) if found else 0
 
 
+@pytest.mark.slow
 def test_a_listed_stage_runs_interpreted_and_the_session_is_restored_after(spark, fresh_warehouse):
     from greenlink.core.session import INTERPRETED, INTERPRETED_KEY, session_conf
 
