@@ -237,3 +237,25 @@ def test_summary_and_figures(truth_run):
     assert figs == sorted(f"{n}_network_{y}.{ext}" for n in nw.NETWORKS for y in range(2010, 2021)
                           for ext in ("png", "svg"))
     assert truth_run["counts"]["figures.files"] == 44
+    # drawn in a thread beside the graph phases: its own time is counted apart from the phase's
+    assert truth_run["counts"]["figures.draw_ms"] > 0
+
+
+def test_a_map_that_cannot_be_written_fails_the_run(spark, generated_world, fresh_warehouse, tmp_path, monkeypatch):
+    """The maps are drawn in a thread beside the graph work; its failure is the run's failure,
+    raised with its own message once the Spark work has ended, and recorded in _meta.runs."""
+    from dataclasses import replace
+
+    from greenlink.core.runs import runs_view
+    from greenlink.gold.networks import figures
+
+    def no_space(inputs, out_dir):
+        raise OSError(f"no space left to write the maps in {out_dir}")
+
+    monkeypatch.setattr(figures, "draw_figures", no_space)
+    one_year = replace(NetworksSettings.load(), years=(2015, 2015))
+    with pytest.raises(OSError, match="no space left to write the maps"):
+        S.build_networks(spark, silver_from_truth(spark, generated_world), one_year, tmp_path / "networks")
+    runs = runs_view(spark).where(F.col("job") == "networks").toPandas()
+    assert list(runs["status"]) == ["failed"]
+    assert "no space left" in runs["message"].iloc[0]

@@ -142,6 +142,31 @@ def _edges_by_year(edges: DataFrame, network: str, years: list[int]) -> dict[int
     return {y: pdf.loc[pdf["year"] == y, ["src", "dst", "weight"]].reset_index(drop=True) for y in years}
 
 
+FigureInputs = tuple[pd.DataFrame, dict[str, dict[int, pd.DataFrame]]]
+
+
+def figure_inputs(collab: DataFrame, transfer: DataFrame, cities: DataFrame, years: Iterable[int]) -> FigureInputs:
+    """What the maps of `years` are drawn from, on the driver: the sample cities' positions and
+    each network's edges per year (three small Spark jobs; see `network_figures`)."""
+    ys = sorted({int(y) for y in years})
+    pos = cities.select("city_code", "longitude", "latitude").toPandas()
+    edges = {network: _edges_by_year(df, network, ys) for network, df in (("collab", collab), ("transfer", transfer))}
+    return pos, edges
+
+
+def draw_figures(inputs: FigureInputs, out_dir: str | Path) -> list[Path]:
+    """Draw and write every map of `inputs` (`figure_inputs`): no Spark, so it can run in a
+    thread beside the stage's Spark work. Returns the written paths."""
+    out_dir = Path(out_dir)
+    pos, edges = inputs
+    written: list[Path] = []
+    for year in sorted(edges["collab"]):
+        for network in ("collab", "transfer"):
+            fig = draw_network(edges[network][year], pos, network=network, year=year)
+            written += save_figure(fig, out_dir / f"{network}_network_{year}")
+    return written
+
+
 def network_figures(collab: DataFrame, transfer: DataFrame, cities: DataFrame,
                     years: Iterable[int], out_dir: str | Path) -> list[Path]:
     """A map per year and network into out_dir: `<network>_network_<year>.png|.svg`.
@@ -149,13 +174,4 @@ def network_figures(collab: DataFrame, transfer: DataFrame, cities: DataFrame,
     collab: (year, city_a, city_b, weight); transfer: (year, src, dst, weight[, is_local]);
     cities: the sample (city_code, longitude, latitude). Returns the written paths.
     """
-    out_dir = Path(out_dir)
-    ys = sorted({int(y) for y in years})
-    pos = cities.select("city_code", "longitude", "latitude").toPandas()
-    edges = {network: _edges_by_year(df, network, ys) for network, df in (("collab", collab), ("transfer", transfer))}
-    written: list[Path] = []
-    for year in ys:
-        for network in ("collab", "transfer"):
-            fig = draw_network(edges[network][year], pos, network=network, year=year)
-            written += save_figure(fig, out_dir / f"{network}_network_{year}")
-    return written
+    return draw_figures(figure_inputs(collab, transfer, cities, years), out_dir)

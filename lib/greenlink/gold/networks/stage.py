@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -55,7 +56,7 @@ from greenlink.gold.sample import sample_cities
 from greenlink.gold.tables import CITY_NETWORK_METRICS, COLLAB_EDGES, NETWORK_SUMMARY, SAMPLE_LOG, TRANSFER_EDGES
 from greenlink.silver.tables import APPLICANTS, PATENTS, TRANSFERS
 
-# Maps written by figures.network_figures (stale ones are removed before a run writes).
+# Maps written by figures.draw_figures (stale ones are removed before a run writes).
 _FIGURE_NAME = re.compile(r"^(collab|transfer)_network_(\d{4})\.(png|svg)$")
 
 
@@ -360,9 +361,9 @@ def _build_years(spark: SparkSession, r: Run, inputs: StageInputs, cfg: Networks
                  years: list[int], out_dir: Path, every: bool) -> None:
     """Build and write the networks of `years` (`every`: all the configured years: the tables are
     overwritten; else only those years' rows are replaced). The run's counts cover these years."""
-    from greenlink.gold.networks.figures import network_figures  # local: matplotlib, only when maps are drawn
+    # local: matplotlib, only when maps are drawn
+    from greenlink.gold.networks.figures import draw_figures, figure_inputs
 
-    n = nw.sample_size(cities)
     phase = _Phases(r)
     in_years = F.col("year").isin(years)
 
@@ -409,6 +410,48 @@ def _build_years(spark: SparkSession, r: Run, inputs: StageInputs, cfg: Networks
     r.count("transfer_edges.rows", te["n"])
     r.count("transfers.local", int(te["local"] or 0))
 
+    # the maps need only the edges: drawn in a thread (matplotlib, no Spark) while the graph
+    # work below runs in the JVM, so that they add little to the stage's time
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="greenlink-maps")
+    try:
+        drawing = None
+        if cfg.figures:
+            with phase("figures"):
+                _remove_maps(out_dir, years, every)
+                drawing = pool.submit(_timed, draw_figures, figure_inputs(collab, transfer, cities, years), out_dir)
+        _graph_phases(r, phase, put, built, collab, transfer, cities, years, cfg)
+        if drawing is not None:
+            with phase("figures"):      # what is left of the drawing once the Spark work is done
+                written, seconds = drawing.result()
+            r.count("figures.files", len(written))
+            r.count("figures.draw_ms", round(seconds * 1000))
+            r.log(f"{len(written)} figures in {out_dir} (drawn in {seconds:.1f}s beside the graph work)")
+    finally:
+        pool.shutdown(wait=True)     # no map is written after the run has ended, even a failed one
+
+
+def _timed(step: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    t0 = time.monotonic()
+    out = step(*args)
+    return out, time.monotonic() - t0
+
+
+def _remove_maps(out_dir: Path, years: Sequence[int], every: bool) -> None:
+    """Delete the maps of `years` (all of them with `every`): a rerun with other years must
+    not leave old maps behind."""
+    if out_dir.exists():
+        for f in out_dir.iterdir():
+            m = _FIGURE_NAME.match(f.name)
+            if m and (every or int(m[2]) in years):
+                f.unlink()
+
+
+def _graph_phases(r: Run, phase: _Phases, put: Callable[[DataFrame, tables.TableSpec], None],
+                  built: Callable[[tables.TableSpec], DataFrame], collab: DataFrame, transfer: DataFrame,
+                  cities: DataFrame, years: list[int], cfg: NetworksSettings) -> None:
+    """The graph, betweenness, metrics and summary phases: gold.city_network_metrics and
+    gold.network_summary of `years` written (`put`) and counted."""
+    n = nw.sample_size(cities)
     with phase("graph"):
         # ONE GraphFrame for both networks and all years, its edges materialised once
         # (city-level rows): degrees, betweenness arcs, PageRank and components read them
@@ -429,13 +472,3 @@ def _build_years(spark: SparkSession, r: Run, inputs: StageInputs, cfg: Networks
         put(summary, NETWORK_SUMMARY)
         r.count("network_summary.rows", built(NETWORK_SUMMARY).count())
     _reconcile("metric rows = N x years", r.counts["city_network_metrics.rows"], n * len(years))
-    if cfg.figures:
-        with phase("figures"):
-            if out_dir.exists():   # a rerun with other years must not leave old maps behind
-                for f in out_dir.iterdir():
-                    m = _FIGURE_NAME.match(f.name)
-                    if m and (every or int(m[2]) in years):
-                        f.unlink()
-            written = network_figures(collab, transfer, cities, years, out_dir)
-            r.count("figures.files", len(written))
-            r.log(f"{len(written)} figures in {out_dir}")
