@@ -198,15 +198,23 @@ def change_counts(spark: SparkSession, name: str, since: int | None) -> dict[str
     """Rows added, changed and removed by the table's commits after version `since` (None:
     the table was created), from Delta's operation metrics: a MERGE counts its inserted,
     updated and deleted rows; an overwrite adds all the rows it wrote and removes all the
-    rows the table held before it (a replaceWhere: those its predicate matched)."""
+    rows the table held before it (a replaceWhere: those its predicate matched).
+
+    Every run asks this for every table it owns, so a local warehouse's log is read with
+    delta-rs (`_local_history`, `_local_rows_at`: the commit files and the file statistics,
+    milliseconds) instead of Spark (a query or two: 0.5-1 s a table in a warm session; bench/
+    bench_change_counts.py); a URI warehouse, or a log delta-rs cannot read, goes through Spark."""
     if not tables.exists(spark, name):
         return {}
-    history = (DeltaTable.forPath(spark, tables.path(spark, name)).history()
-               .where(F.col("version") > (-1 if since is None else since))
-               .select("version", "operation", "operationParameters", "operationMetrics")
-               .orderBy("version").collect())
+    loc = tables.path(spark, name)
+    local = _local_path(loc)
+    history = _local_history(local, since) if local else None
+    if history is None:
+        history = [r.asDict() for r in DeltaTable.forPath(spark, loc).history()
+                   .where(F.col("version") > (-1 if since is None else since))
+                   .select("version", "operation", "operationParameters", "operationMetrics").collect()]
     out = {"added": 0, "changed": 0, "removed": 0}
-    for h in history:
+    for h in sorted(history, key=lambda h: h["version"]):
         m = {k: int(v) for k, v in (h["operationMetrics"] or {}).items() if str(v).lstrip("-").isdigit()}
         if h["operation"] == "MERGE":
             out["added"] += m.get("numTargetRowsInserted", 0)
@@ -216,12 +224,59 @@ def change_counts(spark: SparkSession, name: str, since: int | None) -> dict[str
             params = h["operationParameters"] or {}
             whole = params.get("mode") == "Overwrite" and params.get("predicate") in (None, "", "[]")
             if whole and h["version"] > 0:
-                out["removed"] += _rows_at(spark, name, h["version"] - 1)
+                before = _local_rows_at(local, h["version"] - 1) if local else None
+                out["removed"] += before if before is not None else _rows_at(spark, name, h["version"] - 1)
             # a replaceWhere also writes again the rows of the files it rewrote (numCopiedRows)
             out["added"] += m.get("numOutputRows", 0) - m.get("numCopiedRows", 0)
             out["removed"] += m.get("numDeletedRows", 0)
             out["changed"] += m.get("numUpdatedRows", 0)
     return out
+
+
+def _local_path(loc: str) -> str | None:
+    """The table's folder when it is on the local file system (delta-rs reads it without
+    credentials), else None."""
+    if "://" in loc and not loc.startswith("file:"):
+        return None
+    return loc.removeprefix("file:")
+
+
+def _local_history(path: str, since: int | None) -> list[dict] | None:
+    """The commits after `since` (version, operation, operationParameters, operationMetrics),
+    read by delta-rs from the log; None when it cannot read them all (then Spark does)."""
+    try:
+        from deltalake import DeltaTable as LocalTable  # local: delta-rs only for local tables
+
+        table = LocalTable(path)
+        first = 0 if since is None else since + 1
+        wanted = table.version() - first + 1
+        history = [h for h in table.history(wanted) if h.get("version", -1) >= first] if wanted > 0 else []
+    except Exception:   # noqa: BLE001 - any doubt: let Spark read it
+        return None
+    if len(history) != max(wanted, 0):     # a commit missing from delta-rs's answer
+        return None
+    return [{"version": h["version"], "operation": h.get("operation"),
+             "operationParameters": h.get("operationParameters") or {},
+             "operationMetrics": h.get("operationMetrics") or {}} for h in history]
+
+
+def _local_rows_at(path: str, version: int) -> int | None:
+    """Rows of the local table at `version`, summed from its files' statistics by delta-rs;
+    None when a file has no row count or a deletion vector, or the version cannot be read."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        from deltalake import DeltaTable as LocalTable  # local: delta-rs only for local tables
+
+        files = pa.table(LocalTable(path, version=version).get_add_actions(flatten=True))
+    except Exception:   # noqa: BLE001 - a version no longer readable: Spark decides
+        return None
+    names = files.schema.names
+    if "num_records" not in names or files.column("num_records").null_count:
+        return None
+    if any("deletion" in n.lower() and files.column(n).null_count < files.num_rows for n in names):
+        return None
+    return int(pc.sum(files.column("num_records")).as_py() or 0)
 
 
 def _rows_at(spark: SparkSession, name: str, version: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import types as T
 
-from greenlink.core import tables
+from greenlink.core import state, tables
 from greenlink.core.config import load_profile
 from greenlink.core.errors import UserError
 from greenlink.core.runs import RUNS, Run, runs_view
@@ -57,6 +57,31 @@ def test_merge_reflects_changes_and_deletions(spark, fresh_warehouse):
     new = spark.createDataFrame([(2010, "a", 0.25), (2012, "c", 0.0)], "year int, city string, share double")
     tables.write(new, SPEC, mode="merge", keys=("year", "city"), delete_missing=True)
     assert_frame_equal(tables.read(spark, "gold.smoke"), [(2010, "a", 0.25), (2012, "c", 0.0)])
+
+
+def test_change_counts_read_by_delta_rs_equal_sparks(spark, fresh_warehouse, monkeypatch):
+    # every kind of write a stage makes, then the counts of every range of commits read from the
+    # local log by delta-rs and, with the local path withheld, by Spark's history and counts
+    rows = "year int, city string, share double"
+    writes = [
+        lambda: tables.write(spark.createDataFrame([(2010, "a", 0.5), (2011, "b", 1.0), (2011, "c", 0.1)], rows), SPEC),
+        lambda: tables.write(spark.createDataFrame([(2011, "b", 0.9)], rows), SPEC, mode="replace_where",
+                             replace_where="year = 2011"),
+        lambda: tables.write(spark.createDataFrame([(2010, "a", 0.25), (2012, "d", 0.0)], rows), SPEC,
+                             mode="merge", keys=("year", "city"), delete_missing=True),
+        lambda: tables.write(spark.createDataFrame([(2013, "e", 0.3), (2013, "f", 0.4)], rows), SPEC),
+    ]
+    for w in writes:
+        w()
+    latest = state.log_version(spark, SPEC.name)
+    assert latest is not None and latest >= len(writes) - 1
+    ranges = [None, 1, latest - 1]      # every commit; all but the first write; the last overwrite
+    local = {since: state.change_counts(spark, SPEC.name, since) for since in ranges}
+    monkeypatch.setattr(state, "_local_path", lambda loc: None)
+    assert local == {since: state.change_counts(spark, SPEC.name, since) for since in ranges}
+    # the last overwrite removed what the merge left (2 rows) and added its 2
+    assert local[latest - 1] == {"added": 2, "changed": 0, "removed": 2}
+    assert local[None]["added"] - local[None]["removed"] == 2
 
 
 @pytest.mark.slow
