@@ -9,8 +9,9 @@ and edges local-checkpointed, the stage's session settings), then runs `network_
 N + 1 times in one session and reports each run's wall time (the first warms the JVM and is
 reported apart), the Spark jobs each run took and the number of Pregel iterations these imply.
 `--checkpoint-interval K` sets `spark.graphx.pregel.checkpointInterval` for the session
-(-1: no checkpoints); without it the session's default (`core.session`) applies. Nothing is written
-to the warehouse.
+(-1, Spark's default: no checkpoints). The pipeline does not set it: GraphX deletes Pregel's
+checkpoints while the graph it returns may still need them (docs/benchmarks.md, 2026-12-08).
+Nothing is written to the warehouse.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warehouse", required=True, help="warehouse holding the gold edge tables and gold.sample_log")
     ap.add_argument("--profile", default="local")
     ap.add_argument("--checkpoint-interval", type=int, default=None, metavar="K",
-                    help=f"{KEY} for this session (-1: none; default: the session's)")
+                    help=f"{KEY} for this session (-1: none, Spark's default)")
     ap.add_argument("--repeat", type=int, default=5, metavar="N", help="timed runs after the warm-up run")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args(argv)

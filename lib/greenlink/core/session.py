@@ -46,16 +46,6 @@ _DELTA_DEFAULTS = {
 }
 
 
-# GraphX's Pregel (GraphFrames' PageRank, `graphx` components) runs a Spark job per iteration
-# on RDDs whose lineage grows by one iteration each time, so each job costs more than the last
-# (PageRank's ~80 iterations on the demo world's city graphs: a median 68 ms a job over the
-# first ten, 133 ms over the last ten). Checkpointing every few iterations keeps them flat; the
-# checkpoints go to the session's checkpoint directory and Pregel deletes them when it ends
-# (docs/networks.md).
-PREGEL_CHECKPOINT_INTERVAL = "10"
-_GRAPHX_DEFAULTS = {"spark.graphx.pregel.checkpointInterval": PREGEL_CHECKPOINT_INTERVAL}
-
-
 def resolve_warehouse(path: str) -> str:
     """Absolute local path, or the URI unchanged when it has a scheme (hdfs://, s3a://)."""
     if "://" in path:
@@ -82,8 +72,7 @@ def get_spark(profile: str | Profile = "local", warehouse: str | None = None,
     # Under spark-submit (profile without master), what the submitter set with --conf wins
     # over the profile's defaults: cluster tuning (shuffle partitions, …) happens there.
     given = submitted_conf() if not prof.master else {}
-    profile_conf = {**_DELTA_DEFAULTS, **_GRAPHX_DEFAULTS, **prof.spark_conf,
-                    INTERPRETED_KEY: ",".join(prof.interpreted_stages),
+    profile_conf = {**_DELTA_DEFAULTS, **prof.spark_conf, INTERPRETED_KEY: ",".join(prof.interpreted_stages),
                     NO_EXECUTOR_KEY: f"{prof.no_executor_timeout_s:g}"}
     defaults = {k: v for k, v in profile_conf.items() if k not in given}
     conf = {**defaults,

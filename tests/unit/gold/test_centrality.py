@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -16,7 +11,6 @@ import pytest
 
 from graphframes import GraphFrame
 
-from greenlink.core import session
 from greenlink.gold.networks import centrality
 from greenlink.gold.networks.centrality import (CC_ALGORITHMS, betweenness, brandes_dependencies, connected_components,
                                   reciprocated_pairs, weighted_pagerank)
@@ -171,34 +165,6 @@ def test_graphframes_components_match_networkx(spark, algorithm):
         connected_components(_graphframe(spark, graphs), algorithm="bfs")
 
 
-def _checkpoint_files(spark) -> set[str]:
-    """The RDD checkpoints in the session's (local) checkpoint directory."""
-    return {p.name for p in Path(spark.sparkContext.getCheckpointDir().removeprefix("file:")).glob("rdd-*")}
-
-
-@contextmanager
-def _checkpoints_written(spark) -> Iterator[set[str]]:
-    """The RDD checkpoints that appear in the session's checkpoint directory while the block
-    runs (polled every 20 ms), whether or not they are still there at its end."""
-    seen: set[str] = set()
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():
-            seen.update(_checkpoint_files(spark))
-            time.sleep(0.02)
-
-    before = _checkpoint_files(spark)
-    t = threading.Thread(target=watch, daemon=True)
-    t.start()
-    try:
-        yield seen
-    finally:
-        done.set()
-        t.join()
-        seen.difference_update(before)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("arcs_per_partition", [centrality.ARCS_PER_PARTITION, 7])
 def test_graphframes_weighted_pagerank_matches_networkx(spark, monkeypatch, arcs_per_partition):
@@ -217,15 +183,7 @@ def test_graphframes_weighted_pagerank_matches_networkx(spark, monkeypatch, arcs
         r4[a][b]["weight"] = rng.randint(1, 4)
     graphs[4] = r4
     g = _graphframe(spark, graphs)
-    # the session checkpoints Pregel's graph every few iterations (tol=1e-9 takes ~130 of
-    # them) and Pregel removes its checkpoints when it ends: the ranks below are computed
-    # through those checkpoints, and none is left behind
-    assert spark.sparkContext.getConf().get("spark.graphx.pregel.checkpointInterval") == \
-        session.PREGEL_CHECKPOINT_INTERVAL
-    before = _checkpoint_files(spark)
-    with _checkpoints_written(spark) as written:
-        got = {r["id"]: r["pagerank"] for r in weighted_pagerank(g, ("graph",), tol=1e-9).collect()}
-    assert written and _checkpoint_files(spark) == before
+    got = {r["id"]: r["pagerank"] for r in weighted_pagerank(g, ("graph",), tol=1e-9).collect()}
     assert set(got) == {100 * k + v for k, gr in graphs.items() for v in gr.nodes()}
     n_arcs = sum(d["weight"] * (1 if gr.is_directed() else 2) for gr in graphs.values() for *_, d in gr.edges(data=True))
     assert (centrality.pagerank_partitions(n_arcs) > 1) == (n_arcs > arcs_per_partition)   # split or not
